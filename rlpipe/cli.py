@@ -1,0 +1,179 @@
+"""The rlpipe command line: parse arguments, call one library function, render with rich."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from rlpipe import __version__
+from rlpipe.errors import RlpipeError
+from rlpipe.spec import check_all, resolve_spec
+
+app = typer.Typer(
+    name="rlpipe",
+    help="Train deep-RL agents from declarative specs and publish traceable benchmarks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+spec_app = typer.Typer(help="Show and check specs in pipelines/.", no_args_is_help=True)
+app.add_typer(spec_app, name="spec")
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PipelinesOpt = Annotated[
+    Path,
+    typer.Option(
+        "--pipelines",
+        envvar="RLPIPE_PIPELINES",
+        help="Folder of pipeline files (<family>.yaml).",
+        show_default=True,
+    ),
+]
+OverridesOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        "-s",
+        help="Override a declared var or a dotted field: -s max_frame=2e5 -s algorithm.lr=1e-3.",
+    ),
+]
+FamilyArg = Annotated[str, typer.Argument(help="Pipeline family (file), e.g. crossq.")]
+SpecArg = Annotated[str, typer.Argument(help="Spec name in the family, e.g. hopper.")]
+
+
+def user_errors(command: F) -> F:
+    """Print an RlpipeError as one clean message and exit 2; let real bugs raise."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except RlpipeError as exc:
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"rlpipe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Train deep-RL agents from declarative specs and publish traceable benchmarks."""
+
+
+@app.command("ls")
+@user_errors
+def list_specs(pipelines: PipelinesOpt = Path("pipelines")) -> None:
+    """List every family and spec with its env, algorithm and frame budget."""
+    table = Table(title=f"specs in {pipelines}/")
+    for column in ("family", "spec", "env", "algorithm", "max_frame", "hash"):
+        table.add_column(column)
+    for check in check_all(pipelines):
+        if check.resolved is None:
+            table.add_row(check.family, check.name, "[red]invalid[/]", "", "", "")
+            continue
+        spec = check.resolved.spec
+        table.add_row(
+            spec.family,
+            spec.name,
+            spec.env.id,
+            spec.algorithm.name,
+            f"{spec.env.max_frame:,}",
+            check.resolved.spec_hash[:12],
+        )
+    print_table(table)
+
+
+def print_table(table: Table) -> None:
+    """Print a table; when piped (no terminal), wide enough that cells are not cut."""
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+
+@spec_app.command("show")
+@user_errors
+def spec_show(
+    family: FamilyArg,
+    spec: SpecArg,
+    overrides: OverridesOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+    pipelines: PipelinesOpt = Path("pipelines"),
+) -> None:
+    """Print a resolved spec and its hash."""
+    resolved = resolve_spec(family, spec, overrides or [], pipelines)
+    document = {"spec_hash": resolved.spec_hash, "spec": resolved.spec.model_dump(mode="json")}
+    if as_json:
+        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        return
+    console.print(f"[bold]{family}/{spec}[/] from {resolved.source}")
+    console.print(f"spec hash: [cyan]{resolved.spec_hash}[/]")
+    console.print_json(data=document["spec"])
+
+
+@spec_app.command("check")
+@user_errors
+def spec_check(
+    families: Annotated[
+        list[str] | None, typer.Argument(help="Families to check; all when omitted.")
+    ] = None,
+    pipelines: PipelinesOpt = Path("pipelines"),
+) -> None:
+    """Load and validate every spec; exit 1 if any fails."""
+    results = check_all(pipelines, families or [])
+    failures = [r for r in results if r.error]
+    for failure in failures:
+        err_console.print(
+            f"[red]FAIL[/] {escape(str(failure.error))}", highlight=False, soft_wrap=True
+        )
+    console.print(
+        f"{len(results) - len(failures)} of {len(results)} specs valid"
+        + (f", [red]{len(failures)} invalid[/]" if failures else "")
+    )
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def train(
+    family: FamilyArg,
+    spec: SpecArg,
+    overrides: OverridesOpt = None,
+    pipelines: PipelinesOpt = Path("pipelines"),
+) -> None:
+    """Train one spec (validated first; training arrives with the next milestone)."""
+    resolved = resolve_spec(family, spec, overrides or [], pipelines)
+    raise RlpipeError(
+        f"{family}/{spec} is valid (hash {resolved.spec_hash[:12]}), but training is not "
+        "implemented yet in this version of rlpipe"
+    )
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,291 @@
+"""Pydantic models for a fully resolved spec: every field typed, described and strict."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+
+def _not_bool(value: Any) -> Any:
+    """Reject true/false where a number is expected (pydantic would read them as 1/0)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got the boolean {str(value).lower()}")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Float = Annotated[float, BeforeValidator(_not_bool)]
+PositiveInt = Annotated[Int, Field(gt=0)]
+NonNegativeInt = Annotated[Int, Field(ge=0)]
+PositiveFloat = Annotated[Float, Field(gt=0)]
+Probability = Annotated[Float, Field(gt=0, le=1)]
+
+
+class StrictModel(BaseModel):
+    """Base for every spec model: unknown keys are errors, values are frozen once validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------------------- networks
+
+
+class NoNorm(StrictModel):
+    """No normalisation layers."""
+
+    type: Literal["none"] = Field("none", description="No normalisation.")
+
+
+class LayerNormSpec(StrictModel):
+    """LayerNorm after each hidden Linear layer."""
+
+    type: Literal["layer"] = Field("layer", description="LayerNorm after each hidden Linear.")
+
+
+class BatchRenormSpec(StrictModel):
+    """Batch Renormalization (Ioffe 2017) on the input and after each hidden activation."""
+
+    type: Literal["batch_renorm"] = Field(
+        "batch_renorm", description="BatchRenorm on the input and after each hidden activation."
+    )
+    momentum: Probability = Field(
+        0.01, description="Running-statistics momentum, PyTorch convention (0.01 = Flax 0.99)."
+    )
+    eps: PositiveFloat = Field(1e-3, description="Added to the variance before the square root.")
+    r_max: Annotated[Float, Field(ge=1)] = Field(3.0, description="Clamp for the scale r.")
+    d_max: Annotated[Float, Field(ge=0)] = Field(5.0, description="Clamp for the shift d.")
+    warmup_steps: NonNegativeInt = Field(
+        100_000, description="Training forward passes with plain batch norm before r, d apply."
+    )
+
+
+NormSpec = Annotated[NoNorm | LayerNormSpec | BatchRenormSpec, Field(discriminator="type")]
+
+
+class NetSpec(StrictModel):
+    """A multilayer perceptron: hidden sizes, activation and normalisation."""
+
+    hidden: list[PositiveInt] = Field(
+        default_factory=lambda: [256, 256], description="Width of each hidden layer."
+    )
+    activation: Literal["relu", "tanh", "elu", "gelu", "silu"] = Field(
+        "relu", description="Activation after each hidden layer."
+    )
+    norm: NormSpec = Field(default_factory=NoNorm, description="Normalisation layers.")
+
+    @field_validator("norm", mode="before")
+    @classmethod
+    def _norm_shorthand(cls, value: Any) -> Any:
+        """Accept `norm: layer` as shorthand for `norm: {type: layer}`."""
+        return {"type": value} if isinstance(value, str) else value
+
+
+# ---------------------------------------------------------------------------- algorithms
+
+
+class OffPolicyCommon(StrictModel):
+    """Settings shared by the off-policy actor-critic algorithms (SAC, CrossQ)."""
+
+    gamma: Probability = Field(0.99, description="Discount factor.")
+    batch_size: PositiveInt = Field(256, description="Transitions per gradient update.")
+    learning_starts: NonNegativeInt = Field(
+        5000, description="Env frames of uniform random actions before updates begin."
+    )
+    utd: PositiveFloat = Field(
+        1.0, description="Gradient updates per env frame (update-to-data ratio, per frame)."
+    )
+    policy_delay: PositiveInt = Field(
+        1, description="Critic updates per actor and temperature update."
+    )
+    actor_lr: PositiveFloat = Field(3e-4, description="Adam learning rate of the actor.")
+    critic_lr: PositiveFloat = Field(3e-4, description="Adam learning rate of the critics.")
+    alpha_lr: PositiveFloat = Field(3e-4, description="Adam learning rate of log(alpha).")
+    adam_betas: tuple[Probability, Probability] = Field(
+        (0.9, 0.999), description="Adam (beta1, beta2) for every optimiser."
+    )
+    init_alpha: PositiveFloat = Field(1.0, description="Initial entropy temperature alpha.")
+    autotune_alpha: bool = Field(True, description="Learn alpha to reach the target entropy.")
+    target_entropy: Literal["auto"] | Float = Field(
+        "auto",
+        description="Target policy entropy; auto = -action_dim (continuous) or "
+        "target_entropy_scale * log(n_actions) (discrete).",
+    )
+    target_entropy_scale: Probability = Field(
+        0.89, description="Fraction of the maximum entropy targeted with discrete actions."
+    )
+    log_alpha_min: Float = Field(-20.0, description="Lower clamp of log(alpha).")
+    log_alpha_max: Float = Field(2.0, description="Upper clamp of log(alpha).")
+    n_critics: Annotated[Int, Field(ge=1)] = Field(2, description="Critics; the minimum is used.")
+    max_grad_norm: PositiveFloat | None = Field(
+        None, description="Clip each gradient to this global norm; null = no clipping."
+    )
+    log_std_min: Float | None = Field(
+        None, description="Lower clamp of the Gaussian policy's log std (continuous only; -20)."
+    )
+    log_std_max: Float | None = Field(
+        None, description="Upper clamp of the Gaussian policy's log std (continuous only; 2)."
+    )
+    actor: NetSpec = Field(default_factory=NetSpec, description="Policy network.")
+    critic: NetSpec = Field(default_factory=NetSpec, description="Each Q network.")
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> OffPolicyCommon:
+        if self.log_alpha_min >= self.log_alpha_max:
+            raise ValueError("log_alpha_min must be below log_alpha_max")
+        lo, hi = self.log_std_bounds
+        if lo >= hi:
+            raise ValueError("log_std_min must be below log_std_max")
+        return self
+
+    @property
+    def log_std_bounds(self) -> tuple[float, float]:
+        """The Gaussian policy's log-std clamp, with the usual (-20, 2) where unset."""
+        lo = -20.0 if self.log_std_min is None else self.log_std_min
+        hi = 2.0 if self.log_std_max is None else self.log_std_max
+        return lo, hi
+
+
+class SACSpec(OffPolicyCommon):
+    """Soft Actor-Critic: twin critics with Polyak-averaged target networks."""
+
+    name: Literal["sac"] = Field(description="Algorithm: Soft Actor-Critic.")
+    tau: Probability = Field(0.005, description="Polyak coefficient of the target critics.")
+    target_update_interval: PositiveInt = Field(
+        1, description="Critic updates between target-network updates."
+    )
+
+
+class CrossQSpec(OffPolicyCommon):
+    """CrossQ (Bhatt et al., ICLR 2024): SAC without target networks, BatchRenorm critics."""
+
+    name: Literal["crossq"] = Field(description="Algorithm: CrossQ.")
+    policy_delay: PositiveInt = Field(3, description="Critic updates per actor update.")
+    actor_lr: PositiveFloat = Field(1e-3, description="Adam learning rate of the actor.")
+    critic_lr: PositiveFloat = Field(1e-3, description="Adam learning rate of the critics.")
+    alpha_lr: PositiveFloat = Field(1e-3, description="Adam learning rate of log(alpha).")
+    adam_betas: tuple[Probability, Probability] = Field(
+        (0.5, 0.999), description="Adam (beta1, beta2); CrossQ uses beta1 = 0.5."
+    )
+    critic: NetSpec = Field(
+        default_factory=lambda: NetSpec(hidden=[1024, 1024], norm=BatchRenormSpec()),
+        description="Each Q network; CrossQ needs BatchRenorm here.",
+    )
+
+    @model_validator(mode="after")
+    def _critic_needs_batch_renorm(self) -> CrossQSpec:
+        if self.critic.norm.type != "batch_renorm":
+            raise ValueError(
+                "CrossQ critics need norm type batch_renorm: without target networks the "
+                "cross batch statistics are what keep the bootstrap stable"
+            )
+        return self
+
+
+AlgorithmSpec = Annotated[SACSpec | CrossQSpec, Field(discriminator="name")]
+
+# The fields above that only make sense for a continuous (Gaussian) policy.
+CONTINUOUS_ONLY_FIELDS = ("log_std_min", "log_std_max")
+
+
+# ---------------------------------------------------------------------------- env, memory, meta
+
+
+class EnvSpec(StrictModel):
+    """The gymnasium environment and how many frames to train on."""
+
+    id: str = Field(description="gymnasium environment id, e.g. Hopper-v5.", min_length=1)
+    num_envs: PositiveInt = Field(1, description="Parallel environments in the vector env.")
+    vectorization: Literal["sync", "async"] = Field(
+        "sync", description="sync steps envs in this process; async uses one process per env."
+    )
+    max_frame: PositiveInt = Field(description="Total env frames to train for, all envs summed.")
+    normalize_obs: bool = Field(False, description="Normalise observations by running stats.")
+    max_episode_steps: PositiveInt | None = Field(
+        None, description="Override the env's time limit; null keeps the registered one."
+    )
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Extra keyword arguments passed to gymnasium.make."
+    )
+
+
+class MemorySpec(StrictModel):
+    """The replay buffer."""
+
+    capacity: PositiveInt = Field(1_000_000, description="Transitions kept in the replay buffer.")
+
+
+class MetaSpec(StrictModel):
+    """Seeds and the cadence of logging, evaluation and checkpoints, in env frames."""
+
+    seeds: PositiveInt = Field(1, description="Independent runs (sessions) with seeds base_seed+k.")
+    base_seed: NonNegativeInt = Field(0, description="Seed of the first run.")
+    log_interval: PositiveInt = Field(1000, description="Env frames between metrics rows.")
+    eval_interval: PositiveInt = Field(10_000, description="Env frames between evaluations.")
+    eval_episodes: PositiveInt = Field(10, description="Episodes per deterministic evaluation.")
+    checkpoint_interval: PositiveInt = Field(
+        50_000, description="Env frames between resumable checkpoints."
+    )
+    return_window: PositiveInt = Field(
+        100, description="Training episodes in the return moving average (the score)."
+    )
+
+    @property
+    def seed_list(self) -> list[int]:
+        """The seeds of every run, in order."""
+        return [self.base_seed + k for k in range(self.seeds)]
+
+
+# ---------------------------------------------------------------------------- the spec
+
+
+DISCRETE_ENV_IDS = frozenset({"CartPole-v1", "Acrobot-v1", "MountainCar-v0", "LunarLander-v3"})
+
+
+def known_action_kind(env_id: str) -> Literal["discrete", "continuous", "unknown"]:
+    """Whether an env id is known, without building it, to have discrete or continuous actions."""
+    if env_id in DISCRETE_ENV_IDS or env_id.startswith("ALE/"):
+        return "discrete"
+    if env_id.endswith(("-v5", "-v4")) or env_id in {
+        "Pendulum-v1",
+        "MountainCarContinuous-v0",
+        "LunarLanderContinuous-v3",
+        "BipedalWalker-v3",
+    }:
+        return "continuous"
+    return "unknown"
+
+
+class Spec(StrictModel):
+    """One fully resolved experiment: algorithm, env, memory and meta settings."""
+
+    family: str = Field(description="Pipeline file the spec came from, e.g. crossq.")
+    name: str = Field(description="Spec name inside the pipeline file, e.g. hopper.")
+    algorithm: AlgorithmSpec = Field(description="Algorithm and its hyperparameters.")
+    env: EnvSpec = Field(description="Environment settings.")
+    memory: MemorySpec = Field(default_factory=MemorySpec, description="Replay buffer.")
+    meta: MetaSpec = Field(default_factory=MetaSpec, description="Seeds and cadence.")
+
+    @model_validator(mode="after")
+    def _check_cross_fields(self) -> Spec:
+        algo = self.algorithm
+        if algo.batch_size > self.memory.capacity:
+            raise ValueError(
+                f"algorithm.batch_size ({algo.batch_size}) is larger than memory.capacity "
+                f"({self.memory.capacity})"
+            )
+        if known_action_kind(self.env.id) == "discrete":
+            set_here = [f for f in CONTINUOUS_ONLY_FIELDS if f in algo.model_fields_set]
+            if set_here:
+                raise ValueError(
+                    f"{self.env.id} has discrete actions, but algorithm.{set_here[0]} only "
+                    "applies to a continuous (Gaussian) policy; remove it"
+                )
+        return self

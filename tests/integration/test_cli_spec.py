@@ -1,0 +1,78 @@
+"""The CLI around specs: exit codes and messages as a user sees them, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from rlpipe.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str, pipelines=None):
+    extra = ["--pipelines", str(pipelines)] if pipelines else []
+    return runner.invoke(app, [*args, *extra])
+
+
+def test_ls_lists_every_family_spec_and_env(pipelines_dir):
+    result = runner.invoke(app, ["ls", "--pipelines", str(pipelines_dir)], terminal_width=200)
+    assert result.exit_code == 0
+    assert "Hopper-v5" in result.output and "LunarLanderContinuous-v3" in result.output
+    assert result.output.count("crossq") >= 16 and result.output.count(" sac ") >= 16
+
+
+def test_spec_show_json_has_resolved_spec_and_hash(pipelines_dir):
+    result = invoke("spec", "show", "crossq", "hopper", "-s", "max_frame=2e5", "--json",
+                    pipelines=pipelines_dir)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["spec"]["env"]["max_frame"] == 200000
+    assert len(document["spec_hash"]) == 64
+
+
+def test_spec_check_passes_on_the_repo(pipelines_dir):
+    result = invoke("spec", "check", pipelines=pipelines_dir)
+    assert result.exit_code == 0, result.output
+    assert "32 of 32 specs valid" in result.output
+
+
+def test_spec_check_fails_with_non_zero_exit_on_any_invalid_spec(write_pipeline):
+    folder = write_pipeline("t", "specs:\n  a:\n    env: {id: Pendulum-v1}\n")
+    result = invoke("spec", "check", pipelines=folder)
+    assert result.exit_code == 1
+    assert "key algorithm: required field is missing" in result.output
+    assert "0 of 1 specs valid" in result.output
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["spec", "show", "crosq", "hopper"], "did you mean 'crossq'"),
+        (["spec", "show", "crossq", "hopper", "-s", "max_frame"], "expected name=value"),
+        (
+            ["train", "crossq", "hopper", "-s", "algorithm.batch_sise=3"],
+            "did you mean 'batch_size'",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_one_clear_message(pipelines_dir, args, message):
+    result = invoke(*args, pipelines=pipelines_dir)
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_console_script_prints_error_without_traceback(pipelines_dir):
+    result = subprocess.run(
+        [sys.executable, "-m", "rlpipe", "spec", "show", "crossq", "hoper",
+         "--pipelines", str(pipelines_dir)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "error:" in result.stderr and "did you mean 'hopper'" in result.stderr
+    assert "Traceback" not in result.stderr
