@@ -1,0 +1,51 @@
+"""CrossQ (Bhatt et al., ICLR 2024): SAC without target networks, with BatchRenorm critics.
+
+The paper's critic update, in one screen:
+
+    q_all            = Q_i([s; s'], [a; a'])   ONE train-mode pass: batch statistics are
+    q, q_next        = split(q_all)            taken over both halves together
+    y                = r + gamma (1 - terminated) (min_i q_next - alpha log pi(a'|s'))
+    loss_critic      = 0.5 sum_i mean (q_i - stopgrad(y))^2
+
+The actor and temperature updates are SAC's, with the critics in eval mode (running
+statistics) so the actor's gradient does not move them; policy_delay and Adam betas
+(0.5, 0.999) come from the spec.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rlpipe.algos.sac import SAC
+from rlpipe.buffers import Batch
+
+
+class CrossQ(SAC):
+    """CrossQ: the cross forward pass replaces SAC's target networks."""
+
+    uses_target_networks = False
+
+    def _make_targets(self) -> nn.ModuleList | None:
+        return None
+
+    def critic_loss(self, obs: torch.Tensor, next_obs: torch.Tensor, batch: Batch):
+        """Critic loss from one joint forward pass over [s, a] and [s', a']."""
+        with torch.no_grad():
+            policy = self.next_action(next_obs)
+        both_obs = torch.cat([obs, next_obs])
+        both_actions = None if self.discrete else torch.cat([batch.actions, policy[0]])
+        self.critics.train()
+        q_both = self.q_values(self.critics, both_obs, both_actions)
+        q, q_next = q_both.split(len(obs), dim=1)
+        target = self.soft_target(q_next.detach(), policy, batch)
+        q = self.taken(q, batch.actions)
+        return 0.5 * (q - target).square().mean(1).sum(), q
+
+    def update_actor_and_alpha(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
+        """SAC's actor and alpha steps, with the critics' BatchRenorm in eval mode."""
+        self.critics.eval()
+        try:
+            return super().update_actor_and_alpha(obs)
+        finally:
+            self.critics.train()

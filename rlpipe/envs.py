@@ -1,0 +1,115 @@
+"""gymnasium vector envs for training and evaluation, built from an EnvSpec."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
+from gymnasium.wrappers.vector import RecordEpisodeStatistics
+
+from rlpipe.errors import RlpipeError
+from rlpipe.spec.schema import EnvSpec
+
+_EXTRA_FOR_ENTRY_POINT = {"box2d": "box2d", "mujoco": "mujoco", "ale_py": "atari"}
+
+
+@dataclass(frozen=True)
+class EnvShapes:
+    """What an agent needs to know about an env: observation shape and action space."""
+
+    obs_shape: tuple[int, ...]
+    obs_dtype: np.dtype
+    discrete: bool
+    action_dim: int  # number of actions (discrete) or action vector length (continuous)
+
+    @property
+    def action_shape(self) -> tuple[int, ...]:
+        """Shape of one action as stored in a replay buffer."""
+        return () if self.discrete else (self.action_dim,)
+
+
+def _register_optional_envs() -> None:
+    try:
+        import ale_py
+
+        gym.register_envs(ale_py)
+    except ImportError:
+        pass
+
+
+def check_env_id(env_id: str) -> None:
+    """Raise RlpipeError if gymnasium does not know env_id, suggesting the closest id."""
+    _register_optional_envs()
+    if env_id in gym.registry:
+        return
+    match = difflib.get_close_matches(env_id, list(gym.registry), n=1, cutoff=0.6)
+    hint = f" (did you mean '{match[0]}'?)" if match else ""
+    raise RlpipeError(f"unknown gymnasium env '{env_id}'{hint}")
+
+
+def _make_one(env: EnvSpec) -> Callable[[], gym.Env]:
+    def make() -> gym.Env:
+        kwargs = dict(env.kwargs)
+        if env.max_episode_steps is not None:
+            kwargs["max_episode_steps"] = env.max_episode_steps
+        single = gym.make(env.id, **kwargs)
+        if isinstance(single.action_space, gym.spaces.Box):
+            single = gym.wrappers.RescaleAction(single, -1.0, 1.0)
+        return single
+
+    return make
+
+
+def make_vec_env(env: EnvSpec, seed: int, num_envs: int | None = None) -> VectorEnv:
+    """A seeded vector env: actions in [-1, 1], same-step auto-reset, episode statistics.
+
+    On auto-reset the returned observation is the new episode's first one and the last
+    observation of the finished episode is in info["final_obs"] (see `next_observations`).
+    """
+    check_env_id(env.id)
+    count = num_envs or env.num_envs
+    vector_cls = AsyncVectorEnv if env.vectorization == "async" and count > 1 else SyncVectorEnv
+    try:
+        envs = vector_cls([_make_one(env)] * count, autoreset_mode=AutoresetMode.SAME_STEP)
+    except gym.error.DependencyNotInstalled as exc:
+        entry = str(gym.spec(env.id).entry_point)
+        extra = next((x for key, x in _EXTRA_FOR_ENTRY_POINT.items() if key in entry), None)
+        fix = f"pip install 'rlpipe[{extra}]'" if extra else "install its dependency"
+        raise RlpipeError(
+            f"{env.id} needs a package that is not installed: {fix} ({exc})"
+        ) from None
+    envs = RecordEpisodeStatistics(envs, buffer_length=1)
+    envs.reset(seed=seed)
+    envs.action_space.seed(seed)
+    return envs
+
+
+def env_shapes(envs: VectorEnv) -> EnvShapes:
+    """Observation and action facts of a vector env's single env."""
+    obs_space, action_space = envs.single_observation_space, envs.single_action_space
+    if isinstance(action_space, gym.spaces.Discrete):
+        return EnvShapes(obs_space.shape, obs_space.dtype, True, int(action_space.n))
+    if isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1:
+        return EnvShapes(obs_space.shape, obs_space.dtype, False, int(action_space.shape[0]))
+    raise RlpipeError(f"unsupported action space {action_space}: need Discrete or a 1-D Box")
+
+
+def next_observations(obs: np.ndarray, info: dict) -> np.ndarray:
+    """The true next observation of every env: the final one where an episode just ended."""
+    if "_final_obs" not in info:
+        return obs
+    ended = info["_final_obs"]
+    next_obs = obs.copy()
+    next_obs[ended] = np.stack(info["final_obs"][ended])
+    return next_obs
+
+
+def finished_returns(info: dict) -> list[float]:
+    """Returns of the episodes that ended on this step (from RecordEpisodeStatistics)."""
+    if "_episode" not in info:
+        return []
+    return [float(r) for r in info["episode"]["r"][info["_episode"]]]

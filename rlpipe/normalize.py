@@ -1,0 +1,44 @@
+"""Running observation normalisation that lives in the agent, so checkpoints carry it."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ObsNormalizer(nn.Module):
+    """Normalise observations by running mean and variance (parallel-variance update).
+
+    It sits in the agent rather than in a gymnasium wrapper: replayed observations are
+    normalised with the current statistics at update time (as SB3's VecNormalize does),
+    the final observation of an auto-reset episode is treated like any other, and the
+    statistics are saved in the agent's state_dict with the weights.
+    """
+
+    def __init__(self, shape: tuple[int, ...], clip: float = 10.0, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.clip = clip
+        self.eps = eps
+        self.register_buffer("mean", torch.zeros(shape, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(shape, dtype=torch.float64))
+        self.register_buffer("count", torch.tensor(eps, dtype=torch.float64))
+
+    @torch.no_grad()
+    def update(self, obs: torch.Tensor) -> None:
+        """Fold a batch of raw observations (leading batch dim) into the statistics."""
+        batch = obs.to(torch.float64).reshape(-1, *self.mean.shape)
+        batch_var, batch_mean = torch.var_mean(batch, dim=0, correction=0)
+        n = batch.shape[0]
+        delta = batch_mean - self.mean
+        total = self.count + n
+        self.mean += delta * n / total
+        self.var.copy_(
+            (self.var * self.count + batch_var * n + delta.square() * self.count * n / total)
+            / total
+        )
+        self.count.copy_(total)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Normalised, clipped observations in the input's dtype."""
+        scaled = (obs - self.mean) / torch.sqrt(self.var + self.eps)
+        return scaled.clamp(-self.clip, self.clip).to(obs.dtype)
