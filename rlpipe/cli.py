@@ -16,6 +16,8 @@ from rich.table import Table
 
 from rlpipe import __version__
 from rlpipe.errors import RlpipeError
+from rlpipe.launch import TrainOptions, train_run
+from rlpipe.render import TrainingProgress, summary_table
 from rlpipe.spec import check_all, resolve_spec
 
 app = typer.Typer(
@@ -164,14 +166,48 @@ def train(
     family: FamilyArg,
     spec: SpecArg,
     overrides: OverridesOpt = None,
+    seeds: Annotated[
+        int | None, typer.Option(help="Number of seeds (sets meta.seeds).", min=1)
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    out: Annotated[
+        Path | None, typer.Option(help="Run folder; default runs/<family>-<spec>.")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoints.")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Delete an existing run folder and start over.")
+    ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Seeds trained in parallel processes; default: one per core (CPU).", min=1
+        ),
+    ] = None,
+    profile: Annotated[
+        bool,
+        typer.Option("--profile", help="Write a torch.profiler trace of 200 frames of updates."),
+    ] = False,
     pipelines: PipelinesOpt = Path("pipelines"),
 ) -> None:
-    """Train one spec (validated first; training arrives with the next milestone)."""
-    resolved = resolve_spec(family, spec, overrides or [], pipelines)
-    raise RlpipeError(
-        f"{family}/{spec} is valid (hash {resolved.spec_hash[:12]}), but training is not "
-        "implemented yet in this version of rlpipe"
+    """Train a spec: every seed, with progress, into a run folder with a summary."""
+    if resume and overwrite:
+        raise RlpipeError("--resume and --overwrite exclude each other")
+    all_overrides = [*(overrides or []), *([f"meta.seeds={seeds}"] if seeds else [])]
+    resolved = resolve_spec(family, spec, all_overrides, pipelines)
+    options = TrainOptions(device, out, resume, overwrite, profile, workers)
+    console.print(
+        f"[bold]{family}/{spec}[/] {resolved.spec.env.id}, spec hash "
+        f"[cyan]{resolved.spec_hash[:12]}[/], seeds {resolved.spec.meta.seed_list}"
     )
+    try:
+        with TrainingProgress(console) as progress:
+            run_dir, summary = train_run(resolved, options, progress.update)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: checkpoints are kept; continue with --resume")
+        raise typer.Exit(130) from None
+    print_table(summary_table(run_dir, summary))
 
 
 def run() -> None:

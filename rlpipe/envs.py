@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -53,6 +54,8 @@ def check_env_id(env_id: str) -> None:
 
 def _make_one(env: EnvSpec) -> Callable[[], gym.Env]:
     def make() -> gym.Env:
+        # RescaleAction of a float32 Box warns about float64 bounds it casts back; harmless.
+        warnings.filterwarnings("ignore", message=".*precision lowered by casting.*")
         kwargs = dict(env.kwargs)
         if env.max_episode_steps is not None:
             kwargs["max_episode_steps"] = env.max_episode_steps

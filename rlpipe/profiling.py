@@ -13,13 +13,13 @@ from rlpipe.runs import atomic_write_text
 class WindowProfiler:
     """Profile the first `frames` env frames after it starts, then write the trace."""
 
-    def __init__(self, trace_path: Path, device: torch.device, frames: int = 500) -> None:
+    def __init__(self, trace_path: Path, device: torch.device, frames: int = 200) -> None:
         self.trace_path = trace_path
         self.frames = frames
         activities = [ProfilerActivity.CPU]
         if device.type == "cuda":
             activities.append(ProfilerActivity.CUDA)
-        self._profile = profile(activities=activities, record_shapes=True)
+        self._profile = profile(activities=activities)
         self._start_frame: int | None = None
         self.done = False
 

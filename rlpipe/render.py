@@ -1,0 +1,83 @@
+"""rich renderings used by the CLI: training progress and run summaries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from rlpipe.train import SeedProgress
+
+
+def _number(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+class TrainingProgress:
+    """One progress bar per seed: frames, frames/s, recent return, last eval return."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("seed {task.fields[seed]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("frames  {task.fields[fps]} fps  return {task.fields[ret]}"),
+            TextColumn("eval {task.fields[eval]}"),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self._tasks: dict[int, Any] = {}
+
+    def __enter__(self) -> TrainingProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(*exc)
+
+    def update(self, event: SeedProgress) -> None:
+        """Show one log point."""
+        if event.seed not in self._tasks:
+            self._tasks[event.seed] = self._progress.add_task(
+                "", total=event.max_frame, seed=event.seed, fps="-", ret="-", eval="-"
+            )
+        self._progress.update(
+            self._tasks[event.seed],
+            completed=event.frame,
+            fps=_number(event.fps, 0),
+            ret=_number(event.return_ma),
+            eval=_number(event.eval_return),
+        )
+
+
+def summary_table(run_dir: Path, summary: dict[str, Any]) -> Table:
+    """The run's summary: score with its CI, eval return, frames, speed and wall time."""
+    table = Table(title=f"{run_dir}  (score = final training-return moving average)")
+    for column in ("seed", "score", "eval return", "frames", "frames/s", "wall s"):
+        table.add_column(column, justify="right")
+    for row in summary["per_seed"]:
+        table.add_row(
+            str(row["seed"]),
+            _number(row["return_ma"]),
+            _number(row["eval_return"]),
+            f"{row['frames']:,}",
+            _number(row["fps"], 0),
+            _number(row["wall_s"], 0),
+        )
+    ci = summary.get("score_ci95")
+    score = _number(summary["score"])
+    if ci:
+        score += f" [{_number(ci[0])}, {_number(ci[1])}]"
+    table.add_row(
+        "all",
+        score,
+        _number(summary["eval_return"]),
+        f"{summary['frames']:,}",
+        _number(summary["fps"], 0),
+        _number(summary["wall_s"], 0),
+        style="bold",
+    )
+    return table

@@ -1,0 +1,174 @@
+"""Training end to end on CPU: run folder, reproducibility, resume after SIGKILL, guards."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from rlpipe.algos.sac import SAC
+from rlpipe.cli import app
+from rlpipe.errors import RlpipeError
+from rlpipe.launch import TrainOptions, train_run
+from rlpipe.runs import WALL_CLOCK_COLUMNS, read_rows
+from rlpipe.spec import resolve_spec
+from rlpipe.train import NonFiniteLoss, train_seed
+
+# Small and fast: 64-wide nets, 1000 frames, updates from frame 200.
+FAST = [
+    "algorithm.actor.hidden=[32, 32]",
+    "algorithm.critic.hidden=[64, 64]",
+    "algorithm.batch_size=32",
+    "algorithm.learning_starts=200",
+    "meta.log_interval=100",
+    "meta.eval_interval=500",
+    "meta.eval_episodes=2",
+    "meta.checkpoint_interval=300",
+    "seeds=1",
+]
+
+
+def fast_spec(pipelines_dir, family="crossq", name="pendulum", frames=1000, extra=()):
+    return resolve_spec(family, name, [*FAST, f"max_frame={frames}", *extra], pipelines_dir)
+
+
+def without_wall_clock(rows):
+    return [{k: v for k, v in row.items() if k not in WALL_CLOCK_COLUMNS} for row in rows]
+
+
+def test_train_writes_the_run_folder(pipelines_dir, tmp_path):
+    resolved = fast_spec(pipelines_dir, extra=["seeds=2"])
+    run_dir, summary = train_run(resolved, TrainOptions(device="cpu", out=tmp_path / "run"))
+    spec_file = json.loads((run_dir / "spec.json").read_text())
+    assert spec_file["spec_hash"] == resolved.spec_hash
+    assert spec_file["spec"]["env"]["id"] == "Pendulum-v1"
+    prov = json.loads((run_dir / "provenance.json").read_text())
+    for key in ("git_commit", "git_dirty", "torch", "gymnasium", "cpu_model", "device",
+                "started_at", "finished_at", "spec_hash"):  # fmt: skip
+        assert key in prov
+    assert prov["device"] == "cpu" and prov["spec_hash"] == resolved.spec_hash
+    for seed in (0, 1):
+        rows = read_rows(run_dir / f"seed-{seed}" / "metrics.csv")
+        assert [int(r["frame"]) for r in rows] == list(range(100, 1001, 100))
+        assert rows[-1]["eval_return"] is not None and rows[-1]["loss_critic"] is not None
+        assert (run_dir / f"seed-{seed}" / "model.pt").stat().st_size > 0
+        assert not (run_dir / f"seed-{seed}" / "model.pt.tmp").exists()
+    on_disk = json.loads((run_dir / "summary.json").read_text())
+    assert on_disk == summary
+    per_seed = [s["return_ma"] for s in summary["per_seed"]]
+    assert summary["score"] == pytest.approx(sum(per_seed) / 2)
+    assert summary["score_ci95"][0] <= summary["score"] <= summary["score_ci95"][1]
+    assert summary["frames"] == 1000 and summary["seeds"] == [0, 1]
+
+
+def test_same_spec_and_seed_give_identical_metrics(pipelines_dir, tmp_path):
+    resolved = fast_spec(pipelines_dir, family="sac", frames=600)
+    rows = []
+    for name in ("a", "b"):
+        run_dir, _ = train_run(resolved, TrainOptions(device="cpu", out=tmp_path / name))
+        rows.append(without_wall_clock(read_rows(run_dir / "seed-0" / "metrics.csv")))
+    assert rows[0] == rows[1]
+    assert len(rows[0]) == 6 and rows[0][-1]["loss_actor"] is not None
+
+
+def test_existing_run_is_not_overwritten_without_resume(pipelines_dir, tmp_path):
+    resolved = fast_spec(pipelines_dir, frames=200)
+    train_run(resolved, TrainOptions(device="cpu", out=tmp_path / "run"))
+    with pytest.raises(RlpipeError, match=r"already holds a run; continue it with --resume"):
+        train_run(resolved, TrainOptions(device="cpu", out=tmp_path / "run"))
+
+
+def test_resume_with_a_different_spec_is_refused(pipelines_dir, tmp_path):
+    train_run(fast_spec(pipelines_dir, frames=200), TrainOptions(device="cpu", out=tmp_path / "r"))
+    changed = fast_spec(pipelines_dir, frames=300)
+    with pytest.raises(RlpipeError, match=r"cannot resume .* spec hash"):
+        train_run(changed, TrainOptions(device="cpu", out=tmp_path / "r", resume=True))
+
+
+def test_resume_after_sigkill_loses_and_duplicates_no_row(pipelines_dir, tmp_path):
+    run_dir = tmp_path / "run"
+    overrides = [
+        x for o in [*FAST, "max_frame=2400", "meta.checkpoint_interval=600"] for x in ("-s", o)
+    ]
+    command = [sys.executable, "-m", "rlpipe", "train", "crossq", "pendulum", *overrides,
+               "--out", str(run_dir), "--device", "cpu", "--pipelines", str(pipelines_dir)]  # fmt: skip
+    metrics = run_dir / "seed-0" / "metrics.csv"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read().decode()
+        if metrics.exists() and len(read_rows(metrics)) >= 9:  # past the checkpoint at 600
+            break
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    killed_at = len(read_rows(metrics))
+    assert 9 <= killed_at < 24, "the run must be killed mid-way"
+    assert (run_dir / "seed-0" / "checkpoint" / "state.pt").exists()
+    assert not (run_dir / "summary.json").exists()
+
+    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    frames = [int(r["frame"]) for r in read_rows(metrics)]
+    assert frames == list(range(100, 2401, 100))
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["frames"] == 2400
+    assert json.loads((run_dir / "provenance.json").read_text())["resumes"] == 1
+
+
+def test_nan_loss_stops_the_run_naming_loss_and_frame(pipelines_dir, tmp_path, monkeypatch):
+    real_update = SAC.update
+
+    def poisoned(self, batch):
+        stats = real_update(self, batch)
+        if self.updates > 500:
+            stats["loss_critic"] = stats["loss_critic"] * float("nan")
+        return stats
+
+    monkeypatch.setattr(SAC, "update", poisoned)
+    spec = fast_spec(pipelines_dir, frames=1500).spec
+    seed_dir = tmp_path / "seed-0"
+    with pytest.raises(NonFiniteLoss) as info:
+        train_seed(spec, 0, seed_dir, torch.device("cpu"))
+    message = str(info.value)
+    assert "loss_critic became nan between frames 700 and 800" in message
+    assert "last good checkpoint (frame 600)" in message
+    saved = torch.load(seed_dir / "checkpoint" / "state.pt", weights_only=False)
+    assert saved["loop"]["frame"] == 600
+    assert not (seed_dir / "model.pt").exists()
+    assert [int(r["frame"]) for r in read_rows(seed_dir / "metrics.csv")][-1] == 700
+
+
+def test_cli_train_prints_summary_and_refuses_unknown_device(pipelines_dir, tmp_path):
+    runner = CliRunner()
+    args = ["train", "sac", "pendulum", *[x for o in FAST for x in ("-s", o)],
+            "-s", "max_frame=300", "--out", str(tmp_path / "run"),
+            "--pipelines", str(pipelines_dir)]  # fmt: skip
+    result = runner.invoke(app, [*args, "--device", "tpu"])
+    assert result.exit_code == 2 and "--device tpu: expected auto, cpu, cuda" in result.output
+    result = runner.invoke(app, [*args, "--device", "cpu"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "score = final training-return moving average" in " ".join(result.output.split())
+    assert (tmp_path / "run" / "summary.json").exists()
+
+
+def test_profile_writes_a_trace_into_the_run_folder(pipelines_dir, tmp_path):
+    resolved = fast_spec(pipelines_dir, frames=800)
+    run_dir, _ = train_run(resolved, TrainOptions(device="cpu", out=tmp_path / "r", profile=True))
+    trace = json.loads((run_dir / "seed-0" / "profile.json").read_text())
+    names = {event.get("name", "") for event in trace["traceEvents"]}
+    assert any("addmm" in name or "linear" in name for name in names)
+
+
+def test_missing_cuda_is_a_clear_error(pipelines_dir, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(RlpipeError, match="no CUDA device is available"):
+        train_run(fast_spec(pipelines_dir, frames=200), TrainOptions(device="cuda", out=tmp_path))

@@ -1,0 +1,169 @@
+"""SAC and CrossQ pieces checked against their formulas."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.distributions import Normal, TransformedDistribution
+from torch.distributions.transforms import TanhTransform
+
+from rlpipe.algos import build_agent
+from rlpipe.algos.actors import SquashedGaussianActor
+from rlpipe.buffers import Batch
+from rlpipe.envs import EnvShapes
+from rlpipe.nets import BatchRenorm
+from rlpipe.spec import resolve_spec
+from rlpipe.spec.schema import NetSpec
+
+CONTINUOUS = EnvShapes((3,), np.dtype("float32"), False, 2)
+DISCRETE = EnvShapes((4,), np.dtype("float32"), True, 3)
+SMALL = ["algorithm.actor.hidden=[16]", "algorithm.critic.hidden=[32, 32]"]
+
+
+def agent_for(pipelines_dir, family, shapes, extra=()):
+    name = "cartpole" if shapes.discrete else "pendulum"
+    spec = resolve_spec(family, name, [*SMALL, *extra], pipelines_dir).spec
+    torch.manual_seed(0)
+    return build_agent(spec, shapes, torch.device("cpu"))
+
+
+def batch_for(shapes, n=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    obs = torch.randn(n, *shapes.obs_shape, generator=g)
+    if shapes.discrete:
+        actions = torch.randint(0, shapes.action_dim, (n,), generator=g)
+    else:
+        actions = torch.rand(n, shapes.action_dim, generator=g) * 2 - 1
+    return Batch(obs, actions, torch.randn(n, generator=g),
+                 torch.randn(n, *shapes.obs_shape, generator=g),
+                 (torch.rand(n, generator=g) < 0.25).float())  # fmt: skip
+
+
+def test_squashed_gaussian_log_prob_matches_torch_tanh_distribution():
+    torch.manual_seed(0)
+    actor = SquashedGaussianActor(3, 2, NetSpec(hidden=[8]), (-20.0, 2.0))
+    obs = torch.randn(5, 3)
+    torch.manual_seed(1)
+    action, log_prob = actor(obs)
+    mean, log_std = actor._mean_log_std(obs)
+    reference = TransformedDistribution(Normal(mean, log_std.exp()), [TanhTransform()])
+    expected = reference.log_prob(action.clamp(-1 + 1e-6, 1 - 1e-6)).sum(-1)
+    assert torch.allclose(log_prob, expected, atol=1e-3)
+    assert action.abs().max() <= 1.0
+
+
+def test_squashed_gaussian_log_prob_is_finite_when_saturated():
+    actor = SquashedGaussianActor(1, 1, NetSpec(hidden=[4]), (-20.0, 2.0))
+    with torch.no_grad():
+        actor.net[-1].bias.copy_(torch.tensor([50.0, -20.0]))  # mean 50, tiny std
+    action, log_prob = actor(torch.zeros(4, 1))
+    assert torch.all(action == 1.0) and torch.isfinite(log_prob).all()
+
+
+def test_sac_targets_follow_polyak_averaging(pipelines_dir):
+    agent = agent_for(pipelines_dir, "sac", CONTINUOUS, ["algorithm.tau=0.25"])
+    before = [p.detach().clone() for p in agent.critic_targets.parameters()]
+    agent.update(batch_for(CONTINUOUS))
+    for old, target, online in zip(before, agent.critic_targets.parameters(),
+                                   agent.critics.parameters(), strict=True):  # fmt: skip
+        assert torch.allclose(target, 0.75 * old + 0.25 * online, atol=1e-6)
+
+
+def test_sac_critic_target_uses_min_over_target_critics_and_bootstraps_truncation(pipelines_dir):
+    agent = agent_for(pipelines_dir, "sac", CONTINUOUS)
+    batch = batch_for(CONTINUOUS)
+    torch.manual_seed(5)
+    _, q = agent.critic_loss(batch.obs, batch.next_obs, batch)
+    torch.manual_seed(5)
+    with torch.no_grad():
+        next_action, next_log_prob = agent.actor(batch.next_obs)
+        q_next = agent.q_values(agent.critic_targets, batch.next_obs, next_action).min(0).values
+        expected = batch.rewards + 0.99 * (1 - batch.terminated) * (
+            q_next - agent.alpha * next_log_prob
+        )
+    torch.manual_seed(5)
+    loss, _ = agent.critic_loss(batch.obs, batch.next_obs, batch)
+    manual = 0.5 * sum(((qi - expected) ** 2).mean() for qi in q)
+    assert loss.item() == pytest.approx(manual.item(), rel=1e-5)
+
+
+def test_discrete_sac_target_is_the_exact_expectation_over_the_policy(pipelines_dir):
+    agent = agent_for(pipelines_dir, "sac", DISCRETE)
+    batch = batch_for(DISCRETE)
+    with torch.no_grad():
+        probs, log_probs = agent.actor(batch.next_obs)
+        q_next = torch.stack([q(batch.next_obs) for q in agent.critic_targets]).min(0).values
+        v_next = (probs * (q_next - agent.alpha * log_probs)).sum(-1)
+        expected = batch.rewards + 0.99 * (1 - batch.terminated) * v_next
+        q = agent.q_values(agent.critic_targets, batch.next_obs, None)
+        assert q.shape == (2, 8, 3)
+        got = agent.soft_target(q, (probs, log_probs), batch)
+    assert torch.allclose(got, expected)
+
+
+def test_crossq_has_no_target_networks_and_its_betas_come_from_the_spec(pipelines_dir):
+    agent = agent_for(pipelines_dir, "crossq", CONTINUOUS)
+    assert agent.critic_targets is None
+    assert agent.critic_optimizer.param_groups[0]["betas"] == (0.5, 0.999)
+    assert sum(isinstance(m, BatchRenorm) for m in agent.critics[0].modules()) == 3
+
+
+def test_crossq_critic_statistics_come_from_one_pass_over_both_halves(pipelines_dir):
+    agent = agent_for(pipelines_dir, "crossq", CONTINUOUS, ["algorithm.policy_delay=1"])
+    batch = batch_for(CONTINUOUS, n=16)
+    torch.manual_seed(3)
+    with torch.no_grad():
+        next_action, _ = agent.actor(batch.next_obs)
+    torch.manual_seed(3)
+    agent.update(batch)
+    first = agent.critics[0][0]  # the input BatchRenorm sees [s, a] and [s', a']
+    assert first.num_batches_tracked.item() == 1  # one pass; the actor update ran in eval mode
+    both = torch.cat([torch.cat([batch.obs, batch.actions], -1),
+                      torch.cat([batch.next_obs, next_action], -1)])  # fmt: skip
+    assert torch.allclose(first.running_mean, 0.01 * both.mean(0), atol=1e-6)
+    half = torch.cat([batch.obs, batch.actions], -1)
+    assert not torch.allclose(first.running_mean, 0.01 * half.mean(0), atol=1e-4)
+
+
+def test_crossq_actor_update_leaves_critic_statistics_alone(pipelines_dir):
+    agent = agent_for(pipelines_dir, "crossq", CONTINUOUS)
+    agent.update(batch_for(CONTINUOUS))
+    before = {k: v.clone() for k, v in agent.critics.state_dict().items()}
+    agent.update_actor_and_alpha(agent.normalize(batch_for(CONTINUOUS, seed=1).obs))
+    after = agent.critics.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert agent.critics.training
+
+
+def test_policy_delay_updates_the_actor_every_nth_critic_update(pipelines_dir):
+    agent = agent_for(pipelines_dir, "crossq", CONTINUOUS, ["algorithm.policy_delay=3"])
+    with_actor = ["loss_actor" in agent.update(batch_for(CONTINUOUS, seed=i)) for i in range(6)]
+    assert with_actor == [True, False, False, True, False, False]
+
+
+def test_log_alpha_is_clamped_to_its_bounds(pipelines_dir):
+    extra = ["algorithm.alpha_lr=10", "algorithm.log_alpha_max=0.5", "algorithm.init_alpha=1.0"]
+    agent = agent_for(pipelines_dir, "sac", CONTINUOUS, [*extra, "algorithm.target_entropy=100"])
+    for i in range(5):
+        agent.update(batch_for(CONTINUOUS, seed=i))
+    assert agent.log_alpha.item() == pytest.approx(0.5)
+
+
+def test_target_entropy_auto_is_minus_action_dim_or_scaled_log_n(pipelines_dir):
+    assert agent_for(pipelines_dir, "sac", CONTINUOUS).target_entropy == -2.0
+    discrete = agent_for(pipelines_dir, "sac", DISCRETE)
+    assert discrete.target_entropy == pytest.approx(0.89 * math.log(3))
+
+
+def test_agent_state_dict_round_trip_restores_actions(pipelines_dir):
+    agent = agent_for(pipelines_dir, "crossq", CONTINUOUS, ["env.normalize_obs=true"])
+    obs = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    agent.observe(obs * 5 + 2)
+    agent.update(batch_for(CONTINUOUS))
+    clone = agent_for(pipelines_dir, "crossq", CONTINUOUS, ["env.normalize_obs=true"])
+    clone.load_state_dict(agent.state_dict())
+    assert np.array_equal(agent.act(obs, deterministic=True), clone.act(obs, deterministic=True))
+    assert torch.equal(agent.obs_norm.mean, clone.obs_norm.mean)
