@@ -16,8 +16,6 @@ from rich.table import Table
 
 from rlpipe import __version__
 from rlpipe.errors import RlpipeError
-from rlpipe.launch import TrainOptions, train_run
-from rlpipe.render import TrainingProgress, summary_table
 from rlpipe.spec import check_all, resolve_spec
 
 app = typer.Typer(
@@ -173,6 +171,10 @@ def train(
     out: Annotated[
         Path | None, typer.Option(help="Run folder; default runs/<family>-<spec>.")
     ] = None,
+    artifacts: Annotated[
+        Path | None,
+        typer.Option(help="Folder for model.pt and checkpoints; default: the run folder."),
+    ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoints.")
     ] = False,
@@ -189,25 +191,145 @@ def train(
         bool,
         typer.Option("--profile", help="Write a torch.profiler trace of 200 frames of updates."),
     ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
     pipelines: PipelinesOpt = Path("pipelines"),
 ) -> None:
     """Train a spec: every seed, with progress, into a run folder with a summary."""
+    from rlpipe.launch import TrainOptions, train_run
+    from rlpipe.render import TrainingProgress, summary_table
+
     if resume and overwrite:
         raise RlpipeError("--resume and --overwrite exclude each other")
     all_overrides = [*(overrides or []), *([f"meta.seeds={seeds}"] if seeds else [])]
     resolved = resolve_spec(family, spec, all_overrides, pipelines)
-    options = TrainOptions(device, out, resume, overwrite, profile, workers)
+    options = TrainOptions(device, out, artifacts, resume, overwrite, profile, workers)
     console.print(
         f"[bold]{family}/{spec}[/] {resolved.spec.env.id}, spec hash "
         f"[cyan]{resolved.spec_hash[:12]}[/], seeds {resolved.spec.meta.seed_list}"
     )
     try:
-        with TrainingProgress(console) as progress:
+        with TrainingProgress(console, disable=quiet) as progress:
             run_dir, summary = train_run(resolved, options, progress.update)
     except KeyboardInterrupt:
         err_console.print("interrupted: checkpoints are kept; continue with --resume")
         raise typer.Exit(130) from None
     print_table(summary_table(run_dir, summary))
+
+
+SuiteOpt = Annotated[Path, typer.Option("--suite", help="Suite file.")]
+
+
+@app.command("eval")
+@user_errors
+def eval_run(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder, e.g. runs/crossq-hopper.")],
+    artifacts: Annotated[
+        Path | None, typer.Option(help="Folder holding seed-K/model.pt; default: the run folder.")
+    ] = None,
+    episodes: Annotated[
+        int | None, typer.Option(help="Episodes per seed; default: the spec's.", min=1)
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Where to write eval.json; default: RUN_DIR/eval.json.")
+    ] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+) -> None:
+    """Evaluate a run's final weights with the deterministic policy; writes eval.json."""
+    from rlpipe.evaluate import evaluate_run
+    from rlpipe.launch import resolve_device
+
+    result = evaluate_run(run_dir, artifacts, episodes, str(resolve_device(device)), output)
+    per_seed = ", ".join(f"seed {s['seed']}: {s['return_mean']:.1f}" for s in result["per_seed"])
+    console.print(f"eval return {result['return_mean']:.1f} ({per_seed})")
+
+
+@app.command()
+@user_errors
+def plot(
+    suite: SuiteOpt = Path("params/suite.yaml"),
+    runs: Annotated[Path, typer.Option(help="Folder of run folders.")] = Path("runs"),
+    out: Annotated[Path, typer.Option(help="Folder for the PNGs.")] = Path("reports/plots"),
+) -> None:
+    """Plot return vs frames per env (mean and 95% CI over seeds) and frames/s vs time."""
+    from rlpipe.report.plots import plot_suite
+    from rlpipe.suite import load_suite
+
+    written = plot_suite(load_suite(suite), runs, out)
+    console.print(f"wrote {len(written)} plots to {out}/")
+
+
+@app.command()
+@user_errors
+def report(
+    suite: SuiteOpt = Path("params/suite.yaml"),
+    runs: Annotated[Path, typer.Option(help="Folder of run folders.")] = Path("runs"),
+    out: Annotated[Path, typer.Option(help="Reports folder.")] = Path("reports"),
+) -> None:
+    """Write reports/BENCHMARKS.md and reports/benchmarks.json from the suite and its runs."""
+    from rlpipe.report.benchmarks import write_report
+    from rlpipe.suite import load_suite
+
+    markdown, data = write_report(load_suite(suite), suite, out, runs)
+    console.print(f"wrote {markdown} and {data}")
+
+
+@app.command()
+@user_errors
+def audit(
+    suite: SuiteOpt = Path("params/suite.yaml"),
+    online: Annotated[
+        bool, typer.Option("--online", help="Also check Hub links through huggingface_hub.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print findings as JSON.")] = False,
+    pipelines: PipelinesOpt = Path("pipelines"),
+) -> None:
+    """Fail (exit 1) if any published number, link, plot or spec no longer matches its run.
+
+    Checks: missing-run, missing-plot, number-mismatch, status-mismatch, spec-drift,
+    over-budget, dvc-lock-mismatch, suite-mismatch.
+    """
+    from rlpipe.report.audit import AuditPaths, findings_json
+    from rlpipe.report.audit import audit as run_audit
+    from rlpipe.suite import load_suite
+
+    findings = run_audit(load_suite(suite), AuditPaths(suite=suite, pipelines=pipelines), online)
+    if as_json:
+        sys.stdout.write(findings_json(findings) + "\n")
+    elif findings:
+        table = Table(title=f"audit: {len(findings)} findings")
+        for column in ("check", "row", "finding"):
+            table.add_column(column)
+        for finding in findings:
+            table.add_row(finding.check, finding.row, escape(finding.message))
+        print_table(table)
+    else:
+        console.print("audit passed: every published number, link, plot and spec matches its run")
+    if findings:
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def publish(
+    run_keys: Annotated[
+        list[str] | None, typer.Argument(help="Run folder names; default: every suite run.")
+    ] = None,
+    suite: SuiteOpt = Path("params/suite.yaml"),
+    repo: Annotated[
+        str | None, typer.Option(help="Hub dataset repo id; default: the suite's hub_repo.")
+    ] = None,
+) -> None:
+    """Upload run folders (weights, no optimizer state) to the Hub, then relink the report."""
+    from rlpipe.hub import publish_runs
+    from rlpipe.report.benchmarks import write_report
+    from rlpipe.suite import load_suite
+
+    loaded = load_suite(suite)
+    urls = publish_runs(run_keys or list(loaded.runs), repo or loaded.hub_repo)
+    for key, url in urls.items():
+        console.print(f"{key}: {url}")
+    write_report(loaded, suite)
+    console.print("report links now point at the Hub")
 
 
 def run() -> None:

@@ -35,6 +35,7 @@ class TrainOptions:
 
     device: str = "auto"
     out: Path | None = None
+    artifacts: Path | None = None  # model.pt and checkpoints; default: inside the run folder
     resume: bool = False
     overwrite: bool = False
     profile: bool = False
@@ -73,8 +74,15 @@ def prepare_run_dir(resolved: ResolvedSpec, options: TrainOptions) -> Path:
                 f"{resolved.spec_hash[:12]}; use the same spec and overrides, or --overwrite"
             )
     run_dir.mkdir(parents=True, exist_ok=True)
+    if options.artifacts is not None and options.overwrite:
+        shutil.rmtree(options.artifacts, ignore_errors=True)
     atomic_write_json(
-        spec_path, {"spec_hash": resolved.spec_hash, "spec": spec.model_dump(mode="json")}
+        spec_path,
+        {
+            "spec_hash": resolved.spec_hash,
+            "spec": spec.model_dump(mode="json"),
+            "overrides": list(resolved.overrides),
+        },
     )
     return run_dir
 
@@ -93,6 +101,7 @@ def _seed_worker(
     spec: Spec,
     seed: int,
     folder: Path,
+    artifact_folder: Path,
     device: str,
     resume: bool,
     profile: bool,
@@ -101,7 +110,9 @@ def _seed_worker(
 ) -> None:
     torch.set_num_threads(threads)
     try:
-        result = train_seed(spec, seed, folder, torch.device(device), resume, profile, messages.put)
+        result = train_seed(
+            spec, seed, folder, torch.device(device), resume, profile, messages.put, artifact_folder
+        )
         messages.put(("done", seed, result))
     except RlpipeError as exc:
         messages.put(("error", seed, str(exc)))
@@ -121,6 +132,7 @@ def _train_parallel(
     threads: int,
     report: Callable[[SeedProgress], None],
 ) -> list[dict[str, Any]]:
+    artifacts = options.artifacts or run_dir
     context = mp.get_context("spawn")
     messages = context.Queue()
     pending = list(spec.meta.seed_list)
@@ -131,7 +143,8 @@ def _train_parallel(
         while pending or running:
             while pending and len(running) < workers and not errors:
                 seed = pending.pop(0)
-                args = (spec, seed, seed_dir(run_dir, seed), str(device), options.resume,
+                args = (spec, seed, seed_dir(run_dir, seed), seed_dir(artifacts, seed),
+                        str(device), options.resume,
                         options.profile and not results and not running, threads, messages)  # fmt: skip
                 running[seed] = context.Process(target=_seed_worker, args=args, daemon=True)
                 running[seed].start()
@@ -186,6 +199,8 @@ def train_run(
 
     if workers == 1:
         torch.set_num_threads(threads)
+        artifacts = options.artifacts or run_dir
+        first = spec.meta.seed_list[0]
         results = [
             train_seed(
                 spec,
@@ -193,8 +208,9 @@ def train_run(
                 seed_dir(run_dir, s),
                 device,
                 options.resume,
-                options.profile and s == spec.meta.seed_list[0],
+                options.profile and s == first,
                 report,
+                seed_dir(artifacts, s),
             )
             for s in spec.meta.seed_list
         ]

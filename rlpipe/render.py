@@ -19,7 +19,7 @@ def _number(value: float | None, digits: int = 1) -> str:
 class TrainingProgress:
     """One progress bar per seed: frames, frames/s, recent return, last eval return."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, disable: bool = False) -> None:
         self._progress = Progress(
             TextColumn("seed {task.fields[seed]}"),
             BarColumn(),
@@ -28,6 +28,7 @@ class TrainingProgress:
             TextColumn("eval {task.fields[eval]}"),
             TimeRemainingColumn(),
             console=console,
+            disable=disable,
         )
         self._tasks: dict[int, Any] = {}
 

@@ -123,8 +123,14 @@ def train_seed(
     resume: bool = False,
     profile: bool = False,
     report: Callable[[SeedProgress], None] = lambda _: None,
+    artifact_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Train one seed into seed_dir and return its result (written to result.json too)."""
+    """Train one seed into seed_dir and return its result (written to result.json too).
+
+    Weights and resume checkpoints go to artifact_dir (default: seed_dir), so a pipeline can
+    keep the small files in git and the large ones in a cache.
+    """
+    artifact_dir = artifact_dir or seed_dir
     result_path = seed_dir / RESULT_FILE
     if resume and result_path.is_file():
         return json.loads(result_path.read_text())
@@ -144,7 +150,7 @@ def train_seed(
         action_dtype=torch.long if shapes.discrete else torch.float32,
     )
     generator = torch.Generator(device=device).manual_seed(seed)
-    checkpoint_path = seed_dir / CHECKPOINT_DIR / CHECKPOINT_FILE
+    checkpoint_path = artifact_dir / CHECKPOINT_DIR / CHECKPOINT_FILE
     metrics_path = seed_dir / METRICS_FILE
 
     loop = {"frame": 0, "update_debt": 0.0, "wall_offset": 0.0, "episodes": 0, "eval": None}
@@ -184,7 +190,7 @@ def train_seed(
     next_checkpoint = (frame // meta.checkpoint_interval + 1) * meta.checkpoint_interval
     last_checkpoint = frame
     stats = StatAccumulator()
-    profiler = WindowProfiler(seed_dir / "profile.json", device) if profile else None
+    profiler = WindowProfiler(artifact_dir / "profile.json", device) if profile else None
     # Env states are not checkpointed: on resume the interrupted episodes restart, seeded by
     # the frame so that a resumed run is itself reproducible.
     obs = envs.reset(seed=seed + frame)[0]
@@ -260,7 +266,7 @@ def train_seed(
     envs.close()
     eval_envs.close()
     wall_s = loop["wall_offset"] + time.perf_counter() - start
-    atomic_torch_save(agent.state_dict(with_optimizers=False), seed_dir / MODEL_FILE)
+    atomic_torch_save(agent.state_dict(with_optimizers=False), artifact_dir / MODEL_FILE)
     result = {
         "seed": seed,
         "return_ma": _mean(recent),

@@ -45,6 +45,7 @@ class ResolvedSpec:
     spec_hash: str
     source: Path
     vars: dict[str, Any]
+    overrides: tuple[str, ...] = ()
 
 
 def closest(name: str, candidates: Iterable[str]) -> str:
@@ -253,7 +254,7 @@ def resolve_spec(
         spec = Spec.model_validate(tree)
     except ValidationError as exc:
         raise RlpipeError(describe_validation_error(exc, where)) from None
-    return ResolvedSpec(spec=spec, spec_hash=spec_hash(spec), source=pipeline.path, vars=variables)
+    return ResolvedSpec(spec, spec_hash(spec), pipeline.path, variables, tuple(overrides))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,297 @@
+"""Publish run folders to a Hugging Face Hub dataset repo and check that published runs exist.
+
+Layout in the dataset repo: `runs/<run_key>/` holds the run's small files (spec, provenance,
+summary, eval, per-seed metrics and results) plus `runs/<run_key>/seed-K/model.pt`, the
+weights. Resume checkpoints (optimizer and replay buffer) are never uploaded. The token comes
+from the caller or from huggingface_hub's own lookup (HF_TOKEN, `hf auth login`) and is never
+written anywhere by this module, nor put in an error message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from rlpipe.errors import RlpipeError
+from rlpipe.runs import CHECKPOINT_DIR, MODEL_FILE, SPEC_FILE, SUMMARY_FILE, atomic_write_json
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+HUB_LINKS_FILE = "hub.json"
+"""reports/hub.json: {run_key: url of the published run folder}, read by report and audit."""
+REPO_TYPE = "dataset"
+REVISION = "main"
+_REMOTE_RUNS_DIR = "runs"
+_HTTP_CLIENT_ERRORS = (
+    ("httpx2", "HTTPError"),
+    ("httpx", "HTTPError"),
+    ("requests", "RequestException"),
+)
+"""Base errors of the HTTP clients huggingface_hub has used: 2.x httpx2, 1.x httpx, 0.x requests."""
+
+
+@dataclass(frozen=True)
+class RunUpload:
+    """What one run's commit adds: (path in the repo, local file) pairs, sorted by repo path."""
+
+    run_key: str
+    spec_hash: str
+    files: tuple[tuple[str, Path], ...]
+
+
+def resolve_endpoint(endpoint: str | None = None) -> str:
+    """Return the Hub endpoint: `endpoint`, else $HF_ENDPOINT, else https://huggingface.co."""
+    return (endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+
+def run_url(repo_id: str, run_key: str, endpoint: str | None = None) -> str:
+    """Return the browsable URL of a published run folder in the dataset repo."""
+    return f"{resolve_endpoint(endpoint)}/datasets/{repo_id}/tree/{REVISION}/runs/{run_key}"
+
+
+# --------------------------------------------------------------------------- what to upload
+
+
+def _check_run_key(run_key: str) -> None:
+    """Raise RlpipeError unless `run_key` is a plain folder name."""
+    plain = PurePosixPath(run_key).name == run_key and "\\" not in run_key
+    if not plain or run_key in ("", ".", ".."):
+        raise RlpipeError(f"{run_key!r} is not a run name: give the name of a folder in runs/")
+
+
+def _check_repo_id(repo_id: str) -> None:
+    """Raise RlpipeError unless `repo_id` is a valid Hub repo id (namespace/name)."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise RlpipeError(f"invalid Hub repo id {repo_id!r}: {error}") from None
+    if repo_id.count("/") != 1:
+        raise RlpipeError(
+            f"invalid Hub repo id {repo_id!r}: use namespace/name, e.g. your-user/rlpipe-benchmarks"
+        )
+
+
+def _spec_hash(run_dir: Path) -> str:
+    """Return the spec hash recorded in run_dir/spec.json."""
+    path = run_dir / SPEC_FILE
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RlpipeError(f"{run_dir} has no {SPEC_FILE}: it is not a run folder") from None
+    except (OSError, ValueError) as error:
+        raise RlpipeError(f"could not read {path}: {error}") from None
+    spec_hash = saved.get("spec_hash") if isinstance(saved, dict) else None
+    if not isinstance(spec_hash, str) or not spec_hash:
+        raise RlpipeError(f"{path} has no spec_hash: it was not written by rlpipe train")
+    return spec_hash
+
+
+def _is_published(relative: PurePosixPath) -> bool:
+    """Whether a file of the run folder goes to the Hub: no checkpoints, temp or hidden files."""
+    if CHECKPOINT_DIR in relative.parts[:-1] or relative.name == MODEL_FILE:
+        return False  # resume state never leaves the machine; weights are added per seed
+    return not any(part.startswith(".") for part in relative.parts)
+
+
+def plan_run_upload(run_key: str, runs_root: Path, artifacts_root: Path) -> RunUpload:
+    """Return the files one run publishes; raise RlpipeError if the run is missing or unfinished.
+
+    Weights come from artifacts_root/<key>/seed-K/model.pt, else from the run folder itself
+    (where `rlpipe train` puts them without --artifacts).
+    """
+    _check_run_key(run_key)
+    run_dir = Path(runs_root) / run_key
+    if not run_dir.is_dir():
+        raise RlpipeError(
+            f"no run folder {run_dir}: train it first (rlpipe train, or dvc repro) or check the "
+            "run name; nothing was uploaded"
+        )
+    spec_hash = _spec_hash(run_dir)
+    if not (run_dir / SUMMARY_FILE).is_file():
+        raise RlpipeError(
+            f"{run_dir} has no {SUMMARY_FILE}: the run has not finished; nothing was uploaded"
+        )
+    remote_dir = PurePosixPath(_REMOTE_RUNS_DIR, run_key)
+    files: dict[str, Path] = {}
+    for path in sorted(run_dir.rglob("*")):
+        relative = PurePosixPath(path.relative_to(run_dir).as_posix())
+        if path.is_file() and _is_published(relative):
+            files[str(remote_dir / relative)] = path
+    seeds = sorted(p.name for p in run_dir.glob("seed-*") if p.is_dir())
+    if not seeds:
+        raise RlpipeError(f"{run_dir} has no seed-K folders; nothing was uploaded")
+    for seed in seeds:
+        in_artifacts = Path(artifacts_root) / run_key / seed / MODEL_FILE
+        in_run_dir = run_dir / seed / MODEL_FILE
+        weights = in_artifacts if in_artifacts.is_file() else in_run_dir
+        if not weights.is_file():
+            raise RlpipeError(
+                f"run {run_key} has no weights for {seed}: expected {in_artifacts} (or "
+                f"{in_run_dir}); nothing was uploaded"
+            )
+        files[str(remote_dir / seed / MODEL_FILE)] = weights
+    return RunUpload(run_key, spec_hash, tuple(sorted(files.items())))
+
+
+def _read_links(path: Path) -> dict[str, str]:
+    """Return reports/hub.json as {run_key: url}, {} if it does not exist."""
+    try:
+        links = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        raise RlpipeError(f"could not read {path}: {error}; fix or delete it") from None
+    if not isinstance(links, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in links.items()
+    ):
+        raise RlpipeError(f"{path} should map run names to URLs; fix or delete it")
+    return links
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """Return the exception types that mean the Hub was not reached (DNS, refused, timeout)."""
+    errors: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    for module_name, error_name in _HTTP_CLIENT_ERRORS:
+        error = getattr(sys.modules.get(module_name), error_name, None)
+        if isinstance(error, type) and issubclass(error, BaseException):
+            errors.append(error)
+    return tuple(errors)
+
+
+def _without_token(message: str, token: str | None) -> str:
+    """Return `message` with the token, if any, masked."""
+    return message.replace(token, "***") if token else message
+
+
+@contextlib.contextmanager
+def _hub_errors(action: str, endpoint: str, auth_hint: str, token: str | None) -> Iterator[None]:
+    """Turn huggingface_hub and network failures inside the block into one-line RlpipeErrors."""
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    try:
+        yield
+    except OfflineModeIsEnabled:
+        message = (
+            f"{action}: huggingface_hub is in offline mode (HF_HUB_OFFLINE is set); unset it "
+            f"to reach {endpoint}"
+        )
+        raise RlpipeError(message) from None
+    except HfHubHTTPError as error:
+        status = error.response.status_code if error.response is not None else None
+        if status in (401, 403):
+            message = f"{action} was refused by {endpoint} (HTTP {status}): {auth_hint}"
+        else:
+            detail = (error.server_message or str(error).split("\n", 1)[0]).strip()
+            detail = " ".join(detail.split())
+            message = f"{action} failed at {endpoint} (HTTP {status}): {detail}"
+        raise RlpipeError(_without_token(message, token)) from None
+    except _transport_errors() as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        message = (
+            f"{action}: could not reach the Hub at {endpoint} ({reason}); check the network "
+            "connection, or HF_ENDPOINT if you use a mirror"
+        )
+        raise RlpipeError(_without_token(message, token)) from None
+    except OSError as error:  # a local file that vanished or cannot be read during the upload
+        raise RlpipeError(_without_token(f"{action} failed: {error}", token)) from None
+
+
+def _auth_hint(repo_id: str, access: str) -> str:
+    """Return what to do when the Hub refuses the token."""
+    return (
+        f"set HF_TOKEN to a Hugging Face token that can {access} {repo_id}, or log in with "
+        "`hf auth login`"
+    )
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def publish_runs(
+    run_keys: Iterable[str],
+    repo_id: str,
+    runs_root: Path = Path("runs"),
+    artifacts_root: Path = Path("artifacts"),
+    reports_dir: Path = Path("reports"),
+    endpoint: str | None = None,
+    token: str | None = None,
+) -> dict[str, str]:
+    """Upload each run (one commit per run) to the dataset repo; return {run_key: run URL}.
+
+    Every run is checked before anything is uploaded. reports/hub.json is updated atomically
+    after each run's commit, so a failure part-way leaves the links of the runs already
+    published.
+    """
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    keys = list(dict.fromkeys(run_keys))
+    if not keys:
+        raise RlpipeError("no runs to publish: name at least one run folder")
+    _check_repo_id(repo_id)
+    uploads = [plan_run_upload(key, Path(runs_root), Path(artifacts_root)) for key in keys]
+    links_path = Path(reports_dir) / HUB_LINKS_FILE
+    links = _read_links(links_path)
+
+    hub = resolve_endpoint(endpoint)
+    api = HfApi(endpoint=hub, token=token)
+    hint = _auth_hint(repo_id, "write to")
+    with _hub_errors(f"creating the dataset repo {repo_id}", hub, hint, token):
+        api.create_repo(repo_id, repo_type=REPO_TYPE, exist_ok=True)
+
+    urls: dict[str, str] = {}
+    for upload in uploads:
+        operations = [
+            CommitOperationAdd(path_in_repo=path_in_repo, path_or_fileobj=str(local))
+            for path_in_repo, local in upload.files
+        ]
+        with _hub_errors(f"uploading run {upload.run_key} to {repo_id}", hub, hint, token):
+            api.create_commit(
+                repo_id,
+                operations,
+                commit_message=f"Publish run {upload.run_key} (spec {upload.spec_hash})",
+                commit_description=(
+                    f"rlpipe publish: run files and seed weights of {upload.run_key}, spec hash "
+                    f"{upload.spec_hash}; resume checkpoints are not uploaded."
+                ),
+                repo_type=REPO_TYPE,
+                revision=REVISION,
+            )
+        urls[upload.run_key] = run_url(repo_id, upload.run_key, hub)
+        links[upload.run_key] = urls[upload.run_key]
+        atomic_write_json(links_path, links)
+    return urls
+
+
+def remote_run_exists(
+    repo_id: str, run_key: str, endpoint: str | None = None, token: str | None = None
+) -> bool:
+    """Return whether runs/<run_key>/summary.json is in the dataset repo (False if no such repo).
+
+    Raises RlpipeError when the Hub cannot be reached or refuses the request.
+    """
+    from huggingface_hub import HfApi
+
+    _check_run_key(run_key)
+    _check_repo_id(repo_id)
+    hub = resolve_endpoint(endpoint)
+    api = HfApi(endpoint=hub, token=token)
+    action = f"checking run {run_key} in {repo_id}"
+    exists = False
+    with _hub_errors(action, hub, _auth_hint(repo_id, "read"), token):
+        exists = api.file_exists(
+            repo_id,
+            f"{_REMOTE_RUNS_DIR}/{run_key}/{SUMMARY_FILE}",
+            repo_type=REPO_TYPE,
+            revision=REVISION,
+        )
+    return exists

@@ -1,0 +1,72 @@
+"""The benchmark suite as data: params/suite.yaml, validated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from rlpipe.errors import RlpipeError
+from rlpipe.spec.schema import Float, PositiveInt, StrictModel
+from rlpipe.spec.yaml12 import parse_yaml
+
+DEFAULT_SUITE = Path("params/suite.yaml")
+CATEGORIES = ("classic", "box2d", "mujoco", "atari")
+
+
+class SuiteEnv(StrictModel):
+    """One benchmark env: its category, the score that counts as solved, the frame budget."""
+
+    id: str = Field(description="gymnasium env id, e.g. CartPole-v1.")
+    category: Literal["classic", "box2d", "mujoco", "atari"] = Field(
+        description="Report section the env is listed in."
+    )
+    target: Float = Field(description="Score at or above which the env counts as solved.")
+    budget: PositiveInt = Field(description="Most env frames a run of this env may use.")
+
+
+class SuiteRun(StrictModel):
+    """One (algorithm family, spec) pair to train; its key names the run folder."""
+
+    family: str = Field(description="Pipeline family, e.g. crossq.")
+    spec: str = Field(description="Spec name in the family; also the key into `envs`.")
+    frames: PositiveInt = Field(description="Env frames to train (max_frame override).")
+
+
+class Suite(StrictModel):
+    """Which runs make up the benchmark tables, how many seeds, where they are published."""
+
+    hub_repo: str = Field(description="Hugging Face dataset repo id that publish uploads to.")
+    seeds: PositiveInt = Field(description="Seeds per run.")
+    device: str = Field("cpu", description="Device the suite trains on (auto, cpu, cuda).")
+    envs: dict[str, SuiteEnv] = Field(description="Benchmark envs, keyed by spec name.")
+    runs: dict[str, SuiteRun] = Field(description="Runs keyed by run folder name.")
+
+    @model_validator(mode="after")
+    def _runs_name_known_envs(self) -> Suite:
+        for key, run in self.runs.items():
+            if run.spec not in self.envs:
+                raise ValueError(f"runs.{key}: spec '{run.spec}' has no entry in envs")
+            if key != f"{run.family}-{run.spec}":
+                raise ValueError(f"runs.{key}: the key must be '{run.family}-{run.spec}'")
+        return self
+
+    def overrides(self, key: str) -> list[str]:
+        """The -s overrides a suite run is trained with."""
+        return [f"max_frame={self.runs[key].frames}", f"meta.seeds={self.seeds}"]
+
+
+def load_suite(path: Path = DEFAULT_SUITE) -> Suite:
+    """Read and validate a suite file."""
+    if not path.is_file():
+        raise RlpipeError(f"no suite file at {path}")
+    raw = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    try:
+        return Suite.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'suite'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise RlpipeError(f"{path}: {problems}") from None

@@ -1,0 +1,258 @@
+"""rlpipe.hub against an in-process Hub stand-in: publish, link file, existence checks, errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import huggingface_hub.constants
+import huggingface_hub.utils.logging  # sets the library's log level on import: import it first
+import pytest
+
+from rlpipe.errors import RlpipeError
+from rlpipe.hub import publish_runs, remote_run_exists, run_url
+from tests.hub_standin import HubStandIn
+
+REPO_ID = "rlpipe-test/benchmarks"
+RUN_KEYS = ("crossq-cartpole", "sac-cartpole")
+SEEDS = (0, 1)
+TOKEN = f"hf_rlpipeTestSecret{secrets.token_hex(8)}"
+WRONG_TOKEN = f"hf_rlpipeWrongSecret{secrets.token_hex(8)}"
+
+
+@pytest.fixture(autouse=True)
+def hub_online(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Let huggingface_hub make requests in this test only, and only to the stand-in.
+
+    tests/conftest.py sets HF_HUB_OFFLINE=1 before huggingface_hub is imported, and
+    huggingface_hub reads it (and HF_HUB_DISABLE_TELEMETRY) into constants at import time, so
+    the constants are patched. Telemetry off: building the user agent would otherwise fetch an
+    agent registry from huggingface.co. No token from the environment or the machine's login.
+    """
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_TELEMETRY", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def hub() -> Iterator[HubStandIn]:
+    """A stand-in Hub that requires TOKEN."""
+    with HubStandIn(token=TOKEN) as standin:
+        yield standin
+
+
+def write_json(path: Path, document: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, sort_keys=True, indent=2) + "\n")
+
+
+def spec_hash(run_key: str) -> str:
+    return f"{run_key.encode().hex():0<64}"[:64]
+
+
+def weights(run_key: str, seed: int) -> bytes:
+    return bytes(range(256)) + f"{run_key}/seed-{seed}".encode()
+
+
+def make_run(root: Path, run_key: str) -> None:
+    """A finished run as `rlpipe train --out runs/K --artifacts artifacts/K` leaves it."""
+    run_dir, artifacts = root / "runs" / run_key, root / "artifacts" / run_key
+    write_json(run_dir / "spec.json", {"spec_hash": spec_hash(run_key), "spec": {}})
+    write_json(run_dir / "provenance.json", {"spec_hash": spec_hash(run_key), "device": "cpu"})
+    write_json(run_dir / "summary.json", {"score": 1.0, "seeds": list(SEEDS)})
+    write_json(run_dir / "eval.json", {"eval_return": 2.0})
+    (run_dir / ".summary.json.123.abcd.tmp").write_text("torn")  # an interrupted atomic write
+    for seed in SEEDS:
+        seed_dir = run_dir / f"seed-{seed}"
+        write_json(seed_dir / "result.json", {"seed": seed, "return_ma": 1.0})
+        (seed_dir / "metrics.csv").write_text("frame,return_ma\n100,1.0\n")
+        (artifacts / f"seed-{seed}" / "checkpoint").mkdir(parents=True)
+        (artifacts / f"seed-{seed}" / "model.pt").write_bytes(weights(run_key, seed))
+        (artifacts / f"seed-{seed}" / "checkpoint" / "state.pt").write_bytes(b"optimizer+buffer")
+    # A checkpoint left inside the run folder (training without --artifacts) stays local too.
+    (run_dir / "seed-0" / "checkpoint").mkdir()
+    (run_dir / "seed-0" / "checkpoint" / "state.pt").write_bytes(b"optimizer+buffer")
+
+
+def expected_remote_files(run_key: str) -> set[str]:
+    files = {f"runs/{run_key}/{name}" for name in ("spec.json", "provenance.json")}
+    files |= {f"runs/{run_key}/{name}" for name in ("summary.json", "eval.json")}
+    for seed in SEEDS:
+        for name in ("result.json", "metrics.csv", "model.pt"):
+            files.add(f"runs/{run_key}/seed-{seed}/{name}")
+    return files
+
+
+def publish(root: Path, hub: HubStandIn, keys=RUN_KEYS, token: str = TOKEN) -> dict[str, str]:
+    return publish_runs(
+        keys,
+        REPO_ID,
+        runs_root=root / "runs",
+        artifacts_root=root / "artifacts",
+        reports_dir=root / "reports",
+        endpoint=hub.url,
+        token=token,
+    )
+
+
+def closed_port_url() -> str:
+    """The URL of a localhost port nothing listens on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def test_run_url_uses_endpoint_argument_then_hf_endpoint_then_huggingface_co(monkeypatch):
+    assert run_url("a/b", "k") == "https://huggingface.co/datasets/a/b/tree/main/runs/k"
+    monkeypatch.setenv("HF_ENDPOINT", "http://mirror.local/")
+    assert run_url("a/b", "k") == "http://mirror.local/datasets/a/b/tree/main/runs/k"
+    assert run_url("a/b", "k", "http://x:1") == "http://x:1/datasets/a/b/tree/main/runs/k"
+
+
+def test_publish_uploads_run_files_and_weights_but_not_checkpoints(tmp_path, hub, caplog, capsys):
+    caplog.set_level(logging.DEBUG, logger="huggingface_hub")
+    for key in RUN_KEYS:
+        make_run(tmp_path, key)
+    write_json(tmp_path / "reports" / "hub.json", {"old-run": "https://example.org/old"})
+
+    urls = publish(tmp_path, hub)
+
+    assert urls == {key: run_url(REPO_ID, key, hub.url) for key in RUN_KEYS}
+    remote = hub.files(REPO_ID)
+    assert set(remote) == expected_remote_files(RUN_KEYS[0]) | expected_remote_files(RUN_KEYS[1])
+    assert not any("checkpoint" in path or path.endswith(".tmp") for path in remote)
+    for key in RUN_KEYS:
+        for seed in SEEDS:
+            assert remote[f"runs/{key}/seed-{seed}/model.pt"] == weights(key, seed)
+        assert (
+            remote[f"runs/{key}/summary.json"]
+            == (tmp_path / "runs" / key / "summary.json").read_bytes()
+        )
+        assert remote_run_exists(REPO_ID, key, endpoint=hub.url, token=TOKEN)
+    commits = hub.commits(REPO_ID)
+    assert [(c.summary, {p.split("/")[1] for p in c.paths}) for c in commits] == [
+        (f"Publish run {key} (spec {spec_hash(key)})", {key}) for key in RUN_KEYS
+    ]
+
+    links_text = (tmp_path / "reports" / "hub.json").read_text()
+    links = json.loads(links_text)
+    assert links == {"old-run": "https://example.org/old", **urls}
+    assert list(links) == sorted(links)
+    assert not list((tmp_path / "reports").glob(".*"))  # no temp file left by the atomic write
+
+    # The token never lands in a file, a log line or printed output.
+    for path in tmp_path.rglob("*"):
+        assert not path.is_file() or TOKEN.encode() not in path.read_bytes(), path
+    captured = capsys.readouterr()
+    assert "(authenticated: True)" in caplog.text  # huggingface_hub's request log was captured
+    assert TOKEN not in caplog.text + captured.out + captured.err
+
+
+def test_defaults_read_runs_from_cwd_and_endpoint_and_token_from_env(tmp_path, hub, monkeypatch):
+    """The way `rlpipe publish` and `rlpipe audit --online` call: no endpoint, no token."""
+    make_run(tmp_path, RUN_KEYS[0])
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    assert publish_runs([RUN_KEYS[0]], REPO_ID) == {RUN_KEYS[0]: run_url(REPO_ID, RUN_KEYS[0])}
+    assert run_url(REPO_ID, RUN_KEYS[0]).startswith(hub.url + "/datasets/")
+    assert json.loads(Path("reports/hub.json").read_text()) == {
+        RUN_KEYS[0]: run_url(REPO_ID, RUN_KEYS[0])
+    }
+    assert remote_run_exists(REPO_ID, RUN_KEYS[0])
+    assert not remote_run_exists(REPO_ID, RUN_KEYS[1])
+
+
+def test_republishing_an_unchanged_run_makes_no_new_commit(tmp_path, hub):
+    make_run(tmp_path, RUN_KEYS[0])
+    first = publish(tmp_path, hub, keys=[RUN_KEYS[0]])
+    second = publish(tmp_path, hub, keys=[RUN_KEYS[0]])
+    assert first == second
+    assert len(hub.commits(REPO_ID)) == 1
+
+
+def test_missing_run_folder_is_named_before_anything_is_uploaded(tmp_path, hub):
+    make_run(tmp_path, RUN_KEYS[0])
+    with pytest.raises(RlpipeError, match="no-such-run") as raised:
+        publish(tmp_path, hub, keys=[RUN_KEYS[0], "no-such-run"])
+    assert "nothing was uploaded" in str(raised.value)
+    assert hub.requests == []
+    assert not (tmp_path / "reports" / "hub.json").exists()
+
+
+def test_corrupt_link_file_is_refused_before_upload(tmp_path, hub):
+    make_run(tmp_path, RUN_KEYS[0])
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "hub.json").write_text("{not json")
+    with pytest.raises(RlpipeError, match=r"hub\.json.*fix or delete it"):
+        publish(tmp_path, hub, keys=[RUN_KEYS[0]])
+    assert hub.requests == []
+
+
+def test_run_without_weights_is_refused_before_upload(tmp_path, hub):
+    make_run(tmp_path, RUN_KEYS[0])
+    (tmp_path / "artifacts" / RUN_KEYS[0] / "seed-1" / "model.pt").unlink()
+    with pytest.raises(RlpipeError, match="no weights for seed-1"):
+        publish(tmp_path, hub, keys=[RUN_KEYS[0]])
+    assert hub.requests == []
+
+
+def test_remote_run_exists_is_false_for_unpublished_run_and_unknown_repo(tmp_path, hub):
+    make_run(tmp_path, RUN_KEYS[0])
+    publish(tmp_path, hub, keys=[RUN_KEYS[0]])
+    assert remote_run_exists(REPO_ID, RUN_KEYS[0], endpoint=hub.url, token=TOKEN)
+    assert not remote_run_exists(REPO_ID, RUN_KEYS[1], endpoint=hub.url, token=TOKEN)
+    assert not remote_run_exists("rlpipe-test/no-such-repo", RUN_KEYS[0], hub.url, TOKEN)
+
+
+def test_rejected_token_is_a_clear_error_without_the_token(tmp_path, hub):
+    make_run(tmp_path, RUN_KEYS[0])
+    with pytest.raises(RlpipeError) as raised:
+        publish(tmp_path, hub, keys=[RUN_KEYS[0]], token=WRONG_TOKEN)
+    message = str(raised.value)
+    assert "HTTP 401" in message and "HF_TOKEN" in message and "hf auth login" in message
+    assert hub.url in message and REPO_ID in message
+    assert WRONG_TOKEN not in message and raised.value.__cause__ is None
+    assert hub.repos == {}
+
+    with pytest.raises(RlpipeError, match=r"HTTP 401.*HF_TOKEN") as raised:
+        remote_run_exists(REPO_ID, RUN_KEYS[0], endpoint=hub.url, token=WRONG_TOKEN)
+    assert WRONG_TOKEN not in str(raised.value)
+    for path in tmp_path.rglob("*"):
+        assert not path.is_file() or WRONG_TOKEN.encode() not in path.read_bytes(), path
+
+
+def test_unreachable_endpoint_fails_fast_with_a_clear_error(tmp_path):
+    make_run(tmp_path, RUN_KEYS[0])
+    endpoint = closed_port_url()
+    started = time.monotonic()
+    with pytest.raises(RlpipeError, match="could not reach the Hub") as raised:
+        publish_runs(
+            [RUN_KEYS[0]],
+            REPO_ID,
+            runs_root=tmp_path / "runs",
+            artifacts_root=tmp_path / "artifacts",
+            reports_dir=tmp_path / "reports",
+            endpoint=endpoint,
+            token=TOKEN,
+        )
+    assert endpoint in str(raised.value) and TOKEN not in str(raised.value)
+    with pytest.raises(RlpipeError, match=f"checking run {RUN_KEYS[0]}.*could not reach"):
+        remote_run_exists(REPO_ID, RUN_KEYS[0], endpoint=endpoint, token=TOKEN)
+    assert time.monotonic() - started < 10
+    assert not (tmp_path / "reports" / "hub.json").exists()
+
+
+def test_offline_mode_is_reported_not_retried(tmp_path, hub, monkeypatch):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(RlpipeError, match="HF_HUB_OFFLINE"):
+        remote_run_exists(REPO_ID, RUN_KEYS[0], endpoint=hub.url, token=TOKEN)
+    assert hub.requests == []
