@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from rlpipe.errors import RlpipeError
+from rlpipe.report.benchmarks import HUB_LINKS_FILE, read_hub_links
 from rlpipe.runs import CHECKPOINT_DIR, MODEL_FILE, SPEC_FILE, SUMMARY_FILE, atomic_write_json
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
-HUB_LINKS_FILE = "hub.json"
 """reports/hub.json: {run_key: url of the published run folder}, read by report and audit."""
 REPO_TYPE = "dataset"
 REVISION = "main"
@@ -140,21 +140,6 @@ def plan_run_upload(run_key: str, runs_root: Path, artifacts_root: Path) -> RunU
     return RunUpload(run_key, spec_hash, tuple(sorted(files.items())))
 
 
-def _read_links(path: Path) -> dict[str, str]:
-    """Return reports/hub.json as {run_key: url}, {} if it does not exist."""
-    try:
-        links = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as error:
-        raise RlpipeError(f"could not read {path}: {error}; fix or delete it") from None
-    if not isinstance(links, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in links.items()
-    ):
-        raise RlpipeError(f"{path} should map run names to URLs; fix or delete it")
-    return links
-
-
 # --------------------------------------------------------------------------- errors
 
 
@@ -240,7 +225,7 @@ def publish_runs(
     _check_repo_id(repo_id)
     uploads = [plan_run_upload(key, Path(runs_root), Path(artifacts_root)) for key in keys]
     links_path = Path(reports_dir) / HUB_LINKS_FILE
-    links = _read_links(links_path)
+    links = read_hub_links(Path(reports_dir))
 
     hub = resolve_endpoint(endpoint)
     api = HfApi(endpoint=hub, token=token)

@@ -282,7 +282,7 @@ class Spec(StrictModel):
                 f"({self.memory.capacity})"
             )
         if known_action_kind(self.env.id) == "discrete":
-            set_here = [f for f in CONTINUOUS_ONLY_FIELDS if f in algo.model_fields_set]
+            set_here = [f for f in CONTINUOUS_ONLY_FIELDS if getattr(algo, f) is not None]
             if set_here:
                 raise ValueError(
                     f"{self.env.id} has discrete actions, but algorithm.{set_here[0]} only "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rlpipe.errors import RlpipeError
-from rlpipe.spec import canonical_json, check_all, resolve_spec, spec_hash
+from rlpipe.spec import Spec, canonical_json, check_all, resolve_spec, spec_hash
 from rlpipe.spec.yaml12 import parse_yaml
 
 ALL_SPECS = [
@@ -265,3 +265,10 @@ def test_crossq_without_batch_renorm_critic_is_rejected(pipelines_dir):
 def test_batch_larger_than_buffer_is_rejected(pipelines_dir):
     message = error_of("crossq", "hopper", ["memory.capacity=100"], pipelines_dir)
     assert "batch_size (256) is larger than memory.capacity (100)" in message
+
+
+@pytest.mark.parametrize("family", ["crossq", "sac"])
+def test_saved_spec_json_revalidates_to_the_same_hash(pipelines_dir, family):
+    for check in check_all(pipelines_dir, [family]):
+        dumped = check.resolved.spec.model_dump(mode="json")
+        assert spec_hash(Spec.model_validate(dumped)) == check.resolved.spec_hash

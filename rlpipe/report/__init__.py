@@ -1,0 +1,1 @@
+"""Reports: plots (plots.py), BENCHMARKS.md and benchmarks.json (benchmarks.py), audit (audit.py)."""

@@ -1,0 +1,230 @@
+"""`rlpipe audit`: re-derive every published number and name each thing that no longer matches."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rlpipe.errors import RlpipeError
+from rlpipe.report.benchmarks import (
+    build_rows,
+    format_cells,
+    parse_markdown_rows,
+    read_hub_links,
+)
+from rlpipe.runs import SPEC_FILE, SUMMARY_FILE
+from rlpipe.spec import resolve_spec
+from rlpipe.suite import Suite
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+NUMBER_COLUMNS = ("Score (95% CI)", "Frames", "FPS", "Device", "Spec", "Env", "Algorithm")
+STATUS_COLUMNS = ("Status", "Target")
+_RUN_CELL = re.compile(r"^\[runs/(?P<key>[^\]]+)\]\((?P<link>[^)]+)\)$")
+_PLOT_CELL = re.compile(r"\((?P<path>[^)]+)\)")
+_IMAGE = re.compile(r"!\[[^\]]*\]\((?P<path>[^)]+)\)")
+_HUB_URL = re.compile(r"/datasets/(?P<repo>[^/]+/[^/]+)/tree/[^/]+/runs/(?P<key>[^/]+)$")
+
+# One code per kind of drift, as listed in `rlpipe audit --help`.
+CHECKS = {
+    "missing-run": "a linked run is missing (locally, or on the Hub with --online)",
+    "missing-plot": "a plot is missing or not a PNG",
+    "number-mismatch": "a published score, CI, frames, fps, device or hash differs from the run",
+    "status-mismatch": "a status does not follow from the run's score and the suite target",
+    "spec-drift": "the spec in pipelines/ no longer hashes to the run's spec hash",
+    "over-budget": "a run used more frames than the suite's budget for its env",
+    "dvc-lock-mismatch": "run files differ from what dvc.lock records",
+    "suite-mismatch": "a suite entry without a run or row, or a row without a suite entry",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing that no longer matches: which check, which row, what exactly."""
+
+    check: str
+    row: str
+    message: str
+
+
+@dataclass(frozen=True)
+class AuditPaths:
+    """Where the audited files live (all relative to the project root by default)."""
+
+    suite: Path = Path("params/suite.yaml")
+    reports: Path = Path("reports")
+    runs: Path = Path("runs")
+    pipelines: Path = Path("pipelines")
+    root: Path = Path(".")
+
+
+def audit(
+    suite: Suite,
+    paths: AuditPaths = AuditPaths(),
+    online: bool = False,
+    remote_exists: Callable[[str, str], bool] | None = None,
+) -> list[Finding]:
+    """Every finding for the report in paths.reports against the runs, specs and suite."""
+    report_path = paths.reports / "BENCHMARKS.md"
+    if not report_path.is_file():
+        raise RlpipeError(f"no report at {report_path}: run `rlpipe report` (or `dvc repro`)")
+    published = {}
+    findings: list[Finding] = []
+    for cells in parse_markdown_rows(report_path.read_text(encoding="utf-8")):
+        match = _RUN_CELL.match(cells.get("Run", ""))
+        if not match:
+            findings.append(Finding("suite-mismatch", cells.get("Env", "?"), "row has no run link"))
+            continue
+        published[match["key"]] = (cells, match["link"])
+
+    rows = build_rows(
+        suite,
+        paths.runs,
+        plots_dir=paths.reports / "plots",
+        hub_links=read_hub_links(paths.reports),
+        reports_dir=paths.reports,
+    )
+    derived = {row["run"]: row for row in rows}
+    for key in suite.runs:
+        if key not in published:
+            findings.append(Finding("suite-mismatch", key, "suite run has no row in the report"))
+        if not (paths.runs / key / SUMMARY_FILE).is_file():
+            findings.append(
+                Finding("suite-mismatch", key, f"suite run has no run folder {paths.runs / key}")
+            )
+
+    for key, (cells, link) in published.items():
+        if key not in suite.runs:
+            findings.append(Finding("suite-mismatch", key, "report row has no entry in the suite"))
+            continue
+        findings += _check_link(key, link, paths, online, remote_exists)
+        findings += _check_plot(key, cells.get("Plot", ""), paths.reports)
+        if not (paths.runs / key / SUMMARY_FILE).is_file():
+            continue
+        expected = format_cells(derived[key])
+        for column in NUMBER_COLUMNS + STATUS_COLUMNS:
+            if cells.get(column) != expected.get(column):
+                check = "status-mismatch" if column in STATUS_COLUMNS else "number-mismatch"
+                findings.append(
+                    Finding(
+                        check,
+                        key,
+                        f"{column}: report says {cells.get(column)!r}, "
+                        f"the run gives {expected.get(column)!r}",
+                    )
+                )
+        findings += _check_spec(key, paths)
+        frames, budget = derived[key]["frames"], suite.envs[suite.runs[key].spec].budget
+        if frames is not None and frames > budget:
+            findings.append(
+                Finding("over-budget", key, f"{frames:,} frames, suite budget {budget:,}")
+            )
+    for image in _IMAGE.finditer(report_path.read_text(encoding="utf-8")):
+        findings += _check_plot("report", f"({image['path']})", paths.reports)
+    findings += _check_dvc_lock(suite, paths)
+    return sorted(set(findings), key=lambda f: (list(CHECKS).index(f.check), f.row, f.message))
+
+
+def _check_link(
+    key: str,
+    link: str,
+    paths: AuditPaths,
+    online: bool,
+    remote_exists: Callable[[str, str], bool] | None,
+) -> list[Finding]:
+    hub = _HUB_URL.search(link)
+    if hub is None:
+        if not (paths.reports / link / SUMMARY_FILE).is_file():
+            return [Finding("missing-run", key, f"link {link} has no run (no {SUMMARY_FILE})")]
+        return []
+    if not (paths.runs / key / SUMMARY_FILE).is_file():
+        return [
+            Finding("missing-run", key, f"no local copy of the published run {paths.runs / key}")
+        ]
+    if not online:
+        return []
+    if remote_exists is None:
+        from rlpipe.hub import remote_run_exists as remote_exists_default
+
+        def remote_exists(repo: str, run: str) -> bool:
+            return remote_exists_default(repo, run)
+
+    try:
+        exists = remote_exists(hub["repo"], hub["key"])
+    except RlpipeError as exc:
+        return [Finding("missing-run", key, f"could not check {link}: {exc}")]
+    return [] if exists else [Finding("missing-run", key, f"{link} is not on the Hub")]
+
+
+def _check_plot(row: str, cell: str, reports: Path) -> list[Finding]:
+    match = _PLOT_CELL.search(cell)
+    if match is None:
+        return [Finding("missing-plot", row, "no plot link")]
+    path = reports / match["path"]
+    if not path.is_file():
+        return [Finding("missing-plot", row, f"{path} is missing")]
+    with path.open("rb") as handle:
+        if handle.read(8) != PNG_MAGIC:
+            return [Finding("missing-plot", row, f"{path} is not a PNG")]
+    return []
+
+
+def _check_spec(key: str, paths: AuditPaths) -> list[Finding]:
+    saved = json.loads((paths.runs / key / SPEC_FILE).read_text())
+    spec = saved["spec"]
+    try:
+        now = resolve_spec(
+            spec["family"], spec["name"], saved.get("overrides", []), paths.pipelines
+        )
+    except RlpipeError as exc:
+        return [Finding("spec-drift", key, f"the spec no longer resolves: {exc}")]
+    if now.spec_hash != saved["spec_hash"]:
+        return [
+            Finding(
+                "spec-drift",
+                key,
+                f"{now.source} now hashes to {now.spec_hash[:12]}, "
+                f"the run used {saved['spec_hash'][:12]}",
+            )
+        ]
+    return []
+
+
+def _check_dvc_lock(suite: Suite, paths: AuditPaths) -> list[Finding]:
+    lock = paths.root / "dvc.lock"
+    if not (paths.root / "dvc.yaml").is_file():
+        return []
+    if not lock.is_file():
+        return [Finding("dvc-lock-mismatch", "dvc.lock", "dvc.yaml has no dvc.lock: run dvc repro")]
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    try:
+        with Repo(str(paths.root)) as repo:
+            status = repo.status(targets=[f"train@{key}" for key in suite.runs])
+    except DvcException as exc:
+        return [Finding("dvc-lock-mismatch", "dvc.lock", f"dvc cannot compare the runs: {exc}")]
+    findings = []
+    for stage, changes in status.items():
+        key = stage.split("@", 1)[-1].split(":")[-1]
+        for change in changes:
+            changed_outs = change.get("changed outs", {}) if isinstance(change, dict) else {}
+            for path, state in changed_outs.items():
+                if str(path).startswith(str(paths.runs)) or str(path).startswith("runs"):
+                    findings.append(
+                        Finding("dvc-lock-mismatch", key, f"{path} is {state} since dvc.lock")
+                    )
+    return findings
+
+
+def findings_json(findings: list[Finding]) -> str:
+    """Findings as a JSON document for machines."""
+    return json.dumps({"ok": not findings, "findings": [asdict(f) for f in findings]}, indent=2)
+
+
+def describe_checks() -> dict[str, Any]:
+    """The check codes and what each means."""
+    return dict(CHECKS)

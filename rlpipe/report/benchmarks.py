@@ -1,0 +1,455 @@
+"""`rlpipe report`: one row per suite run, rendered as reports/BENCHMARKS.md and benchmarks.json.
+
+Rows are derived from the suite and the run folders only; every cell of the Markdown table is
+produced by `format_cells`, and `parse_markdown_rows` reads the cells back, so `rlpipe audit`
+can re-derive each row and compare strings.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from rlpipe.errors import RlpipeError
+from rlpipe.runs import (
+    PROVENANCE_FILE,
+    SPEC_FILE,
+    SUMMARY_FILE,
+    atomic_write_json,
+    atomic_write_text,
+)
+from rlpipe.suite import CATEGORIES, Suite, SuiteEnv, SuiteRun
+
+REFERENCES = Path("references/slm_lab_v5.2.csv")
+HUB_LINKS_FILE = "hub.json"
+REPORT_FILE = "BENCHMARKS.md"
+DATA_FILE = "benchmarks.json"
+DEFAULT_SUITE_PATH = "params/suite.yaml"
+TORCH_CPU_PIN = "torch==2.13.0"
+"""The CPU torch build the README installs first (a bare `torch` pulls a multi-GB CUDA build)."""
+
+COLUMNS = (
+    "Env",
+    "Algorithm",
+    "Score (95% CI)",
+    "Status",
+    "Target",
+    "Frames",
+    "FPS",
+    "Device",
+    "Spec",
+    "Run",
+    "SLM-Lab v5.2",
+    "Plot",
+)
+CATEGORY_TITLES = {"classic": "Classic", "box2d": "Box2D", "mujoco": "MuJoCo", "atari": "Atari"}
+CATEGORY_EXTRAS = {"box2d": "box2d", "mujoco": "mujoco", "atari": "atari"}
+ALGO_NAMES = {"crossq": "CrossQ", "sac": "SAC", "ppo": "PPO", "a2c": "A2C", "dqn": "DQN"}
+STATUS_CELLS = {
+    "pass": "✅ pass",
+    "fail": "❌ fail",
+    "no score": "— no score",
+    "missing run": "— missing run",
+}
+MISSING_RUN = "missing run"
+EMPTY_CELL = "—"
+
+_CATEGORY_BY_TITLE = {title: category for category, title in CATEGORY_TITLES.items()}
+_UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
+_SEPARATOR_CELL = re.compile(r":?-{3,}:?")
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def status(score: float | None, target: float) -> str:
+    """Return "pass" if score >= target, "fail" if below, "no score" if there is no score."""
+    if score is None or not math.isfinite(score):
+        return "no score"
+    return "pass" if score >= target else "fail"
+
+
+def algo_name(family: str) -> str:
+    """Return the display name of an algorithm family (CrossQ, SAC, ...; unknown: as given)."""
+    return ALGO_NAMES.get(family, family)
+
+
+def _read_json(path: Path) -> Any | None:
+    """Return the parsed JSON file at `path`, None if it does not exist."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        raise RlpipeError(
+            f"could not read {path}: {error}; re-run the stage that wrote it"
+        ) from None
+
+
+def read_hub_links(reports_dir: Path = Path("reports")) -> dict[str, str]:
+    """Return reports/hub.json as {run_key: Hub URL}, {} if the file does not exist."""
+    path = Path(reports_dir) / HUB_LINKS_FILE
+    links = _read_json(path)
+    if links is None:
+        return {}
+    if not isinstance(links, dict) or not all(
+        isinstance(key, str) and isinstance(url, str) for key, url in links.items()
+    ):
+        raise RlpipeError(f"{path} should map run names to URLs; fix it or delete it")
+    return links
+
+
+def _number(record: Mapping[str, str], column: str, path: Path) -> float | None:
+    """Return one CSV cell as float, None when empty; raise RlpipeError when not a number."""
+    cell = (record.get(column) or "").strip()
+    if not cell:
+        return None
+    try:
+        return float(cell)
+    except ValueError:
+        raise RlpipeError(f"{path}: {column} {cell!r} is not a number") from None
+
+
+def read_references(path: Path = REFERENCES) -> dict[tuple[str, str], tuple[float, int | None]]:
+    """Return {(env id, family): (reference score, frames)} from the SLM-Lab CSV; {} if absent."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    references: dict[tuple[str, str], tuple[float, int | None]] = {}
+    reader = csv.DictReader(lines)
+    if "env" not in (reader.fieldnames or []):
+        raise RlpipeError(f"{path} has no 'env' column; restore it from git")
+    for record in reader:
+        for column in record:
+            if not column or not column.endswith("_score"):
+                continue
+            family = column.removesuffix("_score")
+            score = _number(record, column, path)
+            frames = _number(record, f"{family}_frames", path)
+            if score is not None:
+                references[(record["env"], family)] = (
+                    score,
+                    None if frames is None else int(frames),
+                )
+    return references
+
+
+def _relative(path: Path, start: Path) -> str:
+    """Return `path` relative to `start` in POSIX form (e.g. ../runs/crossq-cartpole)."""
+    return Path(os.path.relpath(path, start)).as_posix()
+
+
+def _device(provenance: Mapping[str, Any] | None) -> str | None:
+    """Return the GPU name for a CUDA run, else the CPU model, from a run's provenance."""
+    if provenance is None:
+        return None
+    device = str(provenance.get("device") or "")
+    if device.startswith("cuda"):
+        return provenance.get("gpu_name") or device
+    return provenance.get("cpu_model") or device or None
+
+
+def _run_row(
+    key: str, run: SuiteRun, env: SuiteEnv, run_dir: Path, base: dict[str, Any]
+) -> dict[str, Any]:
+    """Return the row of one suite run: the base cells plus what its run folder says."""
+    summary = _read_json(run_dir / SUMMARY_FILE)
+    if summary is None:
+        return {
+            **base,
+            "score": None,
+            "ci95": None,
+            "iqm": None,
+            "eval_return": None,
+            "status": MISSING_RUN,
+            "frames": None,
+            "fps": None,
+            "device": None,
+            "spec_hash": None,
+        }
+    saved_spec = _read_json(run_dir / SPEC_FILE) or {}
+    score = summary.get("score")
+    return {
+        **base,
+        "score": score,
+        "ci95": summary.get("score_ci95"),
+        "iqm": summary.get("score_iqm"),
+        "eval_return": summary.get("eval_return"),
+        "status": status(score, env.target),
+        "frames": summary.get("frames"),
+        "fps": summary.get("fps"),
+        "device": _device(_read_json(run_dir / PROVENANCE_FILE)),
+        "spec_hash": saved_spec.get("spec_hash"),
+    }
+
+
+def build_rows(
+    suite: Suite,
+    runs_root: Path = Path("runs"),
+    plots_dir: Path = Path("reports/plots"),
+    hub_links: dict[str, str] | None = None,
+    references: Path = REFERENCES,
+    reports_dir: Path = Path("reports"),
+) -> list[dict[str, Any]]:
+    """Return one row per suite run, by category, then env order, then run order in the suite.
+
+    Links and plot paths are relative to `reports_dir`, where BENCHMARKS.md lives; a run listed
+    in `hub_links` links to its Hub URL instead. A run without a summary.json gets status
+    "missing run" and no numbers.
+    """
+    links = hub_links or {}
+    slm_lab = read_references(references)
+    rows = []
+    for category in CATEGORIES:
+        for spec_name, env in suite.envs.items():
+            if env.category != category:
+                continue
+            for key, run in suite.runs.items():
+                if run.spec != spec_name:
+                    continue
+                run_dir = Path(runs_root) / key
+                reference = slm_lab.get((env.id, run.family))
+                base = {
+                    "run": key,
+                    "family": run.family,
+                    "spec": spec_name,
+                    "env": env.id,
+                    "category": category,
+                    "target": env.target,
+                    "budget": env.budget,
+                    "link": links.get(key) or _relative(run_dir, reports_dir),
+                    "plot": _relative(Path(plots_dir) / f"{spec_name}.png", reports_dir),
+                    "slm_lab": None if reference is None else reference[0],
+                    "slm_lab_frames": None if reference is None else reference[1],
+                }
+                rows.append(_run_row(key, run, env, run_dir, base))
+    return rows
+
+
+# --------------------------------------------------------------------------- cells
+
+
+def _one_decimal(value: float) -> str:
+    """Return `value` with one decimal (e.g. -152.3)."""
+    return f"{value:.1f}"
+
+
+def _up_to_one_decimal(value: float) -> str:
+    """Return `value` with at most one decimal: 400, -100, 0.5."""
+    text = f"{value:.1f}".removesuffix(".0")
+    return "0" if text == "-0" else text
+
+
+def _cell(text: str) -> str:
+    """Return `text` safe inside a Markdown table cell: one line, pipes escaped."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _score_cell(row: Mapping[str, Any]) -> str:
+    """Return "score [lo, hi]" with one decimal, "score" without a CI, "—" without a score."""
+    score, ci95 = row.get("score"), row.get("ci95")
+    if score is None:
+        return EMPTY_CELL
+    if not ci95:
+        return _one_decimal(score)
+    return f"{_one_decimal(score)} [{_one_decimal(ci95[0])}, {_one_decimal(ci95[1])}]"
+
+
+def _reference_cell(row: Mapping[str, Any]) -> str:
+    """Return the SLM-Lab reference as "score (frames frames)", "—" where it has none."""
+    score, frames = row.get("slm_lab"), row.get("slm_lab_frames")
+    if score is None:
+        return EMPTY_CELL
+    if frames is None:
+        return _one_decimal(score)
+    return f"{_one_decimal(score)} ({frames:,} frames)"
+
+
+def format_cells(row: Mapping[str, Any]) -> dict[str, str]:
+    """Return the exact Markdown cell strings of a row, keyed by column name (see COLUMNS)."""
+    frames, fps, spec_hash = row.get("frames"), row.get("fps"), row.get("spec_hash")
+    cells = {
+        "Env": row["env"],
+        "Algorithm": algo_name(row["family"]),
+        "Score (95% CI)": _score_cell(row),
+        "Status": STATUS_CELLS.get(row["status"], row["status"]),
+        "Target": _up_to_one_decimal(row["target"]),
+        "Frames": EMPTY_CELL if frames is None else f"{int(frames):,}",
+        "FPS": EMPTY_CELL if fps is None else f"{fps:,.0f}",
+        "Device": row.get("device") or EMPTY_CELL,
+        "Spec": EMPTY_CELL if not spec_hash else f"`{spec_hash[:12]}`",
+        "Run": f"[runs/{row['run']}]({row['link']})",
+        "SLM-Lab v5.2": _reference_cell(row),
+        "Plot": f"[plot]({row['plot']})",
+    }
+    return {column: _cell(str(cells[column])) for column in COLUMNS}
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+def _table_line(cells: list[str]) -> str:
+    """Return one Markdown table line."""
+    return "| " + " | ".join(cells) + " |"
+
+
+def _install_lines(suite: Suite) -> list[str]:
+    """Return the install commands for the extras the suite's env categories need."""
+    categories = {env.category for env in suite.envs.values()}
+    extras = [extra for category, extra in CATEGORY_EXTRAS.items() if category in categories]
+    target = f'-e ".[{",".join(extras)}]"' if extras else "-e ."
+    return [
+        "python3 -m venv .venv && . .venv/bin/activate",
+        f"pip install {TORCH_CPU_PIN}  # CPU build first; on a GPU machine, your CUDA build instead",
+        f"pip install {target}",
+    ]
+
+
+def _budget_lines(suite: Suite) -> list[str]:
+    """Return one bullet per env: the frames each of its runs trains for, and its budget."""
+    lines = []
+    for category in CATEGORIES:
+        for spec_name, env in suite.envs.items():
+            runs = [run for run in suite.runs.values() if run.spec == spec_name]
+            if env.category != category or not runs:
+                continue
+            trained = ", ".join(f"{algo_name(run.family)} {run.frames:,}" for run in runs)
+            lines.append(
+                f"- {env.id} (`{spec_name}`): trained for {trained} frames per seed; "
+                f"suite budget {env.budget:,} frames."
+            )
+    return lines
+
+
+def _preamble(suite: Suite, suite_path: str) -> list[str]:
+    """Return the title, reproduction commands, score definition and frame budgets."""
+    copy = (
+        [f"cp {suite_path} params/suite.yaml  # dvc.yaml reads the suite from params/suite.yaml"]
+        if suite_path != DEFAULT_SUITE_PATH
+        else []
+    )
+    return [
+        "# Benchmarks",
+        "",
+        f"Generated by `rlpipe report` from `{suite_path}` and the run folders; do not edit by "
+        "hand. `rlpipe audit` re-derives every cell, link and plot below and fails on any drift.",
+        "",
+        "## How to reproduce",
+        "",
+        "```bash",
+        *_install_lines(suite),
+        *copy,
+        f"dvc repro  # train {suite.seeds} seed(s) per run on {suite.device}, eval, plot, report",
+        f"rlpipe report --suite {suite_path}",
+        f"rlpipe audit --suite {suite_path}",
+        "```",
+        "",
+        "**Score**: the final training-return moving average (`return_ma` at the end of "
+        "training), mean over seeds; in brackets, the 95% percentile-bootstrap confidence "
+        "interval of that mean over seeds. **Status** follows from score and target: pass when "
+        "the score is at or above the target. **SLM-Lab v5.2**: the published reference score "
+        "and the frames it trained for; compare frames before comparing scores.",
+        "",
+        "**Frame budgets**: each run trains for the frames below (the Frames column shows what "
+        "it ran); the suite budget is the most a run of that env may use.",
+        "",
+        *_budget_lines(suite),
+    ]
+
+
+def _section(category: str, rows: list[dict[str, Any]]) -> list[str]:
+    """Return one category's heading, table and env plots (once per env that has a run)."""
+    lines = [f"## {CATEGORY_TITLES[category]}", "", _table_line(list(COLUMNS))]
+    lines.append(_table_line(["---"] * len(COLUMNS)))
+    lines += [_table_line([format_cells(row)[c] for c in COLUMNS]) for row in rows]
+    plots: dict[str, str] = {}
+    for row in rows:
+        if row["status"] != MISSING_RUN:
+            plots.setdefault(row["env"], row["plot"])
+    if plots:
+        lines.append("")
+        lines += [f"![{env_id}]({plot})" for env_id, plot in plots.items()]
+    return lines
+
+
+def render_markdown(rows: list[dict[str, Any]], suite: Suite, suite_path: str | Path) -> str:
+    """Return BENCHMARKS.md: how to reproduce, then one table (and plots) per category."""
+    suite_text = Path(suite_path).as_posix()
+    lines = _preamble(suite, suite_text)
+    for category in CATEGORIES:
+        in_category = [row for row in rows if row["category"] == category]
+        if in_category:
+            lines += ["", *_section(category, in_category)]
+    with_runs = [row for row in rows if row["status"] != MISSING_RUN]
+    if with_runs:
+        fps_plot = (PurePosixPath(with_runs[0]["plot"]).parent / "fps.png").as_posix()
+        lines += [
+            "",
+            "## Throughput",
+            "",
+            "Env frames per second against wall-clock seconds, one line per run (mean over seeds).",
+            "",
+            f"![frames per second]({fps_plot})",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _split_cells(line: str) -> list[str]:
+    """Return the cells of one Markdown table line, escaped pipes kept as written."""
+    inner = line.strip().removeprefix("|")
+    if inner.endswith("|") and not inner.endswith("\\|"):
+        inner = inner[:-1]
+    return [cell.strip() for cell in _UNESCAPED_PIPE.split(inner)]
+
+
+def parse_markdown_rows(text: str) -> list[dict[str, str]]:
+    """Return the table rows of a BENCHMARKS.md as {column: cell} plus "category" (e.g. classic)."""
+    rows: list[dict[str, str]] = []
+    category: str | None = None
+    header: list[str] | None = None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            category, header = _CATEGORY_BY_TITLE.get(line[3:].strip()), None
+            continue
+        if category is None or not line.lstrip().startswith("|"):
+            header = None
+            continue
+        cells = _split_cells(line)
+        if header is None:
+            header = cells
+        elif not all(_SEPARATOR_CELL.fullmatch(cell) for cell in cells):
+            # a row with missing or extra cells keeps what it has; audit names the difference
+            rows.append({**dict(zip(header, cells, strict=False)), "category": category})
+    return rows
+
+
+def write_report(
+    suite: Suite,
+    suite_path: str | Path,
+    reports_dir: Path = Path("reports"),
+    runs_root: Path = Path("runs"),
+    references: Path = REFERENCES,
+) -> tuple[Path, Path]:
+    """Write reports_dir/BENCHMARKS.md and benchmarks.json atomically; return both paths."""
+    reports_dir = Path(reports_dir)
+    rows = build_rows(
+        suite,
+        runs_root,
+        reports_dir / "plots",
+        read_hub_links(reports_dir),
+        references,
+        reports_dir,
+    )
+    markdown = reports_dir / REPORT_FILE
+    data = reports_dir / DATA_FILE
+    atomic_write_text(markdown, render_markdown(rows, suite, suite_path))
+    atomic_write_json(data, {"suite": Path(suite_path).as_posix(), "rows": rows})
+    return markdown, data

@@ -1,0 +1,217 @@
+"""`rlpipe plot`: training return vs frames per env and frames/s vs wall time, as stable PNGs.
+
+Figures are built on `matplotlib.figure.Figure` with the Agg canvas (no pyplot state) and saved
+without software/date metadata at a fixed size and dpi, so the same inputs give the same bytes.
+The band around each mean is a normal-approximation 95% CI over seeds: mean ± 1.96·SEM with
+SEM = std(ddof=1) / sqrt(n), computed per logged frame over the seeds that have a value there
+(a bootstrap per frame is too slow); where only one seed has a value there is no band.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from rlpipe.report.benchmarks import algo_name
+from rlpipe.runs import METRICS_FILE, SPEC_FILE, SUMMARY_FILE, atomic_write_bytes, read_rows
+from rlpipe.suite import Suite
+
+ALGO_COLORS = {
+    "crossq": "#d62728",
+    "sac": "#1f77b4",
+    "ppo": "#2ca02c",
+    "a2c": "#9467bd",
+    "dqn": "#ff7f0e",
+}
+"""One colour per algorithm family, the same in every figure."""
+FALLBACK_COLORS = ("#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79")
+"""Colours for families not in ALGO_COLORS, picked by a hash of the family name."""
+FPS_FILE = "fps.png"
+FIGSIZE = (8.0, 5.0)
+DPI = 100
+Z_95 = 1.96
+_LINESTYLES = ("-", "--", ":", "-.")
+_THOUSANDS = FuncFormatter(lambda value, _position: f"{value:,.0f}")
+
+
+def algo_color(family: str) -> str:
+    """Return the fixed colour of an algorithm family (a stable fallback for unknown ones)."""
+    if family in ALGO_COLORS:
+        return ALGO_COLORS[family]
+    digest = hashlib.sha256(family.encode("utf-8")).digest()
+    return FALLBACK_COLORS[int.from_bytes(digest[:8], "big") % len(FALLBACK_COLORS)]
+
+
+def seed_dirs(run_dir: Path) -> list[Path]:
+    """Return the seed-K folders of a run that hold a metrics.csv, ordered by seed."""
+    found = []
+    for path in Path(run_dir).glob("seed-*"):
+        seed = path.name.removeprefix("seed-")
+        if seed.isdigit() and (path / METRICS_FILE).is_file():
+            found.append((int(seed), path))
+    return [path for _, path in sorted(found)]
+
+
+def aligned(run_dir: Path, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return (frames, values[frame, seed]) of one metrics column, NaN where a seed has none."""
+    by_seed = []
+    for folder in seed_dirs(run_dir):
+        rows = read_rows(folder / METRICS_FILE)
+        by_seed.append({row["frame"]: row.get(column) for row in rows if row["frame"] is not None})
+    frames = sorted(set().union(*by_seed))
+    values = np.full((len(frames), len(by_seed)), np.nan)
+    for j, seed_values in enumerate(by_seed):
+        for i, frame in enumerate(frames):
+            value = seed_values.get(frame)
+            if value is not None:
+                values[i, j] = value
+    return np.asarray(frames, dtype=np.float64), values
+
+
+def mean_ci(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (mean, lo, hi) per row over finite entries: mean ± 1.96·SEM, no band for one seed.
+
+    Rows without any finite value are NaN.
+    """
+    finite = np.isfinite(values)
+    count = finite.sum(axis=1)
+    filled = np.where(finite, values, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = filled.sum(axis=1) / count
+        deviation = np.where(finite, values - mean[:, None], 0.0)
+        variance = (deviation**2).sum(axis=1) / np.maximum(count - 1, 1)
+        half = np.where(count >= 2, Z_95 * np.sqrt(variance / count), 0.0)
+    return mean, mean - half, mean + half
+
+
+def _run_frames(run_dir: Path, frames: np.ndarray) -> int:
+    """Return the frames a run trained for: summary.json's, else the last logged frame."""
+    summary_path = Path(run_dir) / SUMMARY_FILE
+    if summary_path.is_file():
+        frames_run = json.loads(summary_path.read_text(encoding="utf-8")).get("frames")
+        if frames_run is not None:
+            return int(frames_run)
+    return int(frames.max()) if frames.size else 0
+
+
+def _new_axes() -> tuple[Figure, Axes]:
+    """Return a fixed-size Figure on an Agg canvas and its one Axes."""
+    figure = Figure(figsize=FIGSIZE, dpi=DPI)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.grid(alpha=0.3)
+    return figure, axes
+
+
+def env_figure(spec_name: str, env_id: str, runs: dict[str, Path]) -> Figure:
+    """Return the figure of return_ma vs frames for one env: per family, mean and 95% CI band."""
+    figure, axes = _new_axes()
+    axes.xaxis.set_major_formatter(_THOUSANDS)
+    most_frames = 0
+    for family, run_dir in runs.items():
+        frames, values = aligned(run_dir, "return_ma")
+        most_frames = max(most_frames, _run_frames(run_dir, frames))
+        mean, lo, hi = mean_ci(values)
+        keep = np.isfinite(mean)
+        if not keep.any():
+            continue
+        color = algo_color(family)
+        seeds = values.shape[1]
+        label = f"{algo_name(family)} ({seeds} seed{'s' if seeds != 1 else ''})"
+        axes.plot(frames[keep], mean[keep], color=color, linewidth=1.8, label=label)
+        axes.fill_between(frames[keep], lo[keep], hi[keep], color=color, alpha=0.2, linewidth=0)
+    axes.set_title(f"{env_id} — {most_frames:,} frames")
+    axes.set_xlabel("env frames")
+    axes.set_ylabel("training return (moving average)")
+    if axes.get_lines():
+        axes.legend(title="mean, 95% CI (±1.96·SEM) over seeds", loc="best")
+    else:
+        axes.text(0.5, 0.5, f"no training returns logged for {spec_name}", ha="center")
+    return figure
+
+
+def _run_family(run_key: str, run_dir: Path) -> str:
+    """Return a run's algorithm family from its spec.json, else the run key's prefix."""
+    spec_path = Path(run_dir) / SPEC_FILE
+    if spec_path.is_file():
+        family = json.loads(spec_path.read_text(encoding="utf-8")).get("spec", {}).get("family")
+        if family:
+            return str(family)
+    return run_key.split("-", 1)[0]
+
+
+def fps_figure(runs: dict[str, Path]) -> Figure:
+    """Return the figure of frames/s vs wall-clock seconds: one line per run (mean over seeds)."""
+    figure, axes = _new_axes()
+    per_family: dict[str, int] = {}
+    for run_key, run_dir in runs.items():
+        _, wall = aligned(run_dir, "wall_s")
+        _, fps = aligned(run_dir, "fps")
+        wall_mean, fps_mean = mean_ci(wall)[0], mean_ci(fps)[0]
+        keep = np.isfinite(wall_mean) & np.isfinite(fps_mean)
+        if not keep.any():
+            continue
+        family = _run_family(run_key, run_dir)
+        style = _LINESTYLES[per_family.get(family, 0) % len(_LINESTYLES)]
+        per_family[family] = per_family.get(family, 0) + 1
+        axes.plot(
+            wall_mean[keep],
+            fps_mean[keep],
+            color=algo_color(family),
+            linestyle=style,
+            label=run_key,
+        )
+    axes.set_title("throughput")
+    axes.set_xlabel("wall-clock seconds")
+    axes.set_ylabel("env frames / s")
+    if axes.get_lines():
+        axes.legend(loc="best", fontsize="small")
+    else:
+        axes.text(0.5, 0.5, "no run has logged metrics yet", ha="center")
+    return figure
+
+
+def save_png(figure: Figure, out_path: Path) -> Path:
+    """Write `figure` as a PNG with no software/date metadata, atomically; return the path."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    atomic_write_bytes(out_path, buffer.getvalue())
+    return Path(out_path)
+
+
+def plot_env(spec_name: str, env_id: str, runs: dict[str, Path], out_path: Path) -> Path:
+    """Write the return-vs-frames PNG of one env (runs keyed by family); return its path."""
+    return save_png(env_figure(spec_name, env_id, runs), out_path)
+
+
+def plot_fps(runs: dict[str, Path], out_path: Path) -> Path:
+    """Write the frames/s-vs-wall-time PNG of the runs (keyed by run key); return its path."""
+    return save_png(fps_figure(runs), out_path)
+
+
+def plot_suite(
+    suite: Suite, runs_root: Path = Path("runs"), plots_dir: Path = Path("reports/plots")
+) -> list[Path]:
+    """Write <spec>.png for every env with a run that has metrics, plus fps.png; return paths."""
+    with_metrics = {
+        key: Path(runs_root) / key for key in suite.runs if seed_dirs(Path(runs_root) / key)
+    }
+    written = []
+    for spec_name, env in suite.envs.items():
+        runs = {
+            suite.runs[key].family: run_dir
+            for key, run_dir in with_metrics.items()
+            if suite.runs[key].spec == spec_name
+        }
+        if runs:
+            written.append(plot_env(spec_name, env.id, runs, Path(plots_dir) / f"{spec_name}.png"))
+    written.append(plot_fps(with_metrics, Path(plots_dir) / FPS_FILE))
+    return written

@@ -1,0 +1,168 @@
+"""The suite end to end: real `dvc repro` on the smoke suite, audit, no-op rerun, tampering."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+BIN = Path(sys.executable).parent
+COPIED = ["rlpipe", "pipelines", "params", "references", "dvc.yaml", ".dvcignore", "pyproject.toml"]
+
+
+def run(cwd: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def audit_checks(project: Path) -> list[str]:
+    result = run(project, "rlpipe", "audit", "--json", check=False)
+    assert result.stdout, result.stderr
+    document = json.loads(result.stdout)
+    assert (result.returncode == 0) == document["ok"]
+    return sorted({f["check"] for f in document["findings"]})
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A git + DVC copy of the repo with the smoke suite, after one `dvc repro`."""
+    root = tmp_path_factory.mktemp("suite") / "project"
+    root.mkdir()
+    for name in COPIED:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, root / name)
+    shutil.copy2(root / "params" / "suite-smoke.yaml", root / "params" / "suite.yaml")
+    run(root, "git", "init", "-q")
+    run(root, "git", "config", "user.email", "ci@example.invalid")
+    run(root, "git", "config", "user.name", "ci")
+    run(root, "dvc", "init", "-q")
+    run(root, "dvc", "config", "core.analytics", "false")
+    run(root, "dvc", "repro")
+    run(root, "git", "add", "-A")
+    run(root, "git", "commit", "-qm", "smoke suite")
+    return root
+
+
+def restore(project: Path) -> None:
+    run(project, "git", "checkout", "-q", "--", ".")
+    run(project, "git", "clean", "-qfd")
+
+
+def test_repro_produces_report_plots_and_a_passing_audit(project):
+    report = (project / "reports" / "BENCHMARKS.md").read_text()
+    assert "crossq-cartpole" in report and "sac-pendulum" in report
+    assert (project / "reports" / "plots" / "cartpole.png").read_bytes()[:4] == b"\x89PNG"
+    assert (project / "evals" / "sac-pendulum.json").is_file()
+    assert (project / "artifacts" / "sac-pendulum" / "seed-0" / "model.pt").is_file()
+    assert "train@crossq-cartpole" in (project / "dvc.lock").read_text()
+    assert audit_checks(project) == []
+
+
+def test_second_repro_retrains_nothing(project):
+    started = json.loads((project / "runs/sac-pendulum/provenance.json").read_text())["started_at"]
+    result = run(project, "dvc", "repro")
+    assert "Running stage 'train@" not in result.stdout
+    assert "didn't change, skipping" in result.stdout
+    again = json.loads((project / "runs/sac-pendulum/provenance.json").read_text())["started_at"]
+    assert again == started
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def _score_cell(project: Path) -> str:
+    rows = json.loads((project / "reports" / "benchmarks.json").read_text())["rows"]
+    return next(r for r in rows if r["run"] == "sac-pendulum")
+
+
+def tamper_link(project):
+    _edit(project / "reports/BENCHMARKS.md", "(../runs/sac-pendulum)", "(../runs/sac-pendulum-old)")
+
+
+def tamper_plot(project):
+    (project / "reports/plots/pendulum.png").write_text("not a picture")
+
+
+def tamper_score(project):
+    from rlpipe.report.benchmarks import format_cells
+
+    cell = format_cells(_score_cell(project))["Score (95% CI)"]
+    _edit(project / "reports/BENCHMARKS.md", cell, "-99.9" + cell[cell.index(" ") :])
+
+
+def tamper_status(project):
+    from rlpipe.report.benchmarks import format_cells
+
+    row = _score_cell(project)
+    cells = format_cells(row)
+    line = next(
+        line
+        for line in (project / "reports/BENCHMARKS.md").read_text().splitlines()
+        if "runs/sac-pendulum" in line
+    )
+    flipped = format_cells({**row, "status": "pass" if row["status"] != "pass" else "fail"})
+    _edit(project / "reports/BENCHMARKS.md", line, line.replace(cells["Status"], flipped["Status"]))
+
+
+def tamper_spec(project):
+    _edit(
+        project / "pipelines/sac.yaml",
+        "    env: {id: Pendulum-v1}\n    meta: {eval_interval: 5000}\n",
+        "    env: {id: Pendulum-v1}\n    meta: {eval_interval: 5000, eval_episodes: 7}\n",
+    )
+
+
+def tamper_budget(project):
+    _edit(project / "params/suite.yaml", "target: -200, budget: 1000", "target: -200, budget: 100")
+
+
+def tamper_run_file(project):
+    path = project / "runs/sac-pendulum/seed-0/metrics.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:-1]))
+
+
+def tamper_suite_entry(project):
+    _edit(
+        project / "params/suite.yaml",
+        "  sac-pendulum: {family: sac, spec: pendulum, frames: 300}\n",
+        "",
+    )
+
+
+@pytest.mark.parametrize(
+    "tamper,check",
+    [
+        (tamper_link, "missing-run"),
+        (tamper_plot, "missing-plot"),
+        (tamper_score, "number-mismatch"),
+        (tamper_status, "status-mismatch"),
+        (tamper_spec, "spec-drift"),
+        (tamper_budget, "over-budget"),
+        (tamper_run_file, "dvc-lock-mismatch"),
+        (tamper_suite_entry, "suite-mismatch"),
+    ],
+)
+def test_audit_catches_each_kind_of_tampering_with_exactly_that_finding(project, tamper, check):
+    try:
+        tamper(project)
+        assert audit_checks(project) == [check]
+    finally:
+        restore(project)
+    assert audit_checks(project) == []

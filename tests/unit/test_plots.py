@@ -1,0 +1,160 @@
+"""Plots: one line per family with a fixed colour, seeds aligned on frames, stable PNG bytes."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.collections import PolyCollection
+from matplotlib.colors import to_hex
+
+from rlpipe.report.plots import (
+    ALGO_COLORS,
+    FALLBACK_COLORS,
+    algo_color,
+    aligned,
+    env_figure,
+    fps_figure,
+    mean_ci,
+    plot_env,
+    plot_suite,
+)
+from rlpipe.runs import MetricsLog
+from rlpipe.suite import load_suite
+from rlpipe.train import COLUMNS
+from tests.fixtures import make_run, make_suite_file, seed_fps
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Path:
+    """Run folders: sac-pendulum (2 seeds), crossq-pendulum (3 seeds), crossq-cartpole (1 seed)."""
+    root = tmp_path_factory.mktemp("plots") / "runs"
+    make_run(root, "sac-pendulum", "sac", "pendulum", "Pendulum-v1", score_offset=-300.0)
+    make_run(root, "crossq-pendulum", "crossq", "pendulum", "Pendulum-v1", seeds=3)
+    make_run(root, "crossq-cartpole", "crossq", "cartpole", "CartPole-v1", seeds=1, frames=400)
+    return root
+
+
+def line_colors(figure) -> dict[str, str]:
+    return {line.get_label(): to_hex(line.get_color()) for line in figure.axes[0].get_lines()}
+
+
+def test_env_figure_draws_one_line_per_family_in_its_fixed_colour(runs):
+    figure = env_figure(
+        "pendulum",
+        "Pendulum-v1",
+        {"sac": runs / "sac-pendulum", "crossq": runs / "crossq-pendulum"},
+    )
+    assert line_colors(figure) == {
+        "SAC (2 seeds)": ALGO_COLORS["sac"],
+        "CrossQ (3 seeds)": ALGO_COLORS["crossq"],
+    }
+    bands = [c for c in figure.axes[0].collections if isinstance(c, PolyCollection)]
+    assert len(bands) == 2
+
+
+def test_a_family_has_the_same_colour_in_every_figure(runs):
+    pendulum = env_figure("pendulum", "Pendulum-v1", {"crossq": runs / "crossq-pendulum"})
+    cartpole = env_figure("cartpole", "CartPole-v1", {"crossq": runs / "crossq-cartpole"})
+    fps = fps_figure({key: runs / key for key in ("sac-pendulum", "crossq-cartpole")})
+    crossq = ALGO_COLORS["crossq"]
+    assert list(line_colors(pendulum).values()) == [crossq]
+    assert list(line_colors(cartpole).values()) == [crossq]
+    assert line_colors(fps) == {"sac-pendulum": ALGO_COLORS["sac"], "crossq-cartpole": crossq}
+
+
+def test_unknown_family_gets_a_stable_palette_colour():
+    colour = algo_color("td3")
+    assert colour in FALLBACK_COLORS and colour not in ALGO_COLORS.values()
+    assert algo_color("td3") == colour
+
+
+def test_line_is_the_mean_over_seeds_from_the_first_logged_return(runs):
+    figure = env_figure("pendulum", "Pendulum-v1", {"sac": runs / "sac-pendulum"})
+    (line,) = figure.axes[0].get_lines()
+    # fixture logs at 250, 500, 750, 1000; at 250 no episode has finished (return_ma empty)
+    assert list(line.get_xdata()) == [500.0, 750.0, 1000.0]
+    # seed K: -300 + 100 * frame / 1000 + 10 * K, mean over K = 0, 1
+    assert list(line.get_ydata()) == pytest.approx([-245.0, -220.0, -195.0])
+    assert figure.axes[0].get_title() == "Pendulum-v1 — 1,000 frames"
+    assert figure.axes[0].get_xlabel() == "env frames"
+
+
+def test_mean_ci_is_mean_plus_minus_1_96_sem_and_no_band_for_one_seed():
+    values = np.array([[1.0, 3.0], [2.0, np.nan], [np.nan, np.nan], [1.0, 2.0]])
+    mean, lo, hi = mean_ci(values)
+    # sem of [1, 3] = std(ddof=1) / sqrt(2) = sqrt(2) / sqrt(2) = 1
+    assert mean[:2].tolist() == [2.0, 2.0] and math.isnan(mean[2])
+    assert lo[0] == pytest.approx(2.0 - 1.96) and hi[0] == pytest.approx(2.0 + 1.96)
+    assert lo[1] == hi[1] == 2.0
+    assert hi[3] - lo[3] == pytest.approx(2 * 1.96 * 0.5)
+
+
+def test_seeds_logging_different_frames_are_aligned_on_the_frame_column(tmp_path):
+    run_dir = tmp_path / "crossq-pendulum"
+    for seed, frames in ((0, (100, 200)), (1, (100, 200, 300))):
+        with MetricsLog(run_dir / f"seed-{seed}" / "metrics.csv", COLUMNS) as log:
+            for frame in frames:
+                log.append({"frame": frame, "return_ma": frame + seed})
+    frames, values = aligned(run_dir, "return_ma")
+    assert frames.tolist() == [100.0, 200.0, 300.0]
+    assert values[:2].tolist() == [[100.0, 101.0], [200.0, 201.0]]
+    assert math.isnan(values[2, 0]) and values[2, 1] == 301.0
+
+
+def test_fps_figure_draws_one_line_per_run_against_wall_time(runs):
+    figure = fps_figure({key: runs / key for key in ("crossq-pendulum", "crossq-cartpole")})
+    lines = figure.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["crossq-pendulum", "crossq-cartpole"]
+    assert lines[0].get_linestyle() != lines[1].get_linestyle()  # same family, told apart
+    mean_fps = np.mean([seed_fps(seed) for seed in range(3)])
+    assert lines[0].get_ydata() == pytest.approx([mean_fps] * 4)
+    # wall_s at frame 1000 is the mean over seeds of 1000 / fps
+    last_wall = np.mean([1000 / seed_fps(seed) for seed in range(3)])
+    assert lines[0].get_xdata()[-1] == pytest.approx(last_wall)
+
+
+def test_plot_env_writes_identical_png_bytes_without_software_metadata(runs, tmp_path):
+    family_runs = {"sac": runs / "sac-pendulum", "crossq": runs / "crossq-pendulum"}
+    first = plot_env("pendulum", "Pendulum-v1", family_runs, tmp_path / "a" / "pendulum.png")
+    second = plot_env("pendulum", "Pendulum-v1", family_runs, tmp_path / "b" / "pendulum.png")
+    data = first.read_bytes()
+    assert data.startswith(PNG_MAGIC)
+    assert data == second.read_bytes()
+    assert b"Software" not in data and b"matplotlib" not in data
+    assert not list((tmp_path / "a").glob(".*.tmp"))
+
+
+def test_plot_suite_writes_a_png_per_env_with_metrics_plus_fps(runs, tmp_path):
+    suite = load_suite(
+        make_suite_file(
+            tmp_path / "suite.yaml",
+            envs={
+                "pendulum": ("Pendulum-v1", "classic", -200, 300_000),
+                "hopper": ("Hopper-v5", "mujoco", 2000, 3_000_000),
+                "cartpole": ("CartPole-v1", "classic", 400, 200_000),
+            },
+            runs=[
+                ("sac", "pendulum", 1000),
+                ("crossq", "pendulum", 1000),
+                ("crossq", "hopper", 1000),  # no run folder: no hopper.png
+                ("crossq", "cartpole", 400),
+            ],
+        )
+    )
+    written = plot_suite(suite, runs, tmp_path / "plots")
+    assert [path.name for path in written] == ["pendulum.png", "cartpole.png", "fps.png"]
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == sorted(p.name for p in written)
+    for path in written:
+        assert path.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_plot_suite_without_runs_still_writes_the_fps_plot(tmp_path):
+    suite = load_suite(make_suite_file(tmp_path / "suite.yaml"))
+    written = plot_suite(suite, tmp_path / "runs", tmp_path / "plots")
+    assert [path.name for path in written] == ["fps.png"]
+    assert written[0].read_bytes()[:8] == PNG_MAGIC

@@ -1,0 +1,406 @@
+"""BENCHMARKS.md and benchmarks.json: rows, statuses, cells, links, references, round trip."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rlpipe.errors import RlpipeError
+from rlpipe.report.benchmarks import (
+    COLUMNS,
+    build_rows,
+    format_cells,
+    parse_markdown_rows,
+    render_markdown,
+    status,
+    write_report,
+)
+from rlpipe.report.plots import plot_suite
+from rlpipe.suite import Suite, load_suite
+from tests.fixtures import FIXTURE_CPU, FIXTURE_GPU, make_run, make_suite_file
+
+SUITE_PATH = "params/suite.yaml"
+HUB_URL = "https://huggingface.co/datasets/rlpipe/fixture/tree/main/runs/crossq-cartpole"
+REFERENCES_CSV = """\
+# made-up reference scores for tests
+env,category,target,ppo_score,ppo_frames,sac_score,sac_frames,crossq_score,crossq_frames
+Pendulum-v1,classic,-200,-174.87,300000,-150.97,300000,-145.66,300000
+CartPole-v1,classic,400,498.94,200000,406.09,200000,,
+Hopper-v5,mujoco,2000,1653.74,4000000,1416.52,3000000,1168.53,3000000
+"""
+
+
+def build_project(root: Path) -> Suite:
+    """Write a suite and run folders under root: sac-lunar has no run, crossq-hopper ran on CUDA."""
+    make_suite_file(root / SUITE_PATH)
+    runs = root / "runs"
+    make_run(runs, "sac-pendulum", "sac", "pendulum", "Pendulum-v1", score_offset=-300.0)
+    make_run(runs, "crossq-pendulum", "crossq", "pendulum", "Pendulum-v1", score_offset=-310.0)
+    make_run(runs, "crossq-cartpole", "crossq", "cartpole", "CartPole-v1", score_offset=295.0)
+    make_run(runs, "crossq-hopper", "crossq", "hopper", "Hopper-v5", frames=2000, device="cuda:0")
+    (root / "references").mkdir()
+    (root / "references" / "slm_lab.csv").write_text(REFERENCES_CSV)
+    return load_suite(root / SUITE_PATH)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A project folder with a suite, four of its five runs and a reference CSV."""
+    root = tmp_path_factory.mktemp("report") / "project"
+    build_project(root)
+    return root
+
+
+@pytest.fixture
+def suite(project) -> Suite:
+    return load_suite(project / SUITE_PATH)
+
+
+def rows_of(project: Path, suite: Suite, **kwargs) -> dict[str, dict]:
+    rows = build_rows(
+        suite,
+        project / "runs",
+        project / "reports" / "plots",
+        references=project / "references" / "slm_lab.csv",
+        reports_dir=project / "reports",
+        **kwargs,
+    )
+    return {row["run"]: row for row in rows}
+
+
+# --------------------------------------------------------------------------- status
+
+
+def test_score_equal_to_target_passes_and_below_fails():
+    assert status(400.0, 400) == "pass"
+    assert status(399.95, 400) == "fail"
+    assert status(400.01, 400) == "pass"
+    assert status(None, 400) == "no score"
+
+
+def test_negative_target_compares_by_value_not_magnitude():
+    assert status(-100.0, -100) == "pass"
+    assert status(-99.9, -100) == "pass"
+    assert status(-100.1, -100) == "fail"
+    assert status(-500.0, -100) == "fail"
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def test_rows_ordered_by_category_then_env_order_then_run_order(project, suite):
+    rows = build_rows(suite, project / "runs", references=project / "references" / "slm_lab.csv")
+    # suite file order: envs hopper, pendulum, lunar, cartpole; runs sac-pendulum first
+    assert [row["run"] for row in rows] == [
+        "sac-pendulum",
+        "crossq-pendulum",
+        "crossq-cartpole",
+        "sac-lunar",
+        "crossq-hopper",
+    ]
+    assert [row["category"] for row in rows] == ["classic"] * 3 + ["box2d", "mujoco"]
+
+
+def test_suite_run_without_run_folder_gets_a_missing_run_row(project, suite):
+    row = rows_of(project, suite)["sac-lunar"]
+    assert row["status"] == "missing run"
+    assert [row[k] for k in ("score", "ci95", "frames", "fps", "device", "spec_hash")] == [None] * 6
+    assert row["link"] == "../runs/sac-lunar"
+    assert row["target"] == 200 and row["budget"] == 300_000
+    cells = format_cells(row)
+    assert cells["Status"] == "— missing run"
+    assert cells["Score (95% CI)"] == cells["Frames"] == cells["Spec"] == "—"
+
+
+def test_run_folder_without_summary_is_a_missing_run(tmp_path):
+    root = tmp_path / "project"
+    suite = build_project(root)
+    (root / "runs" / "crossq-cartpole" / "summary.json").unlink()
+    row = rows_of(root, suite)["crossq-cartpole"]
+    assert row["status"] == "missing run" and row["score"] is None
+
+
+def test_row_numbers_come_from_the_run_summary(project, suite):
+    row = rows_of(project, suite)["sac-pendulum"]
+    summary = json.loads((project / "runs/sac-pendulum/summary.json").read_text())
+    spec = json.loads((project / "runs/sac-pendulum/spec.json").read_text())
+    # fixture: seed K ends at offset + 100 + 10*K, so two seeds score -300 + 105
+    assert row["score"] == pytest.approx(-195.0) == summary["score"]
+    assert row["ci95"] == summary["score_ci95"]
+    assert row["iqm"] == summary["score_iqm"]
+    assert row["eval_return"] == pytest.approx(-190.0)
+    assert row["status"] == "pass"  # -195 >= -200
+    assert row["frames"] == 1000 and row["fps"] == pytest.approx(550.0)
+    assert row["spec_hash"] == spec["spec_hash"] and len(row["spec_hash"]) == 64
+    assert row["plot"] == "plots/pendulum.png"
+    assert row["link"] == "../runs/sac-pendulum"
+
+
+def test_status_follows_from_score_and_suite_target(project, suite):
+    rows = rows_of(project, suite)
+    assert rows["crossq-pendulum"]["score"] == pytest.approx(-205.0)
+    assert rows["crossq-pendulum"]["status"] == "fail"  # below -200
+    assert rows["crossq-cartpole"]["score"] == pytest.approx(400.0)
+    assert rows["crossq-cartpole"]["status"] == "pass"  # exactly at target 400
+
+
+def test_device_is_cpu_model_on_cpu_and_gpu_name_on_cuda(project, suite):
+    rows = rows_of(project, suite)
+    assert rows["sac-pendulum"]["device"] == FIXTURE_CPU
+    assert rows["crossq-hopper"]["device"] == FIXTURE_GPU
+
+
+def test_cuda_run_without_gpu_name_shows_the_device_string(tmp_path):
+    root = tmp_path / "project"
+    suite = build_project(root)
+    path = root / "runs/crossq-hopper/provenance.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "gpu_name": None}))
+    assert rows_of(root, suite)["crossq-hopper"]["device"] == "cuda:0"
+
+
+def test_slm_lab_reference_is_picked_by_family_and_env(project, suite):
+    rows = rows_of(project, suite)
+    assert rows["sac-pendulum"]["slm_lab"] == -150.97
+    assert rows["crossq-pendulum"]["slm_lab"] == -145.66
+    assert rows["crossq-hopper"]["slm_lab"] == 1168.53
+    assert rows["crossq-hopper"]["slm_lab_frames"] == 3_000_000
+    assert rows["crossq-cartpole"]["slm_lab"] is None  # empty cell for crossq
+    assert rows["sac-lunar"]["slm_lab"] is None  # env not in the CSV
+    assert format_cells(rows["crossq-hopper"])["SLM-Lab v5.2"] == "1168.5 (3,000,000 frames)"
+    assert format_cells(rows["crossq-cartpole"])["SLM-Lab v5.2"] == "—"
+
+
+def test_missing_reference_file_leaves_the_column_empty(project, suite):
+    rows = build_rows(suite, project / "runs", references=project / "no-such.csv")
+    assert {row["slm_lab"] for row in rows} == {None}
+
+
+def test_hub_link_replaces_the_local_link_for_listed_runs(project, suite):
+    rows = rows_of(project, suite, hub_links={"crossq-cartpole": HUB_URL})
+    assert rows["crossq-cartpole"]["link"] == HUB_URL
+    assert rows["sac-pendulum"]["link"] == "../runs/sac-pendulum"
+    assert format_cells(rows["crossq-cartpole"])["Run"] == f"[runs/crossq-cartpole]({HUB_URL})"
+
+
+# --------------------------------------------------------------------------- cells
+
+
+def full_row(**changes) -> dict:
+    row = {
+        "run": "crossq-cartpole",
+        "family": "crossq",
+        "spec": "cartpole",
+        "env": "CartPole-v1",
+        "category": "classic",
+        "score": -152.345,
+        "ci95": [-170.06, -140.24],
+        "iqm": -150.0,
+        "eval_return": -140.0,
+        "status": "fail",
+        "target": 400.0,
+        "frames": 10_000,
+        "budget": 200_000,
+        "fps": 1234.6,
+        "device": "AMD EPYC 7763 64-Core Processor",
+        "spec_hash": "0123456789abcdef" * 4,
+        "link": "../runs/crossq-cartpole",
+        "plot": "plots/cartpole.png",
+        "slm_lab": 334.59,
+        "slm_lab_frames": 200_000,
+    }
+    return {**row, **changes}
+
+
+def test_format_cells_gives_the_exact_table_strings():
+    assert format_cells(full_row()) == {
+        "Env": "CartPole-v1",
+        "Algorithm": "CrossQ",
+        "Score (95% CI)": "-152.3 [-170.1, -140.2]",
+        "Status": "❌ fail",
+        "Target": "400",
+        "Frames": "10,000",
+        "FPS": "1,235",
+        "Device": "AMD EPYC 7763 64-Core Processor",
+        "Spec": "`0123456789ab`",
+        "Run": "[runs/crossq-cartpole](../runs/crossq-cartpole)",
+        "SLM-Lab v5.2": "334.6 (200,000 frames)",
+        "Plot": "[plot](plots/cartpole.png)",
+    }
+
+
+@pytest.mark.parametrize(
+    "target,cell", [(400.0, "400"), (-100.0, "-100"), (0.5, "0.5"), (12.34, "12.3"), (-0.01, "0")]
+)
+def test_target_cell_has_at_most_one_decimal(target, cell):
+    assert format_cells(full_row(target=target))["Target"] == cell
+
+
+@pytest.mark.parametrize(
+    "state,cell",
+    [
+        ("pass", "✅ pass"),
+        ("fail", "❌ fail"),
+        ("no score", "— no score"),
+        ("missing run", "— missing run"),
+    ],
+)
+def test_status_cells(state, cell):
+    assert format_cells(full_row(status=state))["Status"] == cell
+
+
+def test_score_without_ci_and_without_score():
+    assert format_cells(full_row(ci95=None))["Score (95% CI)"] == "-152.3"
+    assert format_cells(full_row(score=None, ci95=None))["Score (95% CI)"] == "—"
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+def test_parsed_markdown_cells_equal_format_cells_for_every_row(project, suite):
+    rows = list(rows_of(project, suite, hub_links={"crossq-cartpole": HUB_URL}).values())
+    parsed = parse_markdown_rows(render_markdown(rows, suite, SUITE_PATH))
+    assert len(parsed) == len(rows) == 5
+    for cells, row in zip(parsed, rows, strict=True):
+        assert cells == {**format_cells(row), "category": row["category"]}
+
+
+def test_pipe_in_a_cell_survives_the_round_trip(project, suite):
+    rows = [{**row, "device": "GPU | weird name"} for row in rows_of(project, suite).values()]
+    parsed = parse_markdown_rows(render_markdown(rows, suite, SUITE_PATH))
+    assert parsed[0]["Device"] == "GPU \\| weird name" == format_cells(rows[0])["Device"]
+    assert list(parsed[0])[: len(COLUMNS)] == list(COLUMNS)
+
+
+def test_markdown_has_a_section_per_present_category_in_order(project, suite):
+    text = render_markdown(list(rows_of(project, suite).values()), suite, SUITE_PATH)
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings == [
+        "## How to reproduce",
+        "## Classic",
+        "## Box2D",
+        "## MuJoCo",
+        "## Throughput",
+    ]
+    header = "| " + " | ".join(COLUMNS) + " |"
+    assert text.count(header) == 3
+    assert header == (
+        "| Env | Algorithm | Score (95% CI) | Status | Target | Frames | FPS | Device | Spec "
+        "| Run | SLM-Lab v5.2 | Plot |"
+    )
+
+
+def test_env_plots_are_embedded_once_per_env_with_a_run(project, suite):
+    text = render_markdown(list(rows_of(project, suite).values()), suite, SUITE_PATH)
+    assert text.count("![Pendulum-v1](plots/pendulum.png)") == 1  # two runs, one image
+    assert text.count("![CartPole-v1](plots/cartpole.png)") == 1
+    assert text.count("![Hopper-v5](plots/hopper.png)") == 1
+    assert "![LunarLander-v3]" not in text  # its only run is missing
+    assert text.count("![frames per second](plots/fps.png)") == 1
+
+
+def test_how_to_reproduce_gives_commands_score_definition_and_budgets(project, suite):
+    text = render_markdown(list(rows_of(project, suite).values()), suite, SUITE_PATH)
+    for command in (
+        'pip install -e ".[box2d,mujoco]"',
+        "\ndvc repro",
+        "\nrlpipe report --suite params/suite.yaml\n",
+        "\nrlpipe audit --suite params/suite.yaml\n",
+    ):
+        assert command in text
+    assert "cp " not in text
+    assert "final training-return moving average" in text and "bootstrap" in text
+    assert (
+        "- Hopper-v5 (`hopper`): trained for CrossQ 2,000 frames per seed; "
+        "suite budget 3,000,000 frames." in text
+    )
+    assert text.index("## How to reproduce") < text.index("## Classic")
+
+
+def test_suite_outside_params_is_copied_where_dvc_reads_it(project, suite):
+    text = render_markdown(list(rows_of(project, suite).values()), suite, "params/suite-smoke.yaml")
+    assert "cp params/suite-smoke.yaml params/suite.yaml" in text
+    assert "rlpipe audit --suite params/suite-smoke.yaml" in text
+
+
+def test_classic_only_suite_installs_no_extras(tmp_path):
+    path = make_suite_file(
+        tmp_path / "suite.yaml",
+        envs={"cartpole": ("CartPole-v1", "classic", 400, 1000)},
+        runs=[("crossq", "cartpole", 500)],
+    )
+    text = render_markdown([], load_suite(path), "suite.yaml")
+    assert "pip install -e .\n" in text and "## Classic" not in text
+
+
+# --------------------------------------------------------------------------- files
+
+
+def generate(root: Path) -> dict[str, bytes]:
+    """Build the project under root, plot and report it; return {relative path: bytes}."""
+    suite = build_project(root)
+    plot_suite(suite, root / "runs", root / "reports" / "plots")
+    write_report(
+        suite, SUITE_PATH, root / "reports", root / "runs", root / "references/slm_lab.csv"
+    )
+    files = sorted(path for path in (root / "reports").rglob("*") if path.is_file())
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in files}
+
+
+def test_report_and_plots_are_byte_identical_for_identical_inputs(tmp_path):
+    first, second = generate(tmp_path / "a"), generate(tmp_path / "b")
+    assert sorted(first) == [
+        "reports/BENCHMARKS.md",
+        "reports/benchmarks.json",
+        "reports/plots/cartpole.png",
+        "reports/plots/fps.png",
+        "reports/plots/hopper.png",
+        "reports/plots/pendulum.png",
+    ]
+    for name in first:
+        assert first[name] == second[name], f"{name} differs between identical inputs"
+
+
+def test_benchmarks_json_is_the_rows_with_sorted_keys(tmp_path):
+    root = tmp_path / "project"
+    suite = build_project(root)
+    markdown, data = write_report(suite, SUITE_PATH, root / "reports", root / "runs")
+    document = json.loads(data.read_text())
+    assert document["suite"] == SUITE_PATH
+    assert document["rows"][0]["run"] == "sac-pendulum"
+    assert data.read_text() == json.dumps(document, sort_keys=True, indent=2) + "\n"
+    assert markdown == root / "reports" / "BENCHMARKS.md"
+    assert len(parse_markdown_rows(markdown.read_text())) == len(document["rows"])
+
+
+def test_write_report_links_runs_listed_in_hub_json(tmp_path):
+    root = tmp_path / "project"
+    suite = build_project(root)
+    (root / "reports").mkdir()
+    (root / "reports" / "hub.json").write_text(json.dumps({"crossq-cartpole": HUB_URL}))
+    markdown, data = write_report(suite, SUITE_PATH, root / "reports", root / "runs")
+    links = {row["run"]: row["link"] for row in json.loads(data.read_text())["rows"]}
+    assert links["crossq-cartpole"] == HUB_URL
+    assert links["crossq-hopper"] == "../runs/crossq-hopper"
+    assert f"[runs/crossq-cartpole]({HUB_URL})" in markdown.read_text()
+
+
+def test_malformed_hub_json_is_a_user_error(tmp_path):
+    root = tmp_path / "project"
+    suite = build_project(root)
+    (root / "reports").mkdir()
+    (root / "reports" / "hub.json").write_text('["not", "a", "mapping"]')
+    with pytest.raises(RlpipeError, match=r"hub\.json should map run names to URLs"):
+        write_report(suite, SUITE_PATH, root / "reports", root / "runs")
+
+
+def test_links_are_relative_to_the_reports_folder(tmp_path):
+    root = tmp_path / "project"
+    suite = build_project(root)
+    (root / "data").mkdir()
+    shutil.move(root / "runs", root / "data" / "runs")
+    rows = build_rows(suite, root / "data" / "runs", reports_dir=root / "reports")
+    assert rows[0]["link"] == "../data/runs/sac-pendulum"
+    assert rows[0]["status"] == "pass"
