@@ -195,7 +195,7 @@ def train(
     pipelines: PipelinesOpt = Path("pipelines"),
 ) -> None:
     """Train a spec: every seed, with progress, into a run folder with a summary."""
-    from rlpipe.launch import TrainOptions, train_run
+    from rlpipe.launch import TrainOptions, sigterm_as_interrupt, train_run
     from rlpipe.render import TrainingProgress, summary_table
 
     if resume and overwrite:
@@ -208,7 +208,7 @@ def train(
         f"[cyan]{resolved.spec_hash[:12]}[/], seeds {resolved.spec.meta.seed_list}"
     )
     try:
-        with TrainingProgress(console, disable=quiet) as progress:
+        with sigterm_as_interrupt(), TrainingProgress(console, disable=quiet) as progress:
             run_dir, summary = train_run(resolved, options, progress.update)
     except KeyboardInterrupt:
         err_console.print("interrupted: checkpoints are kept; continue with --resume")

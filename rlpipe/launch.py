@@ -7,7 +7,9 @@ import multiprocessing as mp
 import os
 import queue
 import shutil
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,24 @@ class TrainOptions:
     overwrite: bool = False
     profile: bool = False
     workers: int | None = None
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM (kill, dvc's stop, a scheduler) like Ctrl-C while training.
+
+    Python's default SIGTERM exits without running `finally`, which would orphan the seed
+    workers; as a KeyboardInterrupt they are terminated and checkpoints are kept.
+    """
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def resolve_device(name: str) -> torch.device:

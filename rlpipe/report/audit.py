@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from rlpipe.errors import RlpipeError
 from rlpipe.report.benchmarks import (
@@ -17,7 +20,7 @@ from rlpipe.report.benchmarks import (
     read_hub_links,
 )
 from rlpipe.runs import SPEC_FILE, SUMMARY_FILE
-from rlpipe.spec import resolve_spec
+from rlpipe.spec import Spec, resolve_spec, spec_hash
 from rlpipe.suite import Suite
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -173,21 +176,33 @@ def _check_plot(row: str, cell: str, reports: Path) -> list[Finding]:
 
 
 def _check_spec(key: str, paths: AuditPaths) -> list[Finding]:
+    """Spec drift: the pipeline file no longer resolves to the spec the run used.
+
+    Both sides are compared under the current schema (the saved spec is re-validated), so a
+    field added to the schema later, with a default, is not drift; a changed value is.
+    """
     saved = json.loads((paths.runs / key / SPEC_FILE).read_text())
     spec = saved["spec"]
+    try:
+        used = Spec.model_validate(spec)
+    except ValidationError as exc:
+        return [Finding("spec-drift", key, f"the run's spec no longer validates: {exc}")]
+    stored = json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()
+    if hashlib.sha256(stored).hexdigest() != saved["spec_hash"]:
+        return [Finding("spec-drift", key, f"{SPEC_FILE}'s spec does not hash to its spec_hash")]
     try:
         now = resolve_spec(
             spec["family"], spec["name"], saved.get("overrides", []), paths.pipelines
         )
     except RlpipeError as exc:
         return [Finding("spec-drift", key, f"the spec no longer resolves: {exc}")]
-    if now.spec_hash != saved["spec_hash"]:
+    if now.spec_hash != spec_hash(used):
         return [
             Finding(
                 "spec-drift",
                 key,
                 f"{now.source} now hashes to {now.spec_hash[:12]}, "
-                f"the run used {saved['spec_hash'][:12]}",
+                f"the run used {spec_hash(used)[:12]}",
             )
         ]
     return []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -166,3 +167,34 @@ def test_audit_catches_each_kind_of_tampering_with_exactly_that_finding(project,
     finally:
         restore(project)
     assert audit_checks(project) == []
+
+
+def _spec_check_with_saved_spec(project, tmp_path, edit, rehash: bool):
+    from rlpipe.report.audit import AuditPaths, _check_spec
+
+    runs = tmp_path / "runs"
+    shutil.copytree(project / "runs" / "sac-pendulum", runs / "sac-pendulum")
+    path = runs / "sac-pendulum" / "spec.json"
+    saved = json.loads(path.read_text())
+    edit(saved["spec"])
+    if rehash:
+        stored = json.dumps(saved["spec"], sort_keys=True, separators=(",", ":")).encode()
+        saved["spec_hash"] = hashlib.sha256(stored).hexdigest()
+    path.write_text(json.dumps(saved))
+    paths = AuditPaths(runs=runs, pipelines=project / "pipelines")
+    return [(f.check, f.message) for f in _check_spec("sac-pendulum", paths)]
+
+
+def test_a_schema_field_added_after_the_run_is_not_spec_drift(project, tmp_path):
+    def older_schema(spec):  # the run predates target_update_interval (default 1)
+        del spec["algorithm"]["target_update_interval"]
+
+    assert _spec_check_with_saved_spec(project, tmp_path, older_schema, rehash=True) == []
+
+
+def test_a_spec_json_edited_after_the_run_is_caught(project, tmp_path):
+    def edited(spec):
+        spec["algorithm"]["gamma"] = 0.95
+
+    findings = _spec_check_with_saved_spec(project, tmp_path, edited, rehash=False)
+    assert findings == [("spec-drift", "spec.json's spec does not hash to its spec_hash")]

@@ -123,6 +123,28 @@ def test_resume_after_sigkill_loses_and_duplicates_no_row(pipelines_dir, tmp_pat
     assert json.loads((run_dir / "provenance.json").read_text())["resumes"] == 1
 
 
+def test_sigterm_stops_parallel_seed_workers_and_keeps_checkpoints(pipelines_dir, tmp_path):
+    psutil = pytest.importorskip("psutil")
+    run_dir = tmp_path / "run"
+    overrides = [x for o in [*FAST, "max_frame=1e5", "seeds=2"] for x in ("-s", o)]
+    command = [sys.executable, "-m", "rlpipe", "train", "crossq", "pendulum", *overrides,
+               "--out", str(run_dir), "--device", "cpu", "--workers", "2", "--quiet",
+               "--pipelines", str(pipelines_dir)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    metrics = [run_dir / f"seed-{k}" / "metrics.csv" for k in (0, 1)]
+    while not all(m.exists() and read_rows(m) for m in metrics):
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.05)
+    workers = psutil.Process(process.pid).children(recursive=True)
+    assert len(workers) >= 2
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 130
+    assert "interrupted: checkpoints are kept" in process.stderr.read().decode()
+    gone, alive = psutil.wait_procs(workers, timeout=30)
+    assert alive == []
+
+
 def test_nan_loss_stops_the_run_naming_loss_and_frame(pipelines_dir, tmp_path, monkeypatch):
     real_update = SAC.update
 
