@@ -141,7 +141,7 @@ def test_sigterm_stops_parallel_seed_workers_and_keeps_checkpoints(pipelines_dir
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 130
     assert "interrupted: checkpoints are kept" in process.stderr.read().decode()
-    gone, alive = psutil.wait_procs(workers, timeout=30)
+    _, alive = psutil.wait_procs(workers, timeout=30)
     assert alive == []
 
 
