@@ -186,33 +186,42 @@ class RolloutBuffer:
             store[self.step] = torch.as_tensor(value, dtype=store.dtype, device=self.device)
         self.step += 1
 
+    def __len__(self) -> int:
+        """Return the number of transitions stored: steps so far times num_envs."""
+        return self.step * self.num_envs
+
+    def flat(self, name: str) -> torch.Tensor:
+        """The stored steps of one field, flattened to (steps * num_envs, ...)."""
+        return getattr(self, name)[: self.step].flatten(0, 1)
+
     def compute_gae(
         self, last_value: torch.Tensor, gamma: float, gae_lambda: float
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return (advantages, returns), each (num_steps, num_envs), by GAE(gamma, lambda).
+        """Return (advantages, returns), each (steps, num_envs), by GAE(gamma, lambda).
 
         ``last_value`` is V of the observation after the last stored step, shape (num_envs,).
+        A rollout may hold fewer than num_steps steps (the last one of a run).
         """
-        advantages = torch.zeros_like(self.rewards)
+        advantages = torch.zeros_like(self.rewards[: self.step])
         next_value = torch.as_tensor(last_value, dtype=torch.float32, device=self.device)
         next_advantage = torch.zeros_like(next_value)
-        for t in reversed(range(self.num_steps)):
+        for t in reversed(range(self.step)):
             not_done = 1.0 - self.dones[t]
             delta = self.rewards[t] + gamma * next_value * not_done - self.values[t]
             next_advantage = delta + gamma * gae_lambda * not_done * next_advantage
             advantages[t] = next_advantage
             next_value = self.values[t]
-        return advantages, advantages + self.values
+        return advantages, advantages + self.values[: self.step]
 
     def minibatches(
         self, batch_size: int, generator: torch.Generator | None = None
     ) -> Iterator[torch.Tensor]:
-        """Yield shuffled index tensors into the flattened (num_steps * num_envs) rollout.
+        """Yield shuffled index tensors into the flattened (steps * num_envs) rollout.
 
-        Index ``tensor.flatten(0, 1)`` of any stored field; the last minibatch is smaller
-        when ``batch_size`` does not divide the rollout size.
+        Index ``flat(name)`` of any stored field; the last minibatch is smaller when
+        ``batch_size`` does not divide the rollout size.
         """
-        total = self.num_steps * self.num_envs
+        total = len(self)
         order = torch.randperm(total, generator=generator, device=self.device)
         for start in range(0, total, batch_size):
             yield order[start : start + batch_size]

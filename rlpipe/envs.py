@@ -6,14 +6,16 @@ import difflib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
-from gymnasium.wrappers.vector import RecordEpisodeStatistics
+from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
+from gymnasium.wrappers.vector import ClipReward, RecordEpisodeStatistics
 
 from rlpipe.errors import RlpipeError
-from rlpipe.spec.schema import EnvSpec
+from rlpipe.spec.schema import AtariSpec, EnvSpec
 
 _EXTRA_FOR_ENTRY_POINT = {"box2d": "box2d", "mujoco": "mujoco", "ale_py": "atari"}
 
@@ -47,9 +49,55 @@ def check_env_id(env_id: str) -> None:
     _register_optional_envs()
     if env_id in gym.registry:
         return
+    if env_id.startswith("ALE/"):
+        raise RlpipeError(
+            f"{env_id} needs ale-py, which is not installed: pip install 'rlpipe[atari]'"
+        )
     match = difflib.get_close_matches(env_id, list(gym.registry), n=1, cutoff=0.6)
     hint = f" (did you mean '{match[0]}'?)" if match else ""
     raise RlpipeError(f"unknown gymnasium env '{env_id}'{hint}")
+
+
+class LifeLossSignal(gym.Wrapper):
+    """Sets info["life_lost"] on a step that costs a life without ending the game.
+
+    This is the episodic-life signal of Mnih et al. (2015) as Dopamine implements it: the
+    learner treats a lost life as the end of an episode (no bootstrap), while the game goes
+    on, so reported scores are full games. gymnasium's AtariPreprocessing can only end (and
+    reset) the game on a lost life, which would make every game a one-life game.
+    """
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict]:
+        """Reset the game and remember its lives."""
+        obs, info = self.env.reset(**kwargs)
+        self.lives = info.get("lives", 0)
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        """Step, and flag a life lost on this step while the game goes on."""
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        lives = info.get("lives", 0)
+        info["life_lost"] = bool(lives < self.lives and not terminated)
+        self.lives = lives
+        return obs, reward, terminated, truncated, info
+
+
+def _atari(env_id: str, atari: AtariSpec, kwargs: dict) -> gym.Env:
+    """An ALE game with the standard preprocessing: uint8 (stack, size, size) grey frames."""
+    # AtariPreprocessing does the frame skipping (with max-pooling), so ALE must not.
+    kwargs = {"repeat_action_probability": atari.repeat_action_probability,
+              "full_action_space": atari.full_action_space, **kwargs, "frameskip": 1}  # fmt: skip
+    single = gym.make(env_id, **kwargs)
+    single = AtariPreprocessing(
+        single,
+        noop_max=atari.noop_max,
+        frame_skip=atari.frame_skip,
+        screen_size=atari.screen_size,
+        terminal_on_life_loss=False,
+        grayscale_obs=True,
+    )
+    single = FrameStackObservation(single, atari.frame_stack)
+    return LifeLossSignal(single) if atari.episodic_life else single
 
 
 def _make_one(env: EnvSpec) -> Callable[[], gym.Env]:
@@ -59,6 +107,9 @@ def _make_one(env: EnvSpec) -> Callable[[], gym.Env]:
         kwargs = dict(env.kwargs)
         if env.max_episode_steps is not None:
             kwargs["max_episode_steps"] = env.max_episode_steps
+        if env.atari is not None:
+            _register_optional_envs()  # in a fresh worker process of an async vector env
+            return _atari(env.id, env.atari, kwargs)
         single = gym.make(env.id, **kwargs)
         if isinstance(single.action_space, gym.spaces.Box):
             single = gym.wrappers.RescaleAction(single, -1.0, 1.0)
@@ -67,13 +118,19 @@ def _make_one(env: EnvSpec) -> Callable[[], gym.Env]:
     return make
 
 
-def make_vec_env(env: EnvSpec, seed: int, num_envs: int | None = None) -> VectorEnv:
+def make_vec_env(
+    env: EnvSpec, seed: int, num_envs: int | None = None, training: bool = False
+) -> VectorEnv:
     """A seeded vector env: actions in [-1, 1], same-step auto-reset, episode statistics.
 
     On auto-reset the returned observation is the new episode's first one and the last
     observation of the finished episode is in info["final_obs"] (see `next_observations`).
+    Episode statistics see the env's own rewards; a training env of an Atari spec with
+    clip_reward then hands the agent rewards clipped to [-1, 1].
     """
     check_env_id(env.id)
+    if env.atari is not None and "ale_py" not in str(gym.spec(env.id).entry_point):
+        raise RlpipeError(f"{env.id}: atari settings need an ALE env (ale_py)")
     count = num_envs or env.num_envs
     vector_cls = AsyncVectorEnv if env.vectorization == "async" and count > 1 else SyncVectorEnv
     try:
@@ -86,6 +143,8 @@ def make_vec_env(env: EnvSpec, seed: int, num_envs: int | None = None) -> Vector
             f"{env.id} needs a package that is not installed: {fix} ({exc})"
         ) from None
     envs = RecordEpisodeStatistics(envs, buffer_length=1)
+    if training and env.atari is not None and env.atari.clip_reward:
+        envs = ClipReward(envs, -1.0, 1.0)
     envs.reset(seed=seed)
     envs.action_space.seed(seed)
     return envs
@@ -116,3 +175,10 @@ def finished_returns(info: dict) -> list[float]:
     if "_episode" not in info:
         return []
     return [float(r) for r in info["episode"]["r"][info["_episode"]]]
+
+
+def learning_terminals(terminated: np.ndarray, info: dict) -> np.ndarray:
+    """Where the learner must not bootstrap: terminated, or a life lost (episodic life)."""
+    if "_life_lost" not in info:
+        return terminated
+    return terminated | (info["life_lost"] & info["_life_lost"])

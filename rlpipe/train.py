@@ -17,7 +17,13 @@ import torch
 
 from rlpipe.algos import build_agent
 from rlpipe.buffers import ReplayBuffer
-from rlpipe.envs import env_shapes, finished_returns, make_vec_env, next_observations
+from rlpipe.envs import (
+    env_shapes,
+    finished_returns,
+    learning_terminals,
+    make_vec_env,
+    next_observations,
+)
 from rlpipe.errors import RlpipeError
 from rlpipe.profiling import WindowProfiler
 from rlpipe.runs import (
@@ -29,7 +35,7 @@ from rlpipe.runs import (
     atomic_write_json,
     truncate_after,
 )
-from rlpipe.spec.schema import Spec
+from rlpipe.spec.schema import ON_POLICY, Spec
 
 COLUMNS = (
     "frame",
@@ -127,9 +133,15 @@ def train_seed(
 ) -> dict[str, Any]:
     """Train one seed into seed_dir and return its result (written to result.json too).
 
+    On-policy algorithms (PPO, A2C) run the loop in rlpipe/onpolicy.py, with the same files.
+
     Weights and resume checkpoints go to artifact_dir (default: seed_dir), so a pipeline can
     keep the small files in git and the large ones in a cache.
     """
+    if spec.algorithm.name in ON_POLICY:
+        from rlpipe.onpolicy import train_onpolicy  # imports this module: no top-level import
+
+        return train_onpolicy(spec, seed, seed_dir, device, resume, profile, report, artifact_dir)
     artifact_dir = artifact_dir or seed_dir
     result_path = seed_dir / RESULT_FILE
     if resume and result_path.is_file():
@@ -137,7 +149,7 @@ def train_seed(
     seed_dir.mkdir(parents=True, exist_ok=True)
     algo, meta, max_frame = spec.algorithm, spec.meta, spec.env.max_frame
     _seed_everything(seed)
-    envs = make_vec_env(spec.env, seed)
+    envs = make_vec_env(spec.env, seed, training=True)
     eval_envs = make_vec_env(spec.env, seed + EVAL_SEED_OFFSET, num_envs=meta.eval_episodes)
     shapes = env_shapes(envs)
     agent = build_agent(spec, shapes, device)
@@ -204,7 +216,8 @@ def train_seed(
             else:
                 actions = agent.act(obs)
             next_obs, rewards, terminated, _, info = envs.step(actions)
-            buffer.add(obs, actions, rewards, next_observations(next_obs, info), terminated)
+            terminal = learning_terminals(terminated, info)
+            buffer.add(obs, actions, rewards, next_observations(next_obs, info), terminal)
             agent.observe(next_obs)
             returns = finished_returns(info)
             recent.extend(returns)

@@ -189,13 +189,181 @@ class CrossQSpec(OffPolicyCommon):
         return self
 
 
-AlgorithmSpec = Annotated[SACSpec | CrossQSpec, Field(discriminator="name")]
+class OnPolicyCommon(StrictModel):
+    """Settings shared by the on-policy actor-critic algorithms (PPO, A2C)."""
+
+    gamma: Probability = Field(0.99, description="Discount factor.")
+    gae_lambda: Probability = Field(
+        0.95, description="GAE lambda; 1 gives plain n-step returns over the rollout."
+    )
+    num_steps: PositiveInt = Field(
+        128, description="Env steps per env in each rollout (n of the n-step returns)."
+    )
+    lr: PositiveFloat = Field(3e-4, description="Learning rate of the optimiser.")
+    anneal_lr: bool = Field(
+        False, description="Decay the learning rate linearly to 0 by max_frame."
+    )
+    ent_coef: Annotated[Float, Field(ge=0)] = Field(0.0, description="Entropy bonus coefficient.")
+    vf_coef: PositiveFloat = Field(0.5, description="Value-loss coefficient in the total loss.")
+    max_grad_norm: PositiveFloat | None = Field(
+        0.5, description="Clip the gradient to this global norm; null = no clipping."
+    )
+    normalize_advantage: bool = Field(
+        True, description="Standardise advantages per minibatch (mean 0, std 1)."
+    )
+    normalize_reward: bool = Field(
+        False,
+        description="Divide training rewards by the running std of the discounted return "
+        "(as VecNormalize; MuJoCo). Reported returns stay unscaled.",
+    )
+    shared_network: bool = Field(
+        False,
+        description="Policy and value heads on one trunk (actor's layers, or one CNN); "
+        "then critic must equal actor.",
+    )
+    log_std_init: Float | None = Field(
+        None, description="Initial log std of the Gaussian policy (continuous only; null = 0)."
+    )
+    actor: NetSpec = Field(
+        default_factory=lambda: NetSpec(hidden=[64, 64], activation="tanh"),
+        description="Policy network (after the Nature CNN for image observations).",
+    )
+    critic: NetSpec = Field(
+        default_factory=lambda: NetSpec(hidden=[64, 64], activation="tanh"),
+        description="Value network (after the Nature CNN for image observations).",
+    )
+
+    @model_validator(mode="after")
+    def _check_networks(self) -> OnPolicyCommon:
+        for key in ("actor", "critic"):
+            if getattr(self, key).norm.type != "none":
+                raise ValueError(f"{key}.norm: {self.name.upper()} networks take norm none only")
+        if self.shared_network and self.actor != self.critic:
+            raise ValueError(
+                "shared_network is true, so actor and critic are one trunk: set critic equal "
+                "to actor"
+            )
+        return self
+
+
+class PPOSpec(OnPolicyCommon):
+    """Proximal Policy Optimization (Schulman et al., 2017), clipped objective with GAE."""
+
+    name: Literal["ppo"] = Field(description="Algorithm: PPO.")
+    batch_size: PositiveInt = Field(
+        64, description="Transitions per minibatch; a rollout has num_steps x num_envs."
+    )
+    num_epochs: PositiveInt = Field(10, description="Passes over each rollout.")
+    clip_coef: Probability = Field(0.2, description="Clip range of the probability ratio.")
+    clip_value_loss: bool = Field(
+        False, description="Clip the value update to +-clip_coef around the rollout's values."
+    )
+    target_kl: PositiveFloat | None = Field(
+        None, description="Stop a rollout's epochs once approx KL exceeds this; null = never."
+    )
+
+
+class A2CSpec(OnPolicyCommon):
+    """Advantage Actor-Critic (Mnih et al., 2016), synchronous: one update per rollout."""
+
+    name: Literal["a2c"] = Field(description="Algorithm: A2C.")
+    num_steps: PositiveInt = Field(5, description="Env steps per env in each rollout (n-step).")
+    gae_lambda: Probability = Field(
+        1.0, description="GAE lambda; 1 gives plain n-step returns over the rollout."
+    )
+    lr: PositiveFloat = Field(7e-4, description="Learning rate of the optimiser.")
+    normalize_advantage: bool = Field(
+        False, description="Standardise advantages per rollout (mean 0, std 1)."
+    )
+    optimizer: Literal["rmsprop", "adam"] = Field(
+        "rmsprop", description="RMSprop (alpha 0.99, as SB3/the paper) or Adam."
+    )
+    optimizer_eps: PositiveFloat = Field(1e-5, description="Epsilon of the optimiser.")
+
+
+class DQNSpec(StrictModel):
+    """Deep Q-Network (Mnih et al., 2015) with Double DQN option (van Hasselt et al., 2016)."""
+
+    name: Literal["dqn"] = Field(description="Algorithm: DQN.")
+    gamma: Probability = Field(0.99, description="Discount factor.")
+    batch_size: PositiveInt = Field(32, description="Transitions per gradient update.")
+    learning_starts: NonNegativeInt = Field(
+        1000, description="Env frames of uniform random actions before updates begin."
+    )
+    utd: PositiveFloat = Field(
+        0.25, description="Gradient updates per env frame (0.25 = one update every 4 frames)."
+    )
+    lr: PositiveFloat = Field(1e-4, description="Adam learning rate.")
+    adam_eps: PositiveFloat = Field(1e-8, description="Adam epsilon.")
+    max_grad_norm: PositiveFloat | None = Field(
+        None, description="Clip the gradient to this global norm; null = no clipping."
+    )
+    tau: Probability = Field(
+        1.0, description="Target-network update: 1 = hard copy, below 1 = Polyak averaging."
+    )
+    target_update_interval: PositiveInt = Field(
+        250, description="Gradient updates between target-network updates."
+    )
+    epsilon_start: Annotated[Float, Field(ge=0, le=1)] = Field(
+        1.0, description="Exploration epsilon after learning_starts."
+    )
+    epsilon_end: Annotated[Float, Field(ge=0, le=1)] = Field(
+        0.01, description="Final exploration epsilon."
+    )
+    exploration_fraction: Probability = Field(
+        0.1, description="Fraction of max_frame over which epsilon decays linearly to its end."
+    )
+    double_q: bool = Field(
+        False, description="Double DQN: the online network picks the next action."
+    )
+    loss: Literal["huber", "mse"] = Field(
+        "huber", description="TD loss: Huber (smooth L1, as Nature DQN) or squared error."
+    )
+    q_net: NetSpec = Field(
+        default_factory=lambda: NetSpec(hidden=[64, 64]),
+        description="Q network (after the Nature CNN for image observations).",
+    )
+
+    @model_validator(mode="after")
+    def _check_epsilon(self) -> DQNSpec:
+        if self.epsilon_end > self.epsilon_start:
+            raise ValueError("epsilon_end must not be above epsilon_start")
+        return self
+
+
+AlgorithmSpec = Annotated[
+    SACSpec | CrossQSpec | PPOSpec | A2CSpec | DQNSpec, Field(discriminator="name")
+]
+ON_POLICY = frozenset({"ppo", "a2c"})
 
 # The fields above that only make sense for a continuous (Gaussian) policy.
-CONTINUOUS_ONLY_FIELDS = ("log_std_min", "log_std_max")
+CONTINUOUS_ONLY_FIELDS = ("log_std_min", "log_std_max", "log_std_init")
 
 
 # ---------------------------------------------------------------------------- env, memory, meta
+
+
+class AtariSpec(StrictModel):
+    """Atari preprocessing (gymnasium's AtariPreprocessing and FrameStackObservation)."""
+
+    noop_max: NonNegativeInt = Field(30, description="Up to this many no-op actions on reset.")
+    frame_skip: PositiveInt = Field(
+        4, description="Emulator frames per agent step (max-pooled over the last two)."
+    )
+    screen_size: PositiveInt = Field(84, description="Square grey frame side, in pixels.")
+    frame_stack: PositiveInt = Field(4, description="Last frames stacked into one observation.")
+    episodic_life: bool = Field(
+        True,
+        description="A lost life ends the episode for learning (no bootstrap through it); the "
+        "game goes on, and scores are full games.",
+    )
+    clip_reward: bool = Field(
+        True, description="Train on rewards clipped to [-1, 1]; reported scores stay unclipped."
+    )
+    repeat_action_probability: Annotated[Float, Field(ge=0, lt=1)] = Field(
+        0.25, description="Sticky actions (ALE v5 default, Machado et al. 2018)."
+    )
+    full_action_space: bool = Field(False, description="All 18 actions instead of the game's.")
 
 
 class EnvSpec(StrictModel):
@@ -214,6 +382,29 @@ class EnvSpec(StrictModel):
     kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra keyword arguments passed to gymnasium.make."
     )
+    atari: AtariSpec | None = Field(
+        None,
+        description="Atari preprocessing; filled with defaults for ALE/ ids, null otherwise. "
+        "One frame is one agent step (frame_skip emulator frames).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _atari_defaults(cls, data: Any) -> Any:
+        """ALE/ envs always get Atari preprocessing; an explicit null is an error below."""
+        is_ale = isinstance(data, dict) and str(data.get("id", "")).startswith("ALE/")
+        if is_ale and "atari" not in data:
+            data = {**data, "atari": {}}
+        return data
+
+    @model_validator(mode="after")
+    def _atari_only_for_ale(self) -> EnvSpec:
+        is_ale = self.id.startswith("ALE/")
+        if self.atari is not None and not is_ale:
+            raise ValueError(f"atari settings apply to ALE/ envs only, not {self.id}; remove them")
+        if self.atari is None and is_ale:
+            raise ValueError(f"{self.id} needs atari preprocessing; remove 'atari: null'")
+        return self
 
 
 class MemorySpec(StrictModel):
@@ -276,13 +467,26 @@ class Spec(StrictModel):
     @model_validator(mode="after")
     def _check_cross_fields(self) -> Spec:
         algo = self.algorithm
-        if algo.batch_size > self.memory.capacity:
+        kind = known_action_kind(self.env.id)
+        if algo.name in ON_POLICY:
+            rollout = algo.num_steps * self.env.num_envs
+            if algo.name == "ppo" and algo.batch_size > rollout:
+                raise ValueError(
+                    f"algorithm.batch_size ({algo.batch_size}) is larger than a rollout: "
+                    f"num_steps x env.num_envs = {algo.num_steps} x {self.env.num_envs} = {rollout}"
+                )
+        elif algo.batch_size > self.memory.capacity:
             raise ValueError(
                 f"algorithm.batch_size ({algo.batch_size}) is larger than memory.capacity "
                 f"({self.memory.capacity})"
             )
-        if known_action_kind(self.env.id) == "discrete":
-            set_here = [f for f in CONTINUOUS_ONLY_FIELDS if getattr(algo, f) is not None]
+        if algo.name == "dqn" and kind == "continuous":
+            raise ValueError(
+                f"DQN needs discrete actions, but {self.env.id} has continuous actions; "
+                "use sac, crossq, ppo or a2c for it"
+            )
+        if kind == "discrete":
+            set_here = [f for f in CONTINUOUS_ONLY_FIELDS if getattr(algo, f, None) is not None]
             if set_here:
                 raise ValueError(
                     f"{self.env.id} has discrete actions, but algorithm.{set_here[0]} only "

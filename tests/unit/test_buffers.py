@@ -228,6 +228,8 @@ def test_rollout_add_stores_steps_in_order_and_refuses_past_num_steps() -> None:
 
 def test_rollout_minibatches_cover_every_index_once_and_are_seeded() -> None:
     rollout = RolloutBuffer(4, 3, obs_shape=(1,), action_shape=())
+    for _ in range(4):
+        rollout.add(*(np.zeros((3, 1)), *[np.zeros(3)] * 5))
 
     batches = list(rollout.minibatches(5, torch.Generator().manual_seed(0)))
     again = list(rollout.minibatches(5, torch.Generator().manual_seed(0)))
@@ -236,3 +238,17 @@ def test_rollout_minibatches_cover_every_index_once_and_are_seeded() -> None:
     assert sorted(torch.cat(batches).tolist()) == list(range(12))
     assert torch.cat(batches).tolist() != list(range(12))
     assert all(torch.equal(a, b) for a, b in zip(batches, again, strict=True))
+
+
+def test_rollout_partial_last_rollout_uses_only_the_stored_steps() -> None:
+    rollout = RolloutBuffer(5, 2, obs_shape=(1,), action_shape=())
+    for t in range(2):
+        rollout.add(np.full((2, 1), t), np.zeros(2), np.zeros(2), np.ones(2), np.zeros(2),
+                    np.zeros(2))  # fmt: skip
+
+    advantages, returns = rollout.compute_gae(torch.zeros(2), gamma=0.5, gae_lambda=1.0)
+
+    assert len(rollout) == 4 and rollout.flat("obs").shape == (4, 1)
+    torch.testing.assert_close(advantages, torch.tensor([[1.5, 1.5], [1.0, 1.0]]))
+    torch.testing.assert_close(returns, advantages)
+    assert sorted(torch.cat(list(rollout.minibatches(3))).tolist()) == [0, 1, 2, 3]

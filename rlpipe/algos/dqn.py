@@ -1,0 +1,160 @@
+"""Deep Q-Network (Mnih et al., 2015), Double DQN option (van Hasselt et al., 2016).
+
+Runs in the off-policy loop of rlpipe/train.py (replay, learning_starts, utd). One update:
+
+    a*       = argmax_a Q_target(s', a)        (Double DQN: argmax_a Q(s', a))
+    y        = r + gamma (1 - terminated) Q_target(s', a*)
+    loss     = huber(Q(s, a) - y)              (or squared error)
+
+The target network is copied every target_update_interval updates (tau = 1) or
+Polyak-averaged (tau < 1). Exploration is epsilon-greedy, epsilon decaying linearly from
+epsilon_start to epsilon_end over the first exploration_fraction of max_frame.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rlpipe.algos.actors import mlp_from_spec
+from rlpipe.algos.policies import is_image
+from rlpipe.buffers import Batch
+from rlpipe.envs import EnvShapes
+from rlpipe.errors import RlpipeError
+from rlpipe.nets import NatureCNN
+from rlpipe.normalize import ObsNormalizer
+from rlpipe.spec.schema import DQNSpec, Spec
+
+
+class DQN:
+    """DQN for discrete actions, on vector observations or Atari frames (Nature CNN)."""
+
+    def __init__(self, spec: Spec, shapes: EnvShapes, device: torch.device) -> None:
+        if not shapes.discrete:
+            raise RlpipeError(
+                f"DQN needs discrete actions, but {spec.env.id} has continuous actions; "
+                "use sac, crossq, ppo or a2c for it"
+            )
+        self.spec: DQNSpec = spec.algorithm
+        self.device = device
+        self.n_actions = shapes.action_dim
+        self.image = is_image(shapes)
+        if self.image:
+            cnn = NatureCNN(shapes.obs_shape[0])
+            head = mlp_from_spec(NatureCNN.out_dim, self.n_actions, self.spec.q_net)
+            self.q_net: nn.Module = nn.Sequential(cnn, head)
+        else:
+            obs_dim = int(np.prod(shapes.obs_shape))
+            self.q_net = mlp_from_spec(obs_dim, self.n_actions, self.spec.q_net)
+        self.q_net.to(device)
+        self.q_target = copy.deepcopy(self.q_net).requires_grad_(False)
+        normalize = spec.env.normalize_obs and not self.image
+        self.obs_norm = ObsNormalizer(shapes.obs_shape).to(device) if normalize else None
+        self.optimizer = torch.optim.Adam(
+            self.q_net.parameters(), lr=self.spec.lr, eps=self.spec.adam_eps
+        )
+        self.exploration_frames = self.spec.exploration_fraction * spec.env.max_frame
+        self.frames = 0
+        self.updates = 0
+
+    # ------------------------------------------------------------------ acting
+
+    def normalize(self, obs: torch.Tensor) -> torch.Tensor:
+        """Observations as the network sees them: uint8 frames, or flat (normalised) floats."""
+        if self.image:
+            return obs
+        obs = obs.to(torch.float32)
+        if self.obs_norm is not None:
+            obs = self.obs_norm(obs)
+        return obs.flatten(1)
+
+    def observe(self, obs: np.ndarray) -> None:
+        """Count the frames (for epsilon) and fold observations into the normaliser, if any."""
+        self.frames += len(obs)
+        if self.obs_norm is not None:
+            self.obs_norm.update(torch.as_tensor(obs, device=self.device))
+
+    @property
+    def epsilon(self) -> float:
+        """Exploration rate at the current frame."""
+        spec = self.spec
+        progress = min(1.0, self.frames / max(self.exploration_frames, 1.0))
+        return spec.epsilon_start + progress * (spec.epsilon_end - spec.epsilon_start)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """Greedy actions, or epsilon-greedy ones while training."""
+        greedy = self.q_net(self.normalize(torch.as_tensor(obs, device=self.device))).argmax(-1)
+        if not deterministic:
+            explore = torch.rand(len(greedy), device=self.device) < self.epsilon
+            random = torch.randint(0, self.n_actions, greedy.shape, device=self.device)
+            greedy = torch.where(explore, random, greedy)
+        return greedy.cpu().numpy()
+
+    # ------------------------------------------------------------------ learning
+
+    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """One gradient step on the TD loss; the target network follows on schedule."""
+        spec = self.spec
+        obs, next_obs = self.normalize(batch.obs), self.normalize(batch.next_obs)
+        with torch.no_grad():
+            q_next = self.q_target(next_obs)
+            if spec.double_q:
+                best = self.q_net(next_obs).argmax(-1, keepdim=True)
+                v_next = q_next.gather(-1, best).squeeze(-1)
+            else:
+                v_next = q_next.max(-1).values
+            target = batch.rewards + spec.gamma * (1.0 - batch.terminated) * v_next
+        q = self.q_net(obs).gather(-1, batch.actions.long().unsqueeze(-1)).squeeze(-1)
+        if spec.loss == "huber":
+            loss = F.smooth_l1_loss(q, target)
+        else:
+            loss = F.mse_loss(q, target)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if spec.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self.q_net.parameters(), spec.max_grad_norm)
+        self.optimizer.step()
+        self.updates += 1
+        if self.updates % spec.target_update_interval == 0:
+            self.update_target()
+        return {"loss_critic": loss.detach(), "q_mean": q.detach().mean()}
+
+    @torch.no_grad()
+    def update_target(self) -> None:
+        """target <- (1 - tau) target + tau online; tau = 1 is a hard copy."""
+        online = list(self.q_net.parameters()) + list(self.q_net.buffers())
+        target = list(self.q_target.parameters()) + list(self.q_target.buffers())
+        floats = [(t, o) for t, o in zip(target, online, strict=True) if t.is_floating_point()]
+        torch._foreach_lerp_([t for t, _ in floats], [o for _, o in floats], self.spec.tau)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def state_dict(self, with_optimizers: bool = True) -> dict[str, Any]:
+        """Weights (and optimiser state, frame and update counts) of the agent."""
+        state: dict[str, Any] = {
+            "q_net": self.q_net.state_dict(),
+            "q_target": self.q_target.state_dict(),
+            "frames": self.frames,
+            "updates": self.updates,
+        }
+        if self.obs_norm is not None:
+            state["obs_norm"] = self.obs_norm.state_dict()
+        if with_optimizers:
+            state["optimizer"] = self.optimizer.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what state_dict saved (the optimiser only if present)."""
+        self.q_net.load_state_dict(state["q_net"])
+        self.q_target.load_state_dict(state["q_target"])
+        self.frames, self.updates = state["frames"], state["updates"]
+        if self.obs_norm is not None:
+            self.obs_norm.load_state_dict(state["obs_norm"])
+        if "optimizer" in state:
+            self.optimizer.load_state_dict(state["optimizer"])

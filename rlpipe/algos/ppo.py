@@ -1,0 +1,189 @@
+"""Proximal Policy Optimization (Schulman et al., 2017), as in CleanRL's ppo.py.
+
+Per rollout: GAE advantages (the loop computes them), then num_epochs passes of shuffled
+minibatches over the clipped surrogate
+
+    ratio      = exp(log pi(a|s) - log pi_old(a|s))
+    loss_actor = mean(max(-A ratio, -A clip(ratio, 1 - c, 1 + c)))
+    loss_value = 0.5 mean((V - R)^2)          (optionally clipped around V_old)
+    loss       = loss_actor - ent_coef * entropy + vf_coef * loss_value
+
+with optional advantage normalisation, gradient-norm clipping, learning-rate annealing and
+early stopping on approximate KL. `update` returns statistics as device tensors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from rlpipe.algos.policies import ActorCritic, is_image
+from rlpipe.buffers import RolloutBuffer
+from rlpipe.envs import EnvShapes
+from rlpipe.normalize import ObsNormalizer
+from rlpipe.spec.schema import A2CSpec, PPOSpec, Spec
+
+
+class PPO:
+    """PPO for discrete or continuous actions, on vector observations or Atari frames."""
+
+    def __init__(self, spec: Spec, shapes: EnvShapes, device: torch.device) -> None:
+        self.spec: PPOSpec | A2CSpec = spec.algorithm
+        self.device = device
+        self.discrete = shapes.discrete
+        self.image = is_image(shapes)
+        algo = self.spec
+        self.net = ActorCritic(
+            shapes, algo.actor, algo.critic, algo.shared_network, algo.log_std_init
+        ).to(device)
+        normalize = spec.env.normalize_obs and not self.image
+        self.obs_norm = ObsNormalizer(shapes.obs_shape).to(device) if normalize else None
+        self.optimizer = self._make_optimizer()
+        self.updates = 0
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.net.parameters(), lr=self.spec.lr, eps=1e-5)
+
+    # ------------------------------------------------------------------ acting
+
+    def preprocess(self, obs: np.ndarray) -> torch.Tensor:
+        """Observations as stored in the rollout: uint8 frames, or (normalised) float vectors."""
+        x = torch.as_tensor(obs, device=self.device)
+        if self.image:
+            return x
+        x = x.to(torch.float32)
+        return self.obs_norm(x) if self.obs_norm is not None else x
+
+    def observe(self, obs: np.ndarray) -> None:
+        """Fold newly collected raw observations into the normaliser, if any."""
+        if self.obs_norm is not None:
+            self.obs_norm.update(torch.as_tensor(obs, device=self.device))
+
+    @torch.no_grad()
+    def sample(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Sampled actions, their log-probabilities and V(s) for preprocessed observations."""
+        return self.net.sample(x)
+
+    @torch.no_grad()
+    def value(self, x: torch.Tensor) -> torch.Tensor:
+        """V(s) of preprocessed observations."""
+        return self.net.value(x)
+
+    def env_actions(self, actions: torch.Tensor) -> np.ndarray:
+        """Actions as the env takes them: Gaussian samples clipped into [-1, 1]."""
+        actions = actions.cpu().numpy()
+        return actions if self.discrete else np.clip(actions, -1.0, 1.0)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """Actions for a batch of raw observations from the env."""
+        x = self.preprocess(obs)
+        actions = self.net.mode(x) if deterministic else self.net.sample(x)[0]
+        return self.env_actions(actions)
+
+    # ------------------------------------------------------------------ learning
+
+    def set_learning_rate(self, progress_remaining: float) -> torch.Tensor:
+        """Anneal the learning rate linearly to 0 (if enabled); returns the rate in use."""
+        lr = self.spec.lr * (progress_remaining if self.spec.anneal_lr else 1.0)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return torch.tensor(lr, device=self.device)
+
+    def losses(
+        self,
+        obs: torch.Tensor,
+        actions: torch.Tensor,
+        old_logprobs: torch.Tensor,
+        old_values: torch.Tensor,
+        advantages: torch.Tensor,
+        returns: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """The clipped surrogate, value and entropy terms of one minibatch."""
+        algo = self.spec
+        logprobs, entropy, values = self.net.evaluate(obs, actions)
+        log_ratio = logprobs - old_logprobs
+        ratio = log_ratio.exp()
+        if algo.normalize_advantage and len(advantages) > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        clipped = ratio.clamp(1 - algo.clip_coef, 1 + algo.clip_coef)
+        loss_actor = torch.max(-advantages * ratio, -advantages * clipped).mean()
+        if algo.clip_value_loss:
+            values_clipped = old_values + (values - old_values).clamp(
+                -algo.clip_coef, algo.clip_coef
+            )
+            loss_value = (
+                0.5
+                * torch.max((values - returns).square(), (values_clipped - returns).square()).mean()
+            )
+        else:
+            loss_value = 0.5 * (values - returns).square().mean()
+        entropy = entropy.mean()
+        with torch.no_grad():
+            approx_kl = ((ratio - 1) - log_ratio).mean()
+            clip_fraction = ((ratio - 1).abs() > algo.clip_coef).float().mean()
+        return {
+            "loss": loss_actor - algo.ent_coef * entropy + algo.vf_coef * loss_value,
+            "loss_actor": loss_actor,
+            "loss_critic": loss_value,
+            "entropy": entropy,
+            "approx_kl": approx_kl,
+            "clip_fraction": clip_fraction,
+        }
+
+    def step(self, loss: torch.Tensor) -> None:
+        """One optimiser step on loss, with gradient-norm clipping if set."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.spec.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self.net.parameters(), self.spec.max_grad_norm)
+        self.optimizer.step()
+
+    def update(
+        self,
+        rollout: RolloutBuffer,
+        advantages: torch.Tensor,
+        returns: torch.Tensor,
+        generator: torch.Generator,
+        progress_remaining: float,
+    ) -> dict[str, torch.Tensor]:
+        """num_epochs passes of minibatch updates over one rollout; mean statistics."""
+        lr = self.set_learning_rate(progress_remaining)
+        fields = (rollout.flat("obs"), rollout.flat("actions"), rollout.flat("logprobs"),
+                  rollout.flat("values"), advantages.flatten(), returns.flatten())  # fmt: skip
+        sums: dict[str, torch.Tensor] = {}
+        count = 0
+        for _ in range(self.spec.num_epochs):
+            for index in rollout.minibatches(self.spec.batch_size, generator):
+                terms = self.losses(*(field[index] for field in fields))
+                self.step(terms.pop("loss"))
+                self.updates += 1
+                count += 1
+                for key, value in terms.items():
+                    sums[key] = sums.get(key, 0) + value.detach()
+            if self.spec.target_kl is not None and terms["approx_kl"] > self.spec.target_kl:
+                break
+        return {key: value / count for key, value in sums.items()} | {"lr": lr}
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def state_dict(self, with_optimizers: bool = True) -> dict[str, Any]:
+        """Weights (and optimiser state) of the agent."""
+        state: dict[str, Any] = {"net": self.net.state_dict(), "updates": self.updates}
+        if self.obs_norm is not None:
+            state["obs_norm"] = self.obs_norm.state_dict()
+        if with_optimizers:
+            state["optimizer"] = self.optimizer.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what state_dict saved (the optimiser only if present)."""
+        self.net.load_state_dict(state["net"])
+        self.updates = state["updates"]
+        if self.obs_norm is not None:
+            self.obs_norm.load_state_dict(state["obs_norm"])
+        if "optimizer" in state:
+            self.optimizer.load_state_dict(state["optimizer"])

@@ -1,0 +1,113 @@
+"""PPO, A2C and DQN pieces checked against their formulas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rlpipe.algos import build_agent
+from rlpipe.buffers import Batch
+from rlpipe.envs import EnvShapes
+from rlpipe.spec import resolve_spec
+
+DISCRETE = EnvShapes((4,), np.dtype("float32"), True, 3)
+CONTINUOUS = EnvShapes((3,), np.dtype("float32"), False, 2)
+FRAMES = EnvShapes((4, 84, 84), np.dtype("uint8"), True, 6)
+
+
+def agent_for(pipelines_dir, family, spec_name, shapes, extra=()):
+    spec = resolve_spec(family, spec_name, list(extra), pipelines_dir).spec
+    torch.manual_seed(0)
+    return build_agent(spec, shapes, torch.device("cpu"))
+
+
+def test_ppo_clipped_surrogate_matches_the_formula(pipelines_dir):
+    ppo = agent_for(pipelines_dir, "ppo", "cartpole", DISCRETE, ["algorithm.clip_value_loss=true"])
+    obs, actions = torch.randn(6, 4), torch.tensor([0, 1, 2, 0, 1, 2])
+    with torch.no_grad():
+        logprobs, _, values = ppo.net.evaluate(obs, actions)
+    old_logprobs = logprobs + torch.tensor([0.5, -0.5, 0.05, 0.0, 0.3, -0.3])
+    advantages = torch.tensor([1.0, -1.0, 2.0, 0.5, -2.0, 1.5])
+    returns = values + 1.0
+    old_values = values - 0.5
+    ppo.spec = ppo.spec.model_copy(update={"normalize_advantage": False})
+    terms = ppo.losses(obs, actions, old_logprobs, old_values, advantages, returns)
+    ratio = (logprobs - old_logprobs).exp()
+    expected = -torch.min(advantages * ratio, advantages * ratio.clamp(0.8, 1.2)).mean()
+    torch.testing.assert_close(terms["loss_actor"], expected)
+    # Clipped value: old + clamp(V - old, -0.2, 0.2) = V - 0.3; max((1)^2, (1.3)^2) / 2.
+    torch.testing.assert_close(terms["loss_critic"], torch.tensor(0.5 * 1.3**2))
+    assert terms["clip_fraction"].item() == pytest.approx(4 / 6)
+
+
+def test_ppo_gaussian_actions_are_clipped_for_the_env_only(pipelines_dir):
+    ppo = agent_for(pipelines_dir, "ppo", "hopper", CONTINUOUS)
+    actions = torch.tensor([[3.0, -0.5], [-2.0, 0.25]])
+    np.testing.assert_array_equal(ppo.env_actions(actions), [[1.0, -0.5], [-1.0, 0.25]])
+    logprob, _, _ = ppo.net.evaluate(torch.zeros(2, 3), actions)
+    assert logprob[0] < logprob[1]  # unclipped samples keep their own log-probability
+
+
+def test_shared_network_on_frames_uses_one_nature_cnn(pipelines_dir):
+    ppo = agent_for(pipelines_dir, "ppo", "breakout", FRAMES)
+    assert ppo.net.actor_body is ppo.net.critic_body
+    frames = torch.randint(0, 256, (2, 4, 84, 84), dtype=torch.uint8)
+    actions, logprobs, values = ppo.sample(frames)
+    assert actions.shape == logprobs.shape == values.shape == (2,)
+    # Nature CNN 1_684_128 + policy head 512 * 6 + 6 + value head 512 + 1.
+    assert sum(p.numel() for p in ppo.net.parameters()) == 1_687_719
+
+
+def test_a2c_takes_one_rmsprop_step_per_rollout(pipelines_dir):
+    a2c = agent_for(pipelines_dir, "a2c", "cartpole", DISCRETE)
+    assert isinstance(a2c.optimizer, torch.optim.RMSprop)
+    assert a2c.optimizer.defaults["alpha"] == 0.99 and a2c.optimizer.defaults["eps"] == 1e-5
+
+
+def dqn_batch(n=8):
+    g = torch.Generator().manual_seed(0)
+    return Batch(torch.randn(n, 4, generator=g), torch.randint(0, 3, (n,), generator=g),
+                 torch.randn(n, generator=g), torch.randn(n, 4, generator=g),
+                 (torch.rand(n, generator=g) < 0.3).float())  # fmt: skip
+
+
+@pytest.mark.parametrize("double_q", [False, True])
+def test_dqn_target_uses_target_network_and_double_q_picks_online_argmax(pipelines_dir, double_q):
+    dqn = agent_for(pipelines_dir, "dqn", "cartpole", DISCRETE,
+                    [f"algorithm.double_q={str(double_q).lower()}", "algorithm.loss=mse"])  # fmt: skip
+    with torch.no_grad():
+        for p in dqn.q_target.parameters():
+            p.mul_(0.5)
+    batch = dqn_batch()
+    with torch.no_grad():
+        q_next = dqn.q_target(batch.next_obs)
+        if double_q:
+            best = dqn.q_net(batch.next_obs).argmax(-1, keepdim=True)
+            v_next = q_next.gather(-1, best).squeeze(-1)
+        else:
+            v_next = q_next.max(-1).values
+        target = batch.rewards + 0.99 * (1 - batch.terminated) * v_next
+        q = dqn.q_net(batch.obs).gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)
+    stats = dqn.update(batch)
+    torch.testing.assert_close(stats["loss_critic"], ((q - target) ** 2).mean())
+
+
+def test_dqn_epsilon_decays_linearly_then_holds(pipelines_dir):
+    # cartpole: 5e4 frames, exploration over the first 16% (8000 frames), 1.0 -> 0.04.
+    dqn = agent_for(pipelines_dir, "dqn", "cartpole", DISCRETE)
+    assert dqn.epsilon == 1.0
+    dqn.observe(np.zeros((4000, 4)))
+    assert dqn.epsilon == pytest.approx(0.52)
+    dqn.observe(np.zeros((40000, 4)))
+    assert dqn.epsilon == pytest.approx(0.04)
+
+
+def test_dqn_hard_target_copy_every_interval(pipelines_dir):
+    dqn = agent_for(pipelines_dir, "dqn", "cartpole", DISCRETE)  # copy every 5 updates
+    for _ in range(4):
+        dqn.update(dqn_batch())
+    online, target = dqn.q_net[0].weight, dqn.q_target[0].weight
+    assert not torch.equal(online, target)
+    dqn.update(dqn_batch())
+    assert torch.equal(online, target)

@@ -1,0 +1,87 @@
+"""Specs of the baselines (PPO, A2C, DQN) and Atari: defaults, and bad input caught early."""
+
+from __future__ import annotations
+
+import pytest
+
+from rlpipe.errors import RlpipeError
+from rlpipe.spec import Spec, check_all, resolve_spec, spec_hash
+
+GAMES = ["breakout", "mspacman", "pong", "qbert", "seaquest", "spaceinvaders"]
+
+
+def error_of(*args) -> str:
+    with pytest.raises(RlpipeError) as info:
+        resolve_spec(*args)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("family", ["ppo", "a2c", "dqn"])
+def test_every_baseline_spec_resolves_and_revalidates_to_its_hash(pipelines_dir, family):
+    results = check_all(pipelines_dir, [family])
+    assert all(c.error is None for c in results), [c.error for c in results if c.error]
+    for check in results:
+        dumped = check.resolved.spec.model_dump(mode="json")
+        assert spec_hash(Spec.model_validate(dumped)) == check.resolved.spec_hash
+
+
+def test_families_cover_the_crossq_envs_and_six_atari_games(pipelines_dir):
+    names = {c.family: {c.name for c in check_all(pipelines_dir, [c.family])}
+             for c in check_all(pipelines_dir, ["crossq", "ppo", "a2c", "dqn"])}  # fmt: skip
+    assert names["ppo"] == names["crossq"] | set(GAMES)
+    assert names["a2c"] == names["crossq"]
+    assert names["dqn"] == {"cartpole", "acrobot", "lunarlander", *GAMES}
+
+
+def test_atari_specs_get_the_standard_preprocessing(pipelines_dir):
+    spec = resolve_spec("dqn", "breakout", [], pipelines_dir).spec
+    atari = spec.env.atari
+    assert spec.env.id == "ALE/Breakout-v5"
+    assert (atari.noop_max, atari.frame_skip, atari.screen_size, atari.frame_stack) == (
+        30,
+        4,
+        84,
+        4,
+    )
+    assert atari.episodic_life and atari.clip_reward
+    assert resolve_spec("ppo", "cartpole", [], pipelines_dir).spec.env.atari is None
+
+
+def test_dqn_on_a_continuous_env_is_rejected_before_training(pipelines_dir):
+    message = error_of("dqn", "cartpole", ["env.id=Pendulum-v1"], pipelines_dir)
+    assert "DQN needs discrete actions, but Pendulum-v1 has continuous actions" in message
+
+
+def test_ppo_minibatch_larger_than_the_rollout_is_rejected(pipelines_dir):
+    message = error_of("ppo", "cartpole", ["algorithm.batch_size=1000"], pipelines_dir)
+    assert (
+        "batch_size (1000) is larger than a rollout: num_steps x env.num_envs = 32 x 8" in message
+    )
+
+
+def test_shared_network_needs_one_trunk(pipelines_dir):
+    message = error_of(
+        "ppo", "cartpole", ["algorithm.shared_network=true", "algorithm.critic.hidden=[32]"],
+        pipelines_dir,
+    )  # fmt: skip
+    assert "shared_network is true, so actor and critic are one trunk" in message
+
+
+def test_atari_settings_on_a_non_atari_env_are_rejected(pipelines_dir):
+    message = error_of("ppo", "cartpole", ["env.atari.noop_max=10"], pipelines_dir)
+    assert "atari settings apply to ALE/ envs only, not CartPole-v1" in message
+
+
+def test_unknown_atari_key_suggests_closest(pipelines_dir):
+    message = error_of("ppo", "breakout", ["env.atari.frame_stak=2"], pipelines_dir)
+    assert "key env.atari.frame_stak: unknown key" in message and "'frame_stack'" in message
+
+
+def test_log_std_init_on_a_discrete_env_is_rejected(pipelines_dir):
+    message = error_of("a2c", "cartpole", ["algorithm.log_std_init=-1"], pipelines_dir)
+    assert "CartPole-v1 has discrete actions" in message and "log_std_init" in message
+
+
+def test_on_policy_networks_refuse_norm_layers(pipelines_dir):
+    message = error_of("ppo", "hopper", ["algorithm.actor.norm=layer"], pipelines_dir)
+    assert "actor.norm: PPO networks take norm none only" in message
