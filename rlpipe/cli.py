@@ -192,6 +192,14 @@ def train(
         typer.Option("--profile", help="Write a torch.profiler trace of 200 frames of updates."),
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    compile_: Annotated[
+        bool | None,
+        typer.Option(
+            "--compile/--no-compile",
+            help="torch.compile the update; default: where measured faster and the run is long "
+            "enough to repay compiling (see rlpipe/fast.py).",
+        ),
+    ] = None,
     pipelines: PipelinesOpt = Path("pipelines"),
 ) -> None:
     """Train a spec: every seed, with progress, into a run folder with a summary."""
@@ -202,7 +210,7 @@ def train(
         raise RlpipeError("--resume and --overwrite exclude each other")
     all_overrides = [*(overrides or []), *([f"meta.seeds={seeds}"] if seeds else [])]
     resolved = resolve_spec(family, spec, all_overrides, pipelines)
-    options = TrainOptions(device, out, artifacts, resume, overwrite, profile, workers)
+    options = TrainOptions(device, out, artifacts, resume, overwrite, profile, workers, compile_)
     console.print(
         f"[bold]{family}/{spec}[/] {resolved.spec.env.id}, spec hash "
         f"[cyan]{resolved.spec_hash[:12]}[/], seeds {resolved.spec.meta.seed_list}"
@@ -330,6 +338,76 @@ def publish(
         console.print(f"{key}: {url}")
     write_report(loaded, suite)
     console.print("report links now point at the Hub")
+
+
+@app.command()
+@user_errors
+def bench(
+    family: FamilyArg,
+    spec: SpecArg,
+    overrides: OverridesOpt = None,
+    frames: Annotated[
+        int, typer.Option(help="Env frames timed, after learning starts and warm-up.", min=1)
+    ] = 1000,
+    warmup: Annotated[
+        int, typer.Option(help="Frames with updates before timing (compilation).", min=1)
+    ] = 100,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    compile_: Annotated[
+        bool | None,
+        typer.Option(
+            "--compile/--no-compile",
+            help="torch.compile the update; default: where measured faster (see rlpipe/fast.py).",
+        ),
+    ] = None,
+    vs: Annotated[
+        str | None, typer.Option("--vs", help="Also run this library on the same config: sb3.")
+    ] = None,
+    rounds: Annotated[
+        int | None, typer.Option(help="Runs per side, alternating; default 2 with --vs, else 1.")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="torch threads per side; default: every core.", min=1)
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
+    report: Annotated[
+        bool, typer.Option("--report", help="Add the result to speed.json and SPEED.md.")
+    ] = False,
+    reports_dir: Annotated[Path, typer.Option(help="Where --report writes.")] = Path("reports"),
+    pipelines: PipelinesOpt = Path("pipelines"),
+) -> None:
+    """Measure training speed (env frames/s, updates/s) of a spec, optionally against SB3."""
+    import os
+
+    from rlpipe.bench.compare import compare
+    from rlpipe.bench.measure import Window
+    from rlpipe.bench.sb3 import sb3_unsupported
+    from rlpipe.bench.speed_report import add_record
+    from rlpipe.fast import compile_by_default
+    from rlpipe.launch import resolve_device
+    from rlpipe.render import bench_table
+
+    if vs not in (None, "sb3"):
+        raise RlpipeError(f"--vs {vs}: the only library to compare with is sb3")
+    resolved = resolve_spec(family, spec, overrides or [], pipelines)
+    if resolved.spec.algorithm.name not in ("sac", "crossq"):
+        raise RlpipeError(f"rlpipe bench times off-policy updates; {family} is not SAC/CrossQ")
+    if vs == "sb3" and (why := sb3_unsupported(resolved.spec)) is not None:
+        raise RlpipeError(f"--vs sb3: {why}")
+    torch_device = resolve_device(device)
+    use_compile = compile_by_default(resolved.spec, torch_device) if compile_ is None else compile_
+    window = Window(frames, warmup, str(torch_device), use_compile, threads or os.cpu_count() or 1)
+    sides = ("rlpipe", "sb3") if vs else ("rlpipe",)
+    with console.status("benchmarking", spinner="dots") as status:
+        result = compare(resolved, window, sides, rounds or (2 if vs else 1), status.update)
+    record = result.record()
+    if as_json:
+        sys.stdout.write(json.dumps(record, indent=2) + "\n")
+    else:
+        print_table(bench_table(record))
+    if report:
+        path = add_record(reports_dir, record)
+        err_console.print(f"recorded in {path}")
 
 
 def run() -> None:

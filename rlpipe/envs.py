@@ -85,6 +85,9 @@ class LifeLossSignal(gym.Wrapper):
 def _atari(env_id: str, atari: AtariSpec, kwargs: dict) -> gym.Env:
     """An ALE game with the standard preprocessing: uint8 (stack, size, size) grey frames."""
     # AtariPreprocessing does the frame skipping (with max-pooling), so ALE must not.
+    # max_episode_steps counts agent steps (the frames of this project), so its TimeLimit
+    # goes on top of the frame skipping rather than on the emulator.
+    max_episode_steps = kwargs.pop("max_episode_steps", None)
     kwargs = {"repeat_action_probability": atari.repeat_action_probability,
               "full_action_space": atari.full_action_space, **kwargs, "frameskip": 1}  # fmt: skip
     single = gym.make(env_id, **kwargs)
@@ -97,6 +100,8 @@ def _atari(env_id: str, atari: AtariSpec, kwargs: dict) -> gym.Env:
         grayscale_obs=True,
     )
     single = FrameStackObservation(single, atari.frame_stack)
+    if max_episode_steps is not None:
+        single = gym.wrappers.TimeLimit(single, max_episode_steps)
     return LifeLossSignal(single) if atari.episodic_life else single
 
 

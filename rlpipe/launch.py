@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from rlpipe.errors import RlpipeError
+from rlpipe.fast import compile_by_default, planned_updates
 from rlpipe.runs import (
     PROVENANCE_FILE,
     SPEC_FILE,
@@ -42,6 +43,7 @@ class TrainOptions:
     overwrite: bool = False
     profile: bool = False
     workers: int | None = None
+    compile: bool | None = None  # None: where measured faster (rlpipe.fast.compile_by_default)
 
 
 @contextmanager
@@ -127,11 +129,20 @@ def _seed_worker(
     profile: bool,
     threads: int,
     messages: Any,
+    compile: bool,
 ) -> None:
     torch.set_num_threads(threads)
     try:
         result = train_seed(
-            spec, seed, folder, torch.device(device), resume, profile, messages.put, artifact_folder
+            spec,
+            seed,
+            folder,
+            torch.device(device),
+            resume,
+            profile,
+            messages.put,
+            artifact_folder,
+            compile,
         )
         messages.put(("done", seed, result))
     except RlpipeError as exc:
@@ -151,6 +162,7 @@ def _train_parallel(
     workers: int,
     threads: int,
     report: Callable[[SeedProgress], None],
+    compile: bool,
 ) -> list[dict[str, Any]]:
     artifacts = options.artifacts or run_dir
     context = mp.get_context("spawn")
@@ -165,7 +177,7 @@ def _train_parallel(
                 seed = pending.pop(0)
                 args = (spec, seed, seed_dir(run_dir, seed), seed_dir(artifacts, seed),
                         str(device), options.resume,
-                        options.profile and not results and not running, threads, messages)  # fmt: skip
+                        options.profile and not results and not running, threads, messages, compile)  # fmt: skip
                 running[seed] = context.Process(target=_seed_worker, args=args, daemon=True)
                 running[seed].start()
             if errors and not running:
@@ -208,6 +220,9 @@ def train_run(
     run_dir = prepare_run_dir(resolved, options)
     provenance_path = run_dir / PROVENANCE_FILE
     workers, threads = plan_workers(spec.meta.seeds, device, options.workers)
+    compile = options.compile
+    if compile is None:
+        compile = compile_by_default(spec, device, updates=planned_updates(spec))
     if options.resume and provenance_path.exists():
         record = json.loads(provenance_path.read_text())
         record["resumes"] = record.get("resumes", 0) + 1
@@ -215,6 +230,7 @@ def train_run(
         torch.set_num_threads(threads)
         record = provenance(resolved.spec_hash, str(device))
     record["seed_workers"] = workers
+    record["compiled"] = compile
     atomic_write_json(provenance_path, record)
 
     if workers == 1:
@@ -231,11 +247,12 @@ def train_run(
                 options.profile and s == first,
                 report,
                 seed_dir(artifacts, s),
+                compile,
             )
             for s in spec.meta.seed_list
         ]
     else:
-        results = _train_parallel(spec, run_dir, device, options, workers, threads, report)
+        results = _train_parallel(spec, run_dir, device, options, workers, threads, report, compile)
     summary = write_summary(run_dir, results)
     atomic_write_json(provenance_path, finish_provenance(record))
     return run_dir, summary

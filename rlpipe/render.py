@@ -82,3 +82,31 @@ def summary_table(run_dir: Path, summary: dict[str, Any]) -> Table:
         style="bold",
     )
     return table
+
+
+def bench_table(record: dict[str, Any]) -> Table:
+    """Each side's median round of a bench record, and the ratio."""
+    window = record["window"]
+    title = (
+        f"{record['family']}/{record['spec']} {record['env']}: {window['frames']:,} frames timed "
+        f"on {window['device']} ({window['threads']} threads), "
+        f"{'compiled' if window['compile'] else 'eager'}"
+    )
+    table = Table(title=title)
+    for column in ("side", "env frames/s", "updates/s", "ms/update", "warm-up s",
+                   "peak host MiB", "peak GPU MiB"):  # fmt: skip
+        table.add_column(column, justify="left" if column == "side" else "right")
+    for side, data in record["sides"].items():
+        m = data["median"]
+        table.add_row(
+            side,
+            _number(m["env_fps"]),
+            _number(m["updates_per_s"]),
+            _number(m["ms_per_update"], 2),
+            _number(m["warmup_s"]),
+            _number(m["peak_host_mb"], 0),
+            _number(m["peak_gpu_mb"], 0),
+        )
+    if record["ratio"] is not None:
+        table.caption = f"rlpipe / sb3 updates per second: {record['ratio']:.2f}x"
+    return table

@@ -392,7 +392,7 @@ def _git(*args: str) -> str | None:
     return completed.stdout if completed.returncode == 0 else None
 
 
-def _package_version(name: str) -> str | None:
+def package_version(name: str) -> str | None:
     """Return an installed distribution's version without importing it, or None."""
     try:
         return importlib.metadata.version(name)
@@ -400,7 +400,7 @@ def _package_version(name: str) -> str | None:
         return None
 
 
-def _cpu_model() -> str | None:
+def cpu_model() -> str | None:
     """Return the CPU model name from /proc/cpuinfo, else platform.processor(), else None."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
@@ -438,11 +438,11 @@ def provenance(spec_hash: str, device: str) -> dict[str, Any]:
         "git_dirty": bool(status.strip()) if status is not None else None,
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "gymnasium": _package_version("gymnasium"),
+        "gymnasium": package_version("gymnasium"),
         "numpy": np.__version__,
-        "mujoco": _package_version("mujoco"),
+        "mujoco": package_version("mujoco"),
         "platform": platform.platform(),
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "device": device,

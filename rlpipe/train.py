@@ -18,6 +18,7 @@ import torch
 from rlpipe.algos import build_agent
 from rlpipe.buffers import ReplayBuffer
 from rlpipe.envs import (
+    EnvShapes,
     env_shapes,
     finished_returns,
     learning_terminals,
@@ -25,6 +26,7 @@ from rlpipe.envs import (
     next_observations,
 )
 from rlpipe.errors import RlpipeError
+from rlpipe.fast import accelerate
 from rlpipe.profiling import WindowProfiler
 from rlpipe.runs import (
     CHECKPOINT_DIR,
@@ -121,6 +123,32 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def replay_buffer_for(
+    spec: Spec, shapes: EnvShapes, device: torch.device, capacity: int
+) -> ReplayBuffer:
+    """The replay buffer for a spec: memory.capacity, or fewer if the run needs fewer."""
+    return ReplayBuffer(
+        min(spec.memory.capacity, capacity),
+        shapes.obs_shape,
+        shapes.action_shape,
+        device,
+        obs_dtype=torch.uint8 if shapes.obs_dtype == np.uint8 else torch.float32,
+        action_dtype=torch.long if shapes.discrete else torch.float32,
+    )
+
+
+def collect(
+    agent: Any, envs: Any, buffer: ReplayBuffer, obs: np.ndarray, random_actions: bool
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Act (uniformly at random before learning starts), step every env, store the step."""
+    actions = envs.action_space.sample() if random_actions else agent.act(obs)
+    next_obs, rewards, terminated, _, info = envs.step(actions)
+    terminal = learning_terminals(terminated, info)
+    buffer.add(obs, actions, rewards, next_observations(next_obs, info), terminal)
+    agent.observe(next_obs)
+    return next_obs, info
+
+
 def train_seed(
     spec: Spec,
     seed: int,
@@ -130,6 +158,7 @@ def train_seed(
     profile: bool = False,
     report: Callable[[SeedProgress], None] = lambda _: None,
     artifact_dir: Path | None = None,
+    compile: bool = False,
 ) -> dict[str, Any]:
     """Train one seed into seed_dir and return its result (written to result.json too).
 
@@ -152,15 +181,8 @@ def train_seed(
     envs = make_vec_env(spec.env, seed, training=True)
     eval_envs = make_vec_env(spec.env, seed + EVAL_SEED_OFFSET, num_envs=meta.eval_episodes)
     shapes = env_shapes(envs)
-    agent = build_agent(spec, shapes, device)
-    buffer = ReplayBuffer(
-        min(spec.memory.capacity, max_frame),
-        shapes.obs_shape,
-        shapes.action_shape,
-        device,
-        obs_dtype=torch.uint8 if shapes.obs_dtype == np.uint8 else torch.float32,
-        action_dtype=torch.long if shapes.discrete else torch.float32,
-    )
+    agent = accelerate(build_agent(spec, shapes, device), compile)
+    buffer = replay_buffer_for(spec, shapes, device, capacity=max_frame)
     generator = torch.Generator(device=device).manual_seed(seed)
     checkpoint_path = artifact_dir / CHECKPOINT_DIR / CHECKPOINT_FILE
     metrics_path = seed_dir / METRICS_FILE
@@ -211,19 +233,11 @@ def train_seed(
 
     with MetricsLog(metrics_path, COLUMNS) as metrics:
         while frame < max_frame:
-            if frame < algo.learning_starts:
-                actions = envs.action_space.sample()
-            else:
-                actions = agent.act(obs)
-            next_obs, rewards, terminated, _, info = envs.step(actions)
-            terminal = learning_terminals(terminated, info)
-            buffer.add(obs, actions, rewards, next_observations(next_obs, info), terminal)
-            agent.observe(next_obs)
+            obs, info = collect(agent, envs, buffer, obs, frame < algo.learning_starts)
             returns = finished_returns(info)
             recent.extend(returns)
             finished_since_log.extend(returns)
             loop["episodes"] += len(returns)
-            obs = next_obs
             frame += envs.num_envs
 
             if frame > algo.learning_starts:

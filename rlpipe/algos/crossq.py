@@ -35,7 +35,6 @@ class CrossQ(SAC):
             policy = self.next_action(next_obs)
         both_obs = torch.cat([obs, next_obs])
         both_actions = None if self.discrete else torch.cat([batch.actions, policy[0]])
-        self.critics.train()
         q_both = self.q_values(self.critics, both_obs, both_actions)
         q, q_next = q_both.split(len(obs), dim=1)
         target = self.soft_target(q_next.detach(), policy, batch)

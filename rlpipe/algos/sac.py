@@ -192,7 +192,11 @@ class SAC:
 
     def update_actor_and_alpha(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
         """One actor step, then one temperature step on the same observations."""
-        actor_loss, entropy = self.actor_loss(obs)
+        self.critics.requires_grad_(False)  # the actor needs dQ/da, not dQ/d(critic weights)
+        try:
+            actor_loss, entropy = self.actor_loss(obs)
+        finally:
+            self.critics.requires_grad_(True)
         self._step(self.actor_optimizer, actor_loss, self.actor)
         stats = {"loss_actor": actor_loss.detach(), "entropy": entropy.mean()}
         if self.spec.autotune_alpha:

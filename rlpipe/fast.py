@@ -1,0 +1,73 @@
+"""The fast path: everything that trades code simplicity for speed lives here, not in algos.
+
+Algorithms stay plain eager PyTorch. `accelerate` swaps an agent's loss functions for
+torch.compile'd versions (forward and backward fused by inductor); the update loop
+around them is unchanged, so compiled and eager agents differ only in float rounding.
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+import torch
+
+from rlpipe.errors import RlpipeError
+
+COMPILED_METHODS = ("critic_loss", "actor_loss")
+
+
+# Compiling costs tens of seconds (minutes on a busy 2-core CPU): below this many updates a
+# run finishes sooner eager.
+MIN_UPDATES_TO_COMPILE = 50_000
+
+
+def planned_updates(spec: Any) -> int:
+    """Gradient updates a run of spec will make (0 for algorithms without an update step)."""
+    algo = spec.algorithm
+    if not hasattr(algo, "utd"):
+        return 0
+    return int(max(0, spec.env.max_frame - algo.learning_starts) * algo.utd)
+
+
+def compile_by_default(spec: Any, device: torch.device, updates: int | None = None) -> bool:
+    """Whether the update is compiled when neither --compile nor --no-compile is given.
+
+    Measured with `rlpipe bench` (reports/SPEED.md): on CPU, inductor's fused elementwise
+    kernels pay off where BatchRenorm layers make up much of the update (CrossQ critics) and
+    lose to eager for plain MLPs, whose cost is all matmuls plus per-call overhead. A run of
+    fewer than MIN_UPDATES_TO_COMPILE updates (`updates`) stays eager either way.
+    """
+    algo = spec.algorithm
+    if not hasattr(algo, "critic") or not compile_supported(device)[0]:
+        return False
+    if updates is not None and updates < MIN_UPDATES_TO_COMPILE:
+        return False
+    return device.type == "cuda" or algo.critic.norm.type == "batch_renorm"
+
+
+def compile_supported(device: torch.device) -> tuple[bool, str]:
+    """Whether torch.compile can build kernels for device here, and if not, why."""
+    if device.type == "cpu" and shutil.which("g++") is None and shutil.which("c++") is None:
+        return False, "torch.compile on CPU needs a C++ compiler (g++), and none is on PATH"
+    if device.type == "cuda":
+        try:
+            import triton  # noqa: F401
+        except ImportError:
+            return False, "torch.compile on CUDA needs triton, which is not installed"
+    return True, ""
+
+
+def accelerate(agent: Any, compile: bool) -> Any:
+    """Return agent with its loss functions compiled (when compile is true)."""
+    if not compile:
+        return agent
+    supported, why = compile_supported(agent.device)
+    if not supported:
+        raise RlpipeError(f"--compile: {why}; run with --no-compile")
+    # Draw random numbers with eager's generator, so a compiled run consumes the same noise
+    # as an eager one and the two agree to float rounding.
+    torch._inductor.config.fallback_random = True
+    for name in COMPILED_METHODS:
+        setattr(agent, name, torch.compile(getattr(agent, name), dynamic=False))
+    return agent

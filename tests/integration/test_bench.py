@@ -1,0 +1,87 @@
+"""`rlpipe bench`: both sides time the same window with the same updates; SPEED.md records it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from rlpipe.bench.measure import BenchResult
+from rlpipe.bench.sb3 import sb3_unsupported
+from rlpipe.bench.speed_report import add_record, read_records
+from rlpipe.cli import app
+from rlpipe.spec import resolve_spec
+
+TINY = [
+    "algorithm.actor.hidden=[32, 32]",
+    "algorithm.critic.hidden=[64, 64]",
+    "algorithm.learning_starts=200",
+    "algorithm.batch_size=32",
+]
+
+
+def test_rates_derive_from_frames_updates_and_seconds():
+    result = BenchResult("rlpipe", 500, 1000, 4.0, 1.5, 400.0, None)
+    assert (result.env_fps, result.updates_per_s, result.ms_per_update) == (125.0, 250.0, 4.0)
+    assert result.as_dict()["ms_per_update"] == 4.0
+
+
+def test_specs_without_a_faithful_sb3_twin_are_named(pipelines_dir):
+    def why(family, *overrides):
+        return sb3_unsupported(
+            resolve_spec(family, "pendulum", list(overrides), pipelines_dir).spec
+        )
+
+    assert why("crossq") is None and why("sac") is None
+    assert "observation normalisation" in why("sac", "env.normalize_obs=true")
+    assert "not a whole number" in why("sac", "algorithm.utd=1.5")
+    assert "does not clip gradients" in why("sac", "algorithm.max_grad_norm=10")
+
+
+def test_bench_vs_sb3_times_the_same_updates_and_records_speed_md(pipelines_dir, tmp_path):
+    pytest.importorskip("sb3_contrib")
+    args = ["bench", "crossq", "pendulum", *[x for o in TINY for x in ("-s", o)],
+            "--frames", "60", "--warmup", "10", "--device", "cpu", "--no-compile",
+            "--vs", "sb3", "--rounds", "1", "--threads", "1", "--json", "--report",
+            "--reports-dir", str(tmp_path), "--pipelines", str(pipelines_dir)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout[result.stdout.index("{") :])
+    ours, sb3 = record["sides"]["rlpipe"]["median"], record["sides"]["sb3"]["median"]
+    assert ours["frames"] == sb3["frames"] == 60
+    assert ours["updates"] == sb3["updates"] == 60  # utd 1: one update per timed frame
+    assert record["ratio"] == pytest.approx(ours["updates_per_s"] / sb3["updates_per_s"])
+    assert record["critic"] == [64, 64] and record["window"]["compile"] is False
+
+    speed_md = (tmp_path / "SPEED.md").read_text()
+    assert f"{record['ratio']:.2f}x" in speed_md
+    assert "rlpipe bench crossq pendulum -s 'algorithm.actor.hidden=[32, 32]'" in speed_md
+    assert "--vs sb3 --rounds 1 --report" in speed_md
+
+
+def test_a_new_measurement_replaces_the_old_one_of_its_configuration(tmp_path):
+    def record(key, ratio):
+        side = BenchResult("rlpipe", 10, 10, 1.0, 0.1, 1.0, None).as_dict()
+        return {
+            "key": key, "family": "sac", "spec": "hopper", "env": "Hopper-v5", "overrides": [],
+            "spec_hash": "ab" * 32, "actor": [256, 256], "critic": [256, 256], "batch_size": 256,
+            "utd": 1.0, "ratio": ratio, "date": "2026-11-25",
+            "window": {"frames": 10, "warmup_frames": 1, "device": "cpu", "compile": False,
+                       "threads": 2, "seed": 0},
+            "sides": {"rlpipe": {"median": side, "rounds": [side]},
+                      "sb3": {"median": side, "rounds": [side]}},
+            "machine": {"device": "cpu", "gpu": None, "cpu": "x", "cores": 2, "threads": 2,
+                        "rlpipe": "0.1.0", "torch": "2", "stable_baselines3": "2",
+                        "sb3_contrib": "2", "python": "3.11"},
+        }  # fmt: skip
+
+    add_record(tmp_path, record("a", 1.1))
+    add_record(tmp_path, record("b", 1.2))
+    first = (tmp_path / "SPEED.md").read_text()
+    add_record(tmp_path, record("a", 1.7))
+    assert [(r["key"], r["ratio"]) for r in read_records(tmp_path)] == [("a", 1.7), ("b", 1.2)]
+    text = (tmp_path / "SPEED.md").read_text()
+    assert "| 1.70x |" in text and "| 1.10x |" not in text and "| 1.20x |" in text
+    add_record(tmp_path, record("a", 1.1))
+    assert (tmp_path / "SPEED.md").read_text() == first  # rendered from the records alone

@@ -1,0 +1,35 @@
+"""The baselines learn CartPole-v1: deterministic eval return after a fixed, stated budget.
+
+Budgets are frames (env steps, all envs summed) of the pipelines' own cartpole specs
+(RL Zoo hyperparameters), seed 0, 2 torch threads on CPU; only the final evaluation runs.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rlpipe.spec import resolve_spec
+from rlpipe.train import train_seed
+
+pytestmark = pytest.mark.learning
+
+
+def final_eval(pipelines_dir, tmp_path, family, frames):
+    overrides = [f"max_frame={frames}", f"meta.eval_interval={frames}", "meta.log_interval=5000",
+                 "meta.eval_episodes=10"]  # fmt: skip
+    spec = resolve_spec(family, "cartpole", overrides, pipelines_dir).spec
+    torch.set_num_threads(2)
+    return train_seed(spec, 0, tmp_path / "seed-0", torch.device("cpu"))["eval_return"]
+
+
+def test_ppo_balances_cartpole_above_400_in_25000_frames(pipelines_dir, tmp_path):
+    assert final_eval(pipelines_dir, tmp_path, "ppo", 25_000) > 400
+
+
+def test_dqn_balances_cartpole_above_150_in_30000_frames(pipelines_dir, tmp_path):
+    assert final_eval(pipelines_dir, tmp_path, "dqn", 30_000) > 150
+
+
+def test_a2c_balances_cartpole_above_150_in_60000_frames(pipelines_dir, tmp_path):
+    assert final_eval(pipelines_dir, tmp_path, "a2c", 60_000) > 150
