@@ -29,9 +29,7 @@ def sb3_unsupported(spec: Spec) -> str | None:
         return f"--vs sb3 compares SAC and CrossQ; {algo.name} is not supported yet"
     if spec.env.normalize_obs:
         return "SB3's SAC has no observation normalisation; use -s env.normalize_obs=false"
-    if algo.actor.norm.type != "none" or (
-        algo.name == "sac" and algo.critic.norm.type != "none"
-    ):
+    if algo.actor.norm.type != "none" or (algo.name == "sac" and algo.critic.norm.type != "none"):
         return "SB3 builds plain MLPs here; the spec's network normalisation has no SB3 twin"
     if algo.utd >= 1 and algo.utd != int(algo.utd):
         return f"utd {algo.utd} is not a whole number of updates per frame"

@@ -75,9 +75,7 @@ def render(records: list[dict[str, Any]]) -> str:
             f" ({', '.join(r['overrides'])})" if r["overrides"] else ""
         )
         device = r["machine"]["gpu"] or f"cpu, {r['machine']['threads']} threads"
-        memory = f"{ours['peak_host_mb']:,.0f} / " + (
-            f"{sb3['peak_host_mb']:,.0f}" if sb3 else "–"
-        )
+        memory = f"{ours['peak_host_mb']:,.0f} / " + (f"{sb3['peak_host_mb']:,.0f}" if sb3 else "–")
         lines.append(
             f"| {config} | {r['env']} | {'x'.join(map(str, r['critic']))} | {device} "
             f"| {'yes' if r['window']['compile'] else 'no'} | {_cell(ours['env_fps'])} "
