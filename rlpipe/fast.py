@@ -33,17 +33,19 @@ def planned_updates(spec: Any) -> int:
 def compile_by_default(spec: Any, device: torch.device, updates: int | None = None) -> bool:
     """Whether the update is compiled when neither --compile nor --no-compile is given.
 
-    Measured with `rlpipe bench` (reports/SPEED.md): on CPU, inductor's fused elementwise
-    kernels pay off where BatchRenorm layers make up much of the update (CrossQ critics) and
-    lose to eager for plain MLPs, whose cost is all matmuls plus per-call overhead. A run of
-    fewer than MIN_UPDATES_TO_COMPILE updates (`updates`) stays eager either way.
+    Measured with `rlpipe bench` on Hopper-v5 (reports/SPEED.md), 2 CPU threads: compiled
+    updates are faster for SAC 256x256 (133 vs 119 updates/s) and CrossQ with 256-wide
+    BatchRenorm critics (137 vs 95). A run of fewer than MIN_UPDATES_TO_COMPILE updates
+    (`updates`) stays eager: it would spend longer compiling than it saves.
+
+    Caveat: inductor's CPU kernels spin-wait in OpenMP barriers; with 2+ torch threads on
+    cores that other processes keep busy, a compiled update can run many times slower than
+    eager. rlpipe's own seed workers share the cores out (`plan_workers`), so this only
+    bites beside foreign load; then pass --no-compile.
     """
-    algo = spec.algorithm
-    if not hasattr(algo, "critic") or not compile_supported(device)[0]:
+    if not hasattr(spec.algorithm, "critic") or not compile_supported(device)[0]:
         return False
-    if updates is not None and updates < MIN_UPDATES_TO_COMPILE:
-        return False
-    return device.type == "cuda" or algo.critic.norm.type == "batch_renorm"
+    return updates is None or updates >= MIN_UPDATES_TO_COMPILE
 
 
 def compile_supported(device: torch.device) -> tuple[bool, str]:
