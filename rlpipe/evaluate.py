@@ -12,8 +12,8 @@ from rlpipe.algos import build_agent
 from rlpipe.envs import env_shapes, make_vec_env
 from rlpipe.errors import RlpipeError
 from rlpipe.runs import MODEL_FILE, SPEC_FILE, atomic_write_json, seed_dir
+from rlpipe.seedloop import EVAL_SEED_OFFSET, evaluate
 from rlpipe.spec import Spec
-from rlpipe.train import EVAL_SEED_OFFSET, evaluate
 
 EVAL_FILE = "eval.json"
 

@@ -15,6 +15,7 @@ import torch
 from rlpipe.errors import RlpipeError
 
 COMPILED_METHODS = ("critic_loss", "actor_loss")
+COMPILABLE = frozenset({"sac", "crossq"})  # the algorithms with those methods
 
 
 # Compiling costs tens of seconds (minutes on a busy 2-core CPU): below this many updates a
@@ -43,7 +44,7 @@ def compile_by_default(spec: Any, device: torch.device, updates: int | None = No
     eager. rlpipe's own seed workers share the cores out (`plan_workers`), so this only
     bites beside foreign load; then pass --no-compile.
     """
-    if not hasattr(spec.algorithm, "critic") or not compile_supported(device)[0]:
+    if spec.algorithm.name not in COMPILABLE or not compile_supported(device)[0]:
         return False
     return updates is None or updates >= MIN_UPDATES_TO_COMPILE
 
@@ -60,10 +61,18 @@ def compile_supported(device: torch.device) -> tuple[bool, str]:
     return True, ""
 
 
+def check_compilable(algorithm: str) -> None:
+    """Raise a clear error if --compile was asked for an algorithm without a compiled path."""
+    if algorithm not in COMPILABLE:
+        names = " and ".join(sorted(COMPILABLE))
+        raise RlpipeError(f"--compile: only {names} have a compiled update, not {algorithm}")
+
+
 def accelerate(agent: Any, compile: bool) -> Any:
     """Return agent with its loss functions compiled (when compile is true)."""
     if not compile:
         return agent
+    check_compilable(agent.spec.name)
     supported, why = compile_supported(agent.device)
     if not supported:
         raise RlpipeError(f"--compile: {why}; run with --no-compile")

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from rlpipe.errors import RlpipeError
-from rlpipe.fast import compile_by_default, planned_updates
+from rlpipe.fast import check_compilable, compile_by_default, planned_updates
 from rlpipe.runs import (
     PROVENANCE_FILE,
     SPEC_FILE,
@@ -28,8 +28,9 @@ from rlpipe.runs import (
     seed_dir,
     write_summary,
 )
+from rlpipe.seedloop import SeedProgress
 from rlpipe.spec import ResolvedSpec, Spec
-from rlpipe.train import SeedProgress, train_seed
+from rlpipe.train import train_seed
 
 
 @dataclass(frozen=True)
@@ -217,12 +218,14 @@ def train_run(
     """Train every seed of a resolved spec; returns the run folder and its summary."""
     spec = resolved.spec
     device = resolve_device(options.device)
-    run_dir = prepare_run_dir(resolved, options)
-    provenance_path = run_dir / PROVENANCE_FILE
-    workers, threads = plan_workers(spec.meta.seeds, device, options.workers)
     compile = options.compile
     if compile is None:
         compile = compile_by_default(spec, device, updates=planned_updates(spec))
+    elif compile:
+        check_compilable(spec.algorithm.name)  # before the run folder is touched
+    run_dir = prepare_run_dir(resolved, options)
+    provenance_path = run_dir / PROVENANCE_FILE
+    workers, threads = plan_workers(spec.meta.seeds, device, options.workers)
     if options.resume and provenance_path.exists():
         record = json.loads(provenance_path.read_text())
         record["resumes"] = record.get("resumes", 0) + 1

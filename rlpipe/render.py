@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from rlpipe.train import SeedProgress
+from rlpipe.seedloop import SeedProgress
 
 
 def _number(value: float | None, digits: int = 1) -> str:

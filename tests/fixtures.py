@@ -18,7 +18,7 @@ from rlpipe.runs import (
     seed_dir,
     write_summary,
 )
-from rlpipe.train import COLUMNS, RESULT_FILE
+from rlpipe.seedloop import COLUMNS, RESULT_FILE
 
 FIXTURE_CPU = "Fixture CPU 2.0GHz"
 FIXTURE_GPU = "Fixture GPU 80GB"

@@ -38,7 +38,7 @@ def test_spec_show_json_has_resolved_spec_and_hash(pipelines_dir):
 def test_spec_check_passes_on_the_repo(pipelines_dir):
     result = invoke("spec", "check", pipelines=pipelines_dir)
     assert result.exit_code == 0, result.output
-    assert "32 of 32 specs valid" in result.output
+    assert "79 of 79 specs valid" in result.output
 
 
 def test_spec_check_fails_with_non_zero_exit_on_any_invalid_spec(write_pipeline):
@@ -76,3 +76,15 @@ def test_console_script_prints_error_without_traceback(pipelines_dir):
     assert result.returncode == 2
     assert "error:" in result.stderr and "did you mean 'hopper'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_compile_of_an_algorithm_without_a_compiled_update_stops_before_the_run_folder(
+    pipelines_dir, tmp_path
+):
+    out = tmp_path / "run"
+    result = invoke(
+        "train", "ppo", "cartpole", "--compile", "--out", str(out), pipelines=pipelines_dir
+    )
+    assert result.exit_code != 0
+    assert "--compile: only crossq and sac have a compiled update, not ppo" in result.output
+    assert "Traceback" not in result.output and not out.exists()

@@ -18,8 +18,9 @@ from rlpipe.cli import app
 from rlpipe.errors import RlpipeError
 from rlpipe.launch import TrainOptions, train_run
 from rlpipe.runs import WALL_CLOCK_COLUMNS, read_rows
+from rlpipe.seedloop import NonFiniteLoss
 from rlpipe.spec import resolve_spec
-from rlpipe.train import NonFiniteLoss, train_seed
+from rlpipe.train import train_seed
 
 # Small and fast: 64-wide nets, 1000 frames, updates from frame 200.
 FAST = [

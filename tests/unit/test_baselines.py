@@ -104,8 +104,8 @@ def test_dqn_epsilon_decays_linearly_then_holds(pipelines_dir):
 
 
 def test_dqn_hard_target_copy_every_interval(pipelines_dir):
-    dqn = agent_for(pipelines_dir, "dqn", "cartpole", DISCRETE)  # copy every 5 updates
-    for _ in range(4):
+    dqn = agent_for(pipelines_dir, "dqn", "cartpole", DISCRETE)  # copy every 128 updates
+    for _ in range(127):
         dqn.update(dqn_batch())
     online, target = dqn.q_net[0].weight, dqn.q_target[0].weight
     assert not torch.equal(online, target)

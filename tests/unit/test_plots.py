@@ -22,8 +22,8 @@ from rlpipe.report.plots import (
     plot_suite,
 )
 from rlpipe.runs import MetricsLog
+from rlpipe.seedloop import COLUMNS
 from rlpipe.suite import load_suite
-from rlpipe.train import COLUMNS
 from tests.fixtures import make_run, make_suite_file, seed_fps
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

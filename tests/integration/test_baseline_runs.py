@@ -12,8 +12,9 @@ from rlpipe.algos.ppo import PPO
 from rlpipe.envs import env_shapes, finished_returns, learning_terminals, make_vec_env
 from rlpipe.onpolicy import ON_POLICY_COLUMNS
 from rlpipe.runs import WALL_CLOCK_COLUMNS, read_rows
+from rlpipe.seedloop import NonFiniteLoss
 from rlpipe.spec import resolve_spec
-from rlpipe.train import NonFiniteLoss, train_seed
+from rlpipe.train import train_seed
 
 needs_ale = pytest.mark.skipif(
     importlib.util.find_spec("ale_py") is None or importlib.util.find_spec("cv2") is None,

@@ -1,0 +1,280 @@
+"""What every training loop does for one seed besides learning: resume, the log, eval and
+checkpoint schedule, metrics rows with the NaN guard, progress reports and the result.
+
+The off-policy loop (rlpipe/train.py) and the on-policy loop (rlpipe/onpolicy.py) differ
+only in how they collect frames and update; both hand the rest to a `SeedLoop`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rlpipe.envs import finished_returns
+from rlpipe.errors import RlpipeError
+from rlpipe.profiling import WindowProfiler
+from rlpipe.runs import (
+    CHECKPOINT_DIR,
+    METRICS_FILE,
+    MODEL_FILE,
+    MetricsLog,
+    atomic_torch_save,
+    atomic_write_json,
+    truncate_after,
+)
+from rlpipe.spec.schema import Spec
+
+COLUMNS = (
+    "frame",
+    "wall_s",
+    "fps",
+    "episodes",
+    "return_mean",
+    "return_ma",
+    "eval_return",
+    "loss_critic",
+    "loss_actor",
+    "loss_alpha",
+    "alpha",
+    "q_mean",
+    "entropy",
+)
+LOSS_COLUMNS = ("loss_critic", "loss_actor", "loss_alpha", "q_mean")
+RESULT_FILE = "result.json"
+CHECKPOINT_FILE = "state.pt"
+EVAL_SEED_OFFSET = 1_000_003  # eval envs never share a seed with training envs
+
+
+@dataclass(frozen=True)
+class SeedProgress:
+    """One log point of one seed, for progress display."""
+
+    seed: int
+    frame: int
+    max_frame: int
+    fps: float
+    return_ma: float | None
+    eval_return: float | None
+
+
+class NonFiniteLoss(RlpipeError):
+    """A loss became NaN or infinite; the run stops and keeps its last good checkpoint."""
+
+
+class StatAccumulator:
+    """Sums of update statistics kept on the device, read (one sync) at log points."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, stats: dict[str, torch.Tensor]) -> None:
+        """Add one update's statistics."""
+        for key, value in stats.items():
+            self.sums[key] = self.sums[key] + value if key in self.sums else value
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def read(self) -> dict[str, float]:
+        """Means since the last read, as floats; resets the sums."""
+        if not self.sums:
+            return {}
+        keys = list(self.sums)
+        values = torch.stack([self.sums[k].float() for k in keys]).cpu().tolist()
+        means = {k: v / self.counts[k] for k, v in zip(keys, values, strict=True)}
+        self.sums, self.counts = {}, {}
+        return means
+
+
+def evaluate(agent: Any, envs: Any, seed: int) -> float:
+    """Mean return of one deterministic episode in each eval env (reset with a fixed seed)."""
+    obs, _ = envs.reset(seed=seed)
+    n = envs.num_envs
+    returns, done = np.zeros(n), np.zeros(n, dtype=bool)
+    while not done.all():
+        obs, rewards, terminated, truncated, _ = envs.step(agent.act(obs, deterministic=True))
+        returns += np.where(done, 0.0, rewards)
+        done |= terminated | truncated
+    return float(returns.mean())
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def finished_result(seed_dir: Path, resume: bool) -> dict[str, Any] | None:
+    """The result of a seed that already finished, when resuming; else None."""
+    path = seed_dir / RESULT_FILE
+    return json.loads(path.read_text()) if resume and path.is_file() else None
+
+
+def _mean(values: Any) -> float | None:
+    values = list(values)
+    return float(np.mean(values)) if values else None
+
+
+def _next_multiple(frame: int, interval: int) -> int:
+    return (frame // interval + 1) * interval
+
+
+class SeedLoop:
+    """One seed's bookkeeping. Use as a context manager around the loop (it holds
+    metrics.csv open); call `episodes_ended` after each env step, `log` when `log_due`, and
+    `finish` at the end.
+
+    `loop_fields` are extra counters the caller keeps in `self.state`; they are saved in
+    and restored from checkpoints with the rest.
+    """
+
+    def __init__(
+        self,
+        spec: Spec,
+        seed: int,
+        seed_dir: Path,
+        artifact_dir: Path,
+        columns: tuple[str, ...],
+        report: Callable[[SeedProgress], None],
+        profile: bool,
+        device: torch.device,
+        **loop_fields: Any,
+    ) -> None:
+        self.meta, self.seed, self.max_frame = spec.meta, seed, spec.env.max_frame
+        self.seed_dir, self.artifact_dir = seed_dir, artifact_dir
+        self.columns, self.report, self.device = columns, report, device
+        self.checkpoint_path = artifact_dir / CHECKPOINT_DIR / CHECKPOINT_FILE
+        self.metrics_path = seed_dir / METRICS_FILE
+        self.state: dict[str, Any] = {
+            "frame": 0, "wall_offset": 0.0, "episodes": 0, "eval": None, **loop_fields
+        }  # fmt: skip
+        self.recent: deque[float] = deque(maxlen=spec.meta.return_window)
+        self.finished_since_log: list[float] = []
+        self.stats = StatAccumulator()
+        self.profiler = WindowProfiler(artifact_dir / "profile.json", device) if profile else None
+        self.metrics: MetricsLog | None = None
+        seed_dir.mkdir(parents=True, exist_ok=True)
+
+    def resume(self, resume: bool) -> dict[str, Any] | None:
+        """The checkpoint to continue from (None for a fresh start); metrics.csv is cut back
+        to the checkpoint's frame (emptied for a fresh start), so no row is duplicated."""
+        if resume and self.checkpoint_path.is_file():
+            saved = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+            torch.set_rng_state(saved["rng"]["torch"])
+            self.state = saved["loop"]
+            self.recent.extend(saved["recent_returns"])
+            truncate_after(self.metrics_path, self.state["frame"])
+            return saved
+        if self.metrics_path.exists():
+            truncate_after(self.metrics_path, 0)
+        return None
+
+    def __enter__(self) -> SeedLoop:
+        frame = self.state["frame"]
+        self.next_log = _next_multiple(frame, self.meta.log_interval)
+        self.next_eval = _next_multiple(frame, self.meta.eval_interval)
+        self.next_checkpoint = _next_multiple(frame, self.meta.checkpoint_interval)
+        self.last_checkpoint = self.last_log_frame = frame
+        self.start = self.last_log_time = time.perf_counter()
+        self.metrics = MetricsLog(self.metrics_path, self.columns).__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.metrics is not None
+        self.metrics.__exit__(*exc)
+
+    def episodes_ended(self, info: dict[str, Any]) -> None:
+        """Count the episodes that ended in this env step and keep their returns."""
+        returns = finished_returns(info)
+        self.recent.extend(returns)
+        self.finished_since_log.extend(returns)
+        self.state["episodes"] += len(returns)
+
+    def profile_step(self, frame: int) -> None:
+        """Advance the profiler's window (a no-op without --profile)."""
+        if self.profiler is not None:
+            self.profiler.step(frame)
+
+    def log_due(self, frame: int) -> bool:
+        """Whether frame is a log point (every log_interval, and the last frame)."""
+        return frame >= self.next_log or frame >= self.max_frame
+
+    def log(
+        self,
+        frame: int,
+        run_eval: Callable[[], float],
+        checkpoint: Callable[[], dict[str, Any]],
+    ) -> None:
+        """Evaluate if due, write a metrics row, report progress, checkpoint if due.
+
+        `checkpoint` returns the caller's own parts of a checkpoint (agent, buffers, RNG
+        states other than torch's global one); the loop state is added here.
+        """
+        meta = self.meta
+        eval_return = None
+        if frame >= self.next_eval or frame >= self.max_frame:
+            eval_return = self.state["eval"] = run_eval()
+            self.next_eval = _next_multiple(frame, meta.eval_interval)
+        now = time.perf_counter()
+        means = self.stats.read()
+        for key in LOSS_COLUMNS:
+            if key in means and not math.isfinite(means[key]):
+                raise NonFiniteLoss(
+                    f"{key} became {means[key]} between frames {self.last_log_frame} and "
+                    f"{frame} (seed {self.seed}); stopped. The last good checkpoint (frame "
+                    f"{self.last_checkpoint}) is kept in {self.checkpoint_path.parent}"
+                )
+        row = {
+            "frame": frame,
+            "wall_s": self.state["wall_offset"] + now - self.start,
+            "fps": (frame - self.last_log_frame) / max(now - self.last_log_time, 1e-9),
+            "episodes": self.state["episodes"],
+            "return_mean": _mean(self.finished_since_log),
+            "return_ma": _mean(self.recent),
+            "eval_return": eval_return,
+            **means,
+        }
+        assert self.metrics is not None
+        self.metrics.append(row)
+        progress = (self.seed, frame, self.max_frame, row["fps"], row["return_ma"])
+        self.report(SeedProgress(*progress, self.state["eval"]))
+        self.finished_since_log.clear()
+        self.last_log_time, self.last_log_frame = now, frame
+        self.next_log = _next_multiple(frame, meta.log_interval)
+        if frame >= self.next_checkpoint and frame < self.max_frame:
+            self.state["wall_offset"] += now - self.start
+            self.start = now
+            parts = checkpoint()
+            parts["rng"] = {**parts.get("rng", {}), "torch": torch.get_rng_state()}
+            state = {**parts, "loop": {**self.state, "frame": frame},
+                     "recent_returns": list(self.recent)}  # fmt: skip
+            atomic_torch_save(state, self.checkpoint_path)
+            self.last_checkpoint = frame
+            self.next_checkpoint = _next_multiple(frame, meta.checkpoint_interval)
+
+    def finish(self, frame: int, agent: Any) -> dict[str, Any]:
+        """Save the final weights and write result.json; returns the result."""
+        if self.profiler is not None:
+            self.profiler.close()
+        wall_s = self.state["wall_offset"] + time.perf_counter() - self.start
+        atomic_torch_save(agent.state_dict(with_optimizers=False), self.artifact_dir / MODEL_FILE)
+        result = {
+            "seed": self.seed,
+            "return_ma": _mean(self.recent),
+            "eval_return": self.state["eval"],
+            "frames": frame,
+            "wall_s": wall_s,
+            "fps": frame / max(wall_s, 1e-9),
+        }
+        atomic_write_json(self.seed_dir / RESULT_FILE, result)
+        return result
