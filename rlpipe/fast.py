@@ -34,9 +34,11 @@ def planned_updates(spec: Any) -> int:
 def compile_by_default(spec: Any, device: torch.device, updates: int | None = None) -> bool:
     """Whether the update is compiled when neither --compile nor --no-compile is given.
 
-    Measured with `rlpipe bench` on Hopper-v5 (reports/SPEED.md), 2 CPU threads: compiled
-    updates are faster for SAC 256x256 (133 vs 119 updates/s) and CrossQ with 256-wide
-    BatchRenorm critics (137 vs 95). A run of fewer than MIN_UPDATES_TO_COMPILE updates
+    On CUDA, always (SAC and CrossQ). On CPU, only for BatchRenorm critics: timing
+    `agent.update` on one Hopper-v5 batch (256, 2 threads), CrossQ with 256-wide critics
+    takes 11-14 ms eager and 6.5-7 ms compiled, while SAC 256x256 takes 6-8 ms eager and
+    7-9 ms compiled (inductor fuses BatchRenorm's many elementwise ops; a plain MLP is all
+    matmuls, which it cannot beat). A run of fewer than MIN_UPDATES_TO_COMPILE updates
     (`updates`) stays eager: it would spend longer compiling than it saves.
 
     Caveat: inductor's CPU kernels spin-wait in OpenMP barriers; with 2+ torch threads on
@@ -44,9 +46,12 @@ def compile_by_default(spec: Any, device: torch.device, updates: int | None = No
     eager. rlpipe's own seed workers share the cores out (`plan_workers`), so this only
     bites beside foreign load; then pass --no-compile.
     """
-    if spec.algorithm.name not in COMPILABLE or not compile_supported(device)[0]:
+    algo = spec.algorithm
+    if algo.name not in COMPILABLE or not compile_supported(device)[0]:
         return False
-    return updates is None or updates >= MIN_UPDATES_TO_COMPILE
+    if updates is not None and updates < MIN_UPDATES_TO_COMPILE:
+        return False
+    return device.type == "cuda" or algo.critic.norm.type == "batch_renorm"
 
 
 def compile_supported(device: torch.device) -> tuple[bool, str]:
