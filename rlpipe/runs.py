@@ -417,12 +417,20 @@ def _utc_now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
+# What `dvc repro` itself writes: changes there do not make the code a run came from dirty
+# (re-running a committed suite replaces its tracked run folders before training).
+PIPELINE_OUTPUTS = ("runs", "evals", "reports", "artifacts", "dvc.lock")
+
+
 def provenance(spec_hash: str, device: str) -> dict[str, Any]:
     """Return where, with what and from which commit a run is produced; never raises."""
     import torch
 
     commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no") if commit is not None else None
+    status = None
+    if commit is not None:
+        outputs = (f":(top,exclude){path}" for path in PIPELINE_OUTPUTS)
+        status = _git("status", "--porcelain", "--untracked-files=no", "--", ":(top)", *outputs)
     gpu_name = cuda_version = cudnn_version = None
     if device.startswith("cuda"):
         try:

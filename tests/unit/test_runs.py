@@ -395,6 +395,12 @@ def test_provenance_in_a_git_repo_records_commit_and_dirty_flag(tmp_path, monkey
     ).stdout.strip()
     clean = provenance("h", "cpu")
     assert clean["git_commit"] == head and clean["git_dirty"] is False
+    Path("runs").mkdir()
+    Path("runs/summary.json").write_text("{}\n")
+    subprocess.run([*git, "add", "runs"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "a run"], check=True)
+    Path("runs/summary.json").unlink()  # what `rlpipe train --overwrite` does to a tracked run
+    assert provenance("h", "cpu")["git_dirty"] is False
     Path("README").write_text("changed\n")
     assert provenance("h", "cpu")["git_dirty"] is True
 
