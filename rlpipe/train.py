@@ -52,6 +52,13 @@ def collect(
     return next_obs, info
 
 
+def updates_due(debt: float, utd: float, frames: int) -> tuple[int, float]:
+    """Whole updates owed after `frames` more env frames at `utd` updates per frame, and the
+    fraction carried to the next step (so utd < 1 and num_envs > 1 both come out exact)."""
+    debt += utd * frames
+    return int(debt), debt - int(debt)
+
+
 def train_seed(
     spec: Spec,
     seed: int,
@@ -111,9 +118,9 @@ def train_seed(
             run.episodes_ended(info)
             frame += envs.num_envs
             if frame > algo.learning_starts:
-                run.state["update_debt"] += algo.utd * envs.num_envs
-                n_updates = int(run.state["update_debt"])
-                run.state["update_debt"] -= n_updates
+                n_updates, run.state["update_debt"] = updates_due(
+                    run.state["update_debt"], algo.utd, envs.num_envs
+                )
                 for _ in range(n_updates):
                     run.stats.add(agent.update(buffer.sample(algo.batch_size, generator)))
                 run.profile_step(frame)

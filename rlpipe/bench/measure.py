@@ -89,7 +89,7 @@ def bench_rlpipe(spec: Spec, window: Window) -> BenchResult:
     from rlpipe.algos import build_agent
     from rlpipe.envs import env_shapes, make_vec_env
     from rlpipe.fast import accelerate
-    from rlpipe.train import collect, replay_buffer_for
+    from rlpipe.train import collect, replay_buffer_for, updates_due
 
     device = torch.device(window.device)
     torch.manual_seed(window.seed)
@@ -115,10 +115,9 @@ def bench_rlpipe(spec: Spec, window: Window) -> BenchResult:
         obs, _ = collect(agent, envs, buffer, obs, random_actions=frame < algo.learning_starts)
         frame += envs.num_envs
         if frame > algo.learning_starts:
-            debt += algo.utd * envs.num_envs
-            for _ in range(int(debt)):
+            n_updates, debt = updates_due(debt, algo.utd, envs.num_envs)
+            for _ in range(n_updates):
                 agent.update(buffer.sample(algo.batch_size, generator))
-            debt -= int(debt)
         reached(frame)
     envs.close()
     host_mb, gpu_mb = peak_memory(device)
