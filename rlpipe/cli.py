@@ -16,7 +16,7 @@ from rich.table import Table
 
 from rlpipe import __version__
 from rlpipe.errors import RlpipeError
-from rlpipe.spec import check_all, resolve_spec
+from rlpipe.spec import DEFAULT_SUITE, check_all, resolve_spec
 
 app = typer.Typer(
     name="rlpipe",
@@ -200,6 +200,15 @@ def train(
             "enough to repay compiling (see rlpipe/fast.py).",
         ),
     ] = None,
+    restart_seed: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--restart-seed",
+            help="With --resume: train this seed again from scratch (e.g. its checkpoint is "
+            "damaged), keeping the other seeds. Repeatable.",
+            min=0,
+        ),
+    ] = None,
     pipelines: PipelinesOpt = Path("pipelines"),
 ) -> None:
     """Train a spec: every seed, with progress, into a run folder with a summary."""
@@ -210,7 +219,8 @@ def train(
         raise RlpipeError("--resume and --overwrite exclude each other")
     all_overrides = [*(overrides or []), *([f"meta.seeds={seeds}"] if seeds else [])]
     resolved = resolve_spec(family, spec, all_overrides, pipelines)
-    options = TrainOptions(device, out, artifacts, resume, overwrite, profile, workers, compile_)
+    options = TrainOptions(device, out, artifacts, resume, overwrite, profile, workers, compile_,
+                           tuple(restart_seed or ()))  # fmt: skip
     console.print(
         f"[bold]{family}/{spec}[/] {resolved.spec.env.id}, spec hash "
         f"[cyan]{resolved.spec_hash[:12]}[/], seeds {resolved.spec.meta.seed_list}"
@@ -243,10 +253,11 @@ def eval_run(
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
 ) -> None:
     """Evaluate a run's final weights with the deterministic policy; writes eval.json."""
-    from rlpipe.evaluate import evaluate_run
-    from rlpipe.launch import resolve_device
+    from rlpipe.device import resolve_device
+    from rlpipe.loops.evaluate import evaluate_run
+    from rlpipe.rundir import RunFolder
 
-    result = evaluate_run(run_dir, artifacts, episodes, str(resolve_device(device)), output)
+    result = evaluate_run(RunFolder(run_dir, artifacts), episodes, resolve_device(device), output)
     per_seed = ", ".join(f"seed {s['seed']}: {s['return_mean']:.1f}" for s in result["per_seed"])
     console.print(f"eval return {result['return_mean']:.1f} ({per_seed})")
 
@@ -254,13 +265,13 @@ def eval_run(
 @app.command()
 @user_errors
 def plot(
-    suite: SuiteOpt = Path("params/suite.yaml"),
+    suite: SuiteOpt = DEFAULT_SUITE,
     runs: Annotated[Path, typer.Option(help="Folder of run folders.")] = Path("runs"),
     out: Annotated[Path, typer.Option(help="Folder for the PNGs.")] = Path("reports/plots"),
 ) -> None:
     """Plot return vs frames per env (mean and 95% CI over seeds) and frames/s vs time."""
     from rlpipe.report.plots import plot_suite
-    from rlpipe.suite import load_suite
+    from rlpipe.spec import load_suite
 
     written = plot_suite(load_suite(suite), runs, out)
     console.print(f"wrote {len(written)} plots to {out}/")
@@ -269,13 +280,13 @@ def plot(
 @app.command()
 @user_errors
 def report(
-    suite: SuiteOpt = Path("params/suite.yaml"),
+    suite: SuiteOpt = DEFAULT_SUITE,
     runs: Annotated[Path, typer.Option(help="Folder of run folders.")] = Path("runs"),
     out: Annotated[Path, typer.Option(help="Reports folder.")] = Path("reports"),
 ) -> None:
     """Write reports/BENCHMARKS.md and reports/benchmarks.json from the suite and its runs."""
     from rlpipe.report.benchmarks import write_report
-    from rlpipe.suite import load_suite
+    from rlpipe.spec import load_suite
 
     markdown, data = write_report(load_suite(suite), suite, out, runs)
     console.print(f"wrote {markdown} and {data}")
@@ -284,7 +295,7 @@ def report(
 @app.command()
 @user_errors
 def audit(
-    suite: SuiteOpt = Path("params/suite.yaml"),
+    suite: SuiteOpt = DEFAULT_SUITE,
     online: Annotated[
         bool, typer.Option("--online", help="Also check Hub links through huggingface_hub.")
     ] = False,
@@ -298,7 +309,7 @@ def audit(
     """
     from rlpipe.report.audit import AuditPaths, findings_json
     from rlpipe.report.audit import audit as run_audit
-    from rlpipe.suite import load_suite
+    from rlpipe.spec import load_suite
 
     findings = run_audit(load_suite(suite), AuditPaths(suite=suite, pipelines=pipelines), online)
     if as_json:
@@ -322,7 +333,7 @@ def publish(
     run_keys: Annotated[
         list[str] | None, typer.Argument(help="Run folder names; default: every suite run.")
     ] = None,
-    suite: SuiteOpt = Path("params/suite.yaml"),
+    suite: SuiteOpt = DEFAULT_SUITE,
     repo: Annotated[
         str | None, typer.Option(help="Hub dataset repo id; default: the suite's hub_repo.")
     ] = None,
@@ -330,7 +341,7 @@ def publish(
     """Upload run folders (weights, no optimizer state) to the Hub, then relink the report."""
     from rlpipe.hub import publish_runs
     from rlpipe.report.benchmarks import write_report
-    from rlpipe.suite import load_suite
+    from rlpipe.spec import load_suite
 
     loaded = load_suite(suite)
     urls = publish_runs(run_keys or list(loaded.runs), repo or loaded.hub_repo)
@@ -379,19 +390,21 @@ def bench(
     """Measure training speed (env frames/s, updates/s) of a spec, optionally against SB3."""
     import os
 
+    from rlpipe.algos.registry import algorithm
     from rlpipe.bench.compare import compare
-    from rlpipe.bench.measure import Window
     from rlpipe.bench.sb3 import sb3_unsupported
     from rlpipe.bench.speed_report import add_record
+    from rlpipe.bench.timing import Window
+    from rlpipe.device import resolve_device
     from rlpipe.fast import compile_by_default
-    from rlpipe.launch import resolve_device
     from rlpipe.render import bench_table
 
     if vs not in (None, "sb3"):
         raise RlpipeError(f"--vs {vs}: the only library to compare with is sb3")
     resolved = resolve_spec(family, spec, overrides or [], pipelines)
-    if resolved.spec.algorithm.name not in ("sac", "crossq"):
-        raise RlpipeError(f"rlpipe bench times off-policy updates; {family} is not SAC/CrossQ")
+    name = resolved.spec.algorithm.name
+    if algorithm(name).on_policy:
+        raise RlpipeError(f"rlpipe bench times replay updates; {name} is an on-policy algorithm")
     if vs == "sb3" and (why := sb3_unsupported(resolved.spec)) is not None:
         raise RlpipeError(f"--vs sb3: {why}")
     torch_device = resolve_device(device)

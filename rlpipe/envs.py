@@ -34,6 +34,11 @@ class EnvShapes:
         """Shape of one action as stored in a replay buffer."""
         return () if self.discrete else (self.action_dim,)
 
+    @property
+    def image(self) -> bool:
+        """Whether observations are stacked uint8 frames (channels, height, width)."""
+        return len(self.obs_shape) == 3 and self.obs_dtype == np.uint8
+
 
 def _register_optional_envs() -> None:
     try:

@@ -12,11 +12,8 @@ from typing import Any
 
 import torch
 
+from rlpipe.algos.registry import ALGORITHMS, algorithm
 from rlpipe.errors import RlpipeError
-
-COMPILED_METHODS = ("critic_loss", "actor_loss")
-COMPILABLE = frozenset({"sac", "crossq"})  # the algorithms with those methods
-
 
 # Compiling costs tens of seconds (minutes on a busy 2-core CPU): below this many updates a
 # run finishes sooner eager.
@@ -26,7 +23,7 @@ MIN_UPDATES_TO_COMPILE = 50_000
 def planned_updates(spec: Any) -> int:
     """Gradient updates a run of spec will make (0 for algorithms without an update step)."""
     algo = spec.algorithm
-    if not hasattr(algo, "utd"):
+    if algorithm(algo.name).on_policy:
         return 0
     return int(max(0, spec.env.max_frame - algo.learning_starts) * algo.utd)
 
@@ -47,7 +44,7 @@ def compile_by_default(spec: Any, device: torch.device, updates: int | None = No
     bites beside foreign load; then pass --no-compile.
     """
     algo = spec.algorithm
-    if algo.name not in COMPILABLE or not compile_supported(device)[0]:
+    if not algorithm(algo.name).compilable or not compile_supported(device)[0]:
         return False
     if updates is not None and updates < MIN_UPDATES_TO_COMPILE:
         return False
@@ -66,11 +63,11 @@ def compile_supported(device: torch.device) -> tuple[bool, str]:
     return True, ""
 
 
-def check_compilable(algorithm: str) -> None:
+def check_compilable(name: str) -> None:
     """Raise a clear error if --compile was asked for an algorithm without a compiled path."""
-    if algorithm not in COMPILABLE:
-        names = " and ".join(sorted(COMPILABLE))
-        raise RlpipeError(f"--compile: only {names} have a compiled update, not {algorithm}")
+    if not algorithm(name).compilable:
+        names = " and ".join(sorted(n for n, entry in ALGORITHMS.items() if entry.compilable))
+        raise RlpipeError(f"--compile: only {names} have a compiled update, not {name}")
 
 
 def accelerate(agent: Any, compile: bool) -> Any:
@@ -84,6 +81,6 @@ def accelerate(agent: Any, compile: bool) -> Any:
     # Draw random numbers with eager's generator, so a compiled run consumes the same noise
     # as an eager one and the two agree to float rounding.
     torch._inductor.config.fallback_random = True
-    for name in COMPILED_METHODS:
+    for name in type(agent).compiled_methods:
         setattr(agent, name, torch.compile(getattr(agent, name), dynamic=False))
     return agent

@@ -10,7 +10,6 @@ written anywhere by this module, nor put in an error message.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -18,10 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from rlpipe.errors import RlpipeError
-from rlpipe.report.benchmarks import HUB_LINKS_FILE, read_hub_links
-from rlpipe.runs import CHECKPOINT_DIR, MODEL_FILE, SPEC_FILE, SUMMARY_FILE, atomic_write_json
+from rlpipe.rundir import (
+    CHECKPOINT_DIR,
+    MODEL_FILE,
+    SUMMARY_FILE,
+    RunFolder,
+    atomic_write_json,
+    read_json,
+)
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
+HUB_LINKS_FILE = "hub.json"
 """reports/hub.json: {run_key: url of the published run folder}, read by report and audit."""
 REPO_TYPE = "dataset"
 REVISION = "main"
@@ -53,6 +59,19 @@ def run_url(repo_id: str, run_key: str, endpoint: str | None = None) -> str:
     return f"{resolve_endpoint(endpoint)}/datasets/{repo_id}/tree/{REVISION}/runs/{run_key}"
 
 
+def read_hub_links(reports_dir: Path = Path("reports")) -> dict[str, str]:
+    """Return reports/hub.json as {run_key: Hub URL}, {} if the file does not exist."""
+    path = Path(reports_dir) / HUB_LINKS_FILE
+    if not path.exists():
+        return {}
+    links = read_json(path, "fix it or delete it (rlpipe publish writes it again)")
+    if not isinstance(links, dict) or not all(
+        isinstance(key, str) and isinstance(url, str) for key, url in links.items()
+    ):
+        raise RlpipeError(f"{path} should map run names to URLs; fix it or delete it")
+    return links
+
+
 # --------------------------------------------------------------------------- what to upload
 
 
@@ -78,21 +97,6 @@ def _check_repo_id(repo_id: str) -> None:
         )
 
 
-def _spec_hash(run_dir: Path) -> str:
-    """Return the spec hash recorded in run_dir/spec.json."""
-    path = run_dir / SPEC_FILE
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RlpipeError(f"{run_dir} has no {SPEC_FILE}: it is not a run folder") from None
-    except (OSError, ValueError) as error:
-        raise RlpipeError(f"could not read {path}: {error}") from None
-    spec_hash = saved.get("spec_hash") if isinstance(saved, dict) else None
-    if not isinstance(spec_hash, str) or not spec_hash:
-        raise RlpipeError(f"{path} has no spec_hash: it was not written by rlpipe train")
-    return spec_hash
-
-
 def _is_published(relative: PurePosixPath) -> bool:
     """Whether a file of the run folder goes to the Hub: no checkpoints, temp or hidden files."""
     if CHECKPOINT_DIR in relative.parts[:-1] or relative.name == MODEL_FILE:
@@ -113,11 +117,13 @@ def plan_run_upload(run_key: str, runs_root: Path, artifacts_root: Path) -> RunU
             f"no run folder {run_dir}: train it first (rlpipe train, or dvc repro) or check the "
             "run name; nothing was uploaded"
         )
-    spec_hash = _spec_hash(run_dir)
-    if not (run_dir / SUMMARY_FILE).is_file():
+    run = RunFolder(run_dir)
+    spec_hash = run.read_spec_hash()
+    if not run.finished():
         raise RlpipeError(
             f"{run_dir} has no {SUMMARY_FILE}: the run has not finished; nothing was uploaded"
         )
+    run.read_summary()
     remote_dir = PurePosixPath(_REMOTE_RUNS_DIR, run_key)
     files: dict[str, Path] = {}
     for path in sorted(run_dir.rglob("*")):

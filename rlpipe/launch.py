@@ -1,36 +1,32 @@
-"""One run: prepare its folder, train every seed (in parallel processes when cores allow), summarise."""
+"""One run: check and lock its folder, train every seed (in parallel processes when cores
+allow), summarise."""
 
 from __future__ import annotations
 
-import json
+import contextlib
+import dataclasses
 import multiprocessing as mp
 import os
 import queue
 import shutil
 import signal
+import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from rlpipe.device import resolve_device
+from rlpipe.envs import check_env_id
 from rlpipe.errors import RlpipeError
 from rlpipe.fast import check_compilable, compile_by_default, planned_updates
-from rlpipe.runs import (
-    PROVENANCE_FILE,
-    SPEC_FILE,
-    atomic_write_json,
-    finish_provenance,
-    provenance,
-    run_dir_for,
-    seed_dir,
-    write_summary,
-)
-from rlpipe.seedloop import SeedProgress
+from rlpipe.loops import SeedJob, train_seed
+from rlpipe.loops.seedloop import SeedProgress
+from rlpipe.rundir import RunFolder, Summary, run_folder_lock
+from rlpipe.rundir.provenance import finish_provenance, provenance
 from rlpipe.spec import ResolvedSpec, Spec
-from rlpipe.train import train_seed
 
 
 @dataclass(frozen=True)
@@ -45,9 +41,10 @@ class TrainOptions:
     profile: bool = False
     workers: int | None = None
     compile: bool | None = None  # None: where measured faster (rlpipe.fast.compile_by_default)
+    restart_seeds: tuple[int, ...] = ()  # with resume: retrain these seeds from scratch
 
 
-@contextmanager
+@contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Treat SIGTERM (kill, dvc's stop, a scheduler) like Ctrl-C while training.
 
@@ -65,49 +62,66 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def resolve_device(name: str) -> torch.device:
-    """auto → cuda when available, else cpu; an unavailable cuda is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RlpipeError(f"--device {name}: no CUDA device is available; use --device cpu")
-    if name != "cpu" and not name.startswith("cuda"):
-        raise RlpipeError(f"--device {name}: expected auto, cpu, cuda or cuda:N")
-    return torch.device(name)
-
-
-def prepare_run_dir(resolved: ResolvedSpec, options: TrainOptions) -> Path:
-    """Create (or, on resume, check) the run folder and write spec.json."""
-    spec = resolved.spec
-    run_dir = options.out or run_dir_for(spec.family, spec.name)
-    spec_path = run_dir / SPEC_FILE
-    if spec_path.exists() and options.overwrite:
-        shutil.rmtree(run_dir)
-    elif spec_path.exists() and not options.resume:
+def check_writable_folder(path: Path, what: str) -> None:
+    """Raise RlpipeError unless path is (or can be made) a folder this process can write in."""
+    if path.exists() and not path.is_dir():
+        raise RlpipeError(f"{what} {path} is a file, not a folder; choose a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
         raise RlpipeError(
-            f"{run_dir} already holds a run; continue it with --resume, replace it with "
+            f"{what} {path} cannot be written: {error.strerror or error}; choose a writable folder"
+        ) from None
+
+
+def _check_options(spec: Spec, run: RunFolder, options: TrainOptions) -> None:
+    """Everything that can be checked before the run folder is touched."""
+    if options.resume and options.overwrite:
+        raise RlpipeError("--resume and --overwrite exclude each other")
+    if options.restart_seeds and not options.resume:
+        raise RlpipeError("--restart-seed retrains seeds of an existing run: add --resume")
+    unknown = sorted(set(options.restart_seeds) - set(spec.meta.seed_list))
+    if unknown:
+        raise RlpipeError(
+            f"--restart-seed {unknown[0]}: not a seed of this run (seeds {spec.meta.seed_list})"
+        )
+    check_env_id(spec.env.id)
+    for path, what in ((run.path, "run folder"), (run.artifacts, "--artifacts")):
+        for parent in [path, *path.parents]:
+            if parent.exists() and not parent.is_dir():
+                raise RlpipeError(f"{what} {path}: {parent} is a file, not a folder")
+
+
+def prepare_run_folder(resolved: ResolvedSpec, run: RunFolder, options: TrainOptions) -> bool:
+    """Create (or, on resume, check) the run folder and write spec.json; True if it is new."""
+    if run.holds_run() and options.overwrite:
+        shutil.rmtree(run.path)
+        if run.artifacts != run.path:
+            shutil.rmtree(run.artifacts, ignore_errors=True)
+    elif run.holds_run() and not options.resume:
+        raise RlpipeError(
+            f"{run.path} already holds a run; continue it with --resume, replace it with "
             "--overwrite, or choose another folder with --out"
         )
-    elif spec_path.exists():
-        saved = json.loads(spec_path.read_text())
-        if saved.get("spec_hash") != resolved.spec_hash:
+    elif run.holds_run():
+        saved = run.read_spec()
+        if saved.spec_hash != resolved.spec_hash:
             raise RlpipeError(
-                f"cannot resume {run_dir}: it was trained from spec hash "
-                f"{str(saved.get('spec_hash'))[:12]}, this spec hashes to "
-                f"{resolved.spec_hash[:12]}; use the same spec and overrides, or --overwrite"
+                f"cannot resume {run.path}: it was trained from spec hash "
+                f"{saved.spec_hash[:12]}, this spec hashes to {resolved.spec_hash[:12]}; use "
+                "the same spec and overrides, or --overwrite"
             )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if options.artifacts is not None and options.overwrite:
-        shutil.rmtree(options.artifacts, ignore_errors=True)
-    atomic_write_json(
-        spec_path,
-        {
-            "spec_hash": resolved.spec_hash,
-            "spec": spec.model_dump(mode="json"),
-            "overrides": list(resolved.overrides),
-        },
+        for seed in options.restart_seeds:
+            run.seed(seed).discard()
+        return False
+    check_writable_folder(run.path, "run folder")
+    check_writable_folder(run.artifacts, "--artifacts")
+    run.write_spec(
+        resolved.spec.model_dump(mode="json"), resolved.spec_hash, list(resolved.overrides)
     )
-    return run_dir
+    return True
 
 
 def plan_workers(seeds: int, device: torch.device, requested: int | None) -> tuple[int, int]:
@@ -120,67 +134,40 @@ def plan_workers(seeds: int, device: torch.device, requested: int | None) -> tup
     return workers, max(1, cores // workers)
 
 
-def _seed_worker(
-    spec: Spec,
-    seed: int,
-    folder: Path,
-    artifact_folder: Path,
-    device: str,
-    resume: bool,
-    profile: bool,
-    threads: int,
-    messages: Any,
-    compile: bool,
-) -> None:
+def _seed_worker(spec: Spec, job: SeedJob, threads: int, messages: Any) -> None:
     torch.set_num_threads(threads)
     try:
-        result = train_seed(
-            spec,
-            seed,
-            folder,
-            torch.device(device),
-            resume,
-            profile,
-            messages.put,
-            artifact_folder,
-            compile,
-        )
-        messages.put(("done", seed, result))
+        result = train_seed(spec, dataclasses.replace(job, report=messages.put))
+        messages.put(("done", job.seed, result))
     except RlpipeError as exc:
-        messages.put(("error", seed, str(exc)))
+        messages.put(("error", job.seed, str(exc)))
     except KeyboardInterrupt:
-        messages.put(("error", seed, "interrupted"))
+        messages.put(("error", job.seed, "interrupted"))
     except BaseException as exc:  # a bug: still report which seed died and why
-        messages.put(("error", seed, f"{type(exc).__name__}: {exc}"))
+        messages.put(("error", job.seed, f"{type(exc).__name__}: {exc}"))
         raise
 
 
 def _train_parallel(
     spec: Spec,
-    run_dir: Path,
-    device: torch.device,
-    options: TrainOptions,
+    jobs: list[SeedJob],
     workers: int,
     threads: int,
     report: Callable[[SeedProgress], None],
-    compile: bool,
 ) -> list[dict[str, Any]]:
-    artifacts = options.artifacts or run_dir
     context = mp.get_context("spawn")
     messages = context.Queue()
-    pending = list(spec.meta.seed_list)
+    pending = list(jobs)
     running: dict[int, Any] = {}
     results: dict[int, dict[str, Any]] = {}
     errors: list[str] = []
     try:
         while pending or running:
             while pending and len(running) < workers and not errors:
-                seed = pending.pop(0)
-                args = (spec, seed, seed_dir(run_dir, seed), seed_dir(artifacts, seed),
-                        str(device), options.resume,
-                        options.profile and not results and not running, threads, messages, compile)  # fmt: skip
-                running[seed] = context.Process(target=_seed_worker, args=args, daemon=True)
-                running[seed].start()
+                job = pending.pop(0)
+                args = (spec, job, threads, messages)
+                running[job.seed] = context.Process(target=_seed_worker, args=args, daemon=True)
+                running[job.seed].start()
             if errors and not running:
                 break
             try:
@@ -207,14 +194,24 @@ def _train_parallel(
             process.join()
     if errors:
         raise RlpipeError("; ".join(errors))
-    return [results[s] for s in spec.meta.seed_list]
+    return [results[job.seed] for job in jobs]
+
+
+def _remove_unstarted(run: RunFolder) -> None:
+    """Remove what a fresh run wrote before it failed to start, so a retry needs no flags."""
+    if any(run.path.glob("seed-*")):
+        return
+    for path in (run.spec_file, run.provenance_file):
+        path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        run.path.rmdir()
 
 
 def train_run(
     resolved: ResolvedSpec,
     options: TrainOptions,
     report: Callable[[SeedProgress], None] = lambda _: None,
-) -> tuple[Path, dict[str, Any]]:
+) -> tuple[Path, Summary]:
     """Train every seed of a resolved spec; returns the run folder and its summary."""
     spec = resolved.spec
     device = resolve_device(options.device)
@@ -222,40 +219,51 @@ def train_run(
     if compile is None:
         compile = compile_by_default(spec, device, updates=planned_updates(spec))
     elif compile:
-        check_compilable(spec.algorithm.name)  # before the run folder is touched
-    run_dir = prepare_run_dir(resolved, options)
-    provenance_path = run_dir / PROVENANCE_FILE
+        check_compilable(spec.algorithm.name)
+    out = options.out or RunFolder.for_spec(spec.family, spec.name).path
+    run = RunFolder(out, options.artifacts)
+    _check_options(spec, run, options)
+    with run_folder_lock(run.path):
+        fresh = prepare_run_folder(resolved, run, options)
+        try:
+            summary = _train_seeds(resolved, run, options, device, compile, report)
+        except Exception:
+            if fresh:
+                _remove_unstarted(run)
+            raise
+    return run.path, summary
+
+
+def _train_seeds(
+    resolved: ResolvedSpec,
+    run: RunFolder,
+    options: TrainOptions,
+    device: torch.device,
+    compile: bool,
+    report: Callable[[SeedProgress], None],
+) -> Summary:
+    spec = resolved.spec
     workers, threads = plan_workers(spec.meta.seeds, device, options.workers)
-    if options.resume and provenance_path.exists():
-        record = json.loads(provenance_path.read_text())
+    if options.resume and run.provenance_file.exists():
+        record = run.read_provenance()
         record["resumes"] = record.get("resumes", 0) + 1
     else:
         torch.set_num_threads(threads)
         record = provenance(resolved.spec_hash, str(device))
     record["seed_workers"] = workers
     record["compiled"] = compile
-    atomic_write_json(provenance_path, record)
+    run.write_provenance(record)
 
+    first = spec.meta.seed_list[0]
+    jobs = [
+        SeedJob(run.seed(s), device, options.resume, options.profile and s == first, compile)
+        for s in spec.meta.seed_list
+    ]
     if workers == 1:
         torch.set_num_threads(threads)
-        artifacts = options.artifacts or run_dir
-        first = spec.meta.seed_list[0]
-        results = [
-            train_seed(
-                spec,
-                s,
-                seed_dir(run_dir, s),
-                device,
-                options.resume,
-                options.profile and s == first,
-                report,
-                seed_dir(artifacts, s),
-                compile,
-            )
-            for s in spec.meta.seed_list
-        ]
+        results = [train_seed(spec, dataclasses.replace(job, report=report)) for job in jobs]
     else:
-        results = _train_parallel(spec, run_dir, device, options, workers, threads, report, compile)
-    summary = write_summary(run_dir, results)
-    atomic_write_json(provenance_path, finish_provenance(record))
-    return run_dir, summary
+        results = _train_parallel(spec, jobs, workers, threads, report)
+    summary = run.write_summary(results)
+    run.write_provenance(finish_provenance(record))
+    return summary

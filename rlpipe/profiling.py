@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from rlpipe.runs import atomic_write_text
+from rlpipe.rundir import atomic_write_text
 
 
 class WindowProfiler:

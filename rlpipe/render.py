@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from rlpipe.seedloop import SeedProgress
+from rlpipe.loops.seedloop import SeedProgress
+from rlpipe.rundir import Summary
 
 
 def _number(value: float | None, digits: int = 1) -> str:
@@ -54,31 +55,31 @@ class TrainingProgress:
         )
 
 
-def summary_table(run_dir: Path, summary: dict[str, Any]) -> Table:
+def summary_table(run_dir: Path, summary: Summary) -> Table:
     """The run's summary: score with its CI, eval return, frames, speed and wall time."""
     table = Table(title=f"{run_dir}  (score = final training-return moving average)")
     for column in ("seed", "score", "eval return", "frames", "frames/s", "wall s"):
         table.add_column(column, justify="right")
-    for row in summary["per_seed"]:
+    for row in summary.per_seed:
         table.add_row(
-            str(row["seed"]),
-            _number(row["return_ma"]),
-            _number(row["eval_return"]),
-            f"{row['frames']:,}",
-            _number(row["fps"], 0),
-            _number(row["wall_s"], 0),
+            str(row.seed),
+            _number(row.return_ma),
+            _number(row.eval_return),
+            f"{row.frames:,}",
+            _number(row.fps, 0),
+            _number(row.wall_s, 0),
         )
-    ci = summary.get("score_ci95")
-    score = _number(summary["score"])
+    ci = summary.score_ci95
+    score = _number(summary.score)
     if ci:
         score += f" [{_number(ci[0])}, {_number(ci[1])}]"
     table.add_row(
         "all",
         score,
-        _number(summary["eval_return"]),
-        f"{summary['frames']:,}",
-        _number(summary["fps"], 0),
-        _number(summary["wall_s"], 0),
+        _number(summary.eval_return),
+        f"{summary.frames:,}",
+        _number(summary.fps, 0),
+        _number(summary.wall_s, 0),
         style="bold",
     )
     return table

@@ -1,7 +1,7 @@
 """Tiny but complete run folders and suite files from made-up numbers, for report and audit tests.
 
 Nothing here trains: metrics rows, per-seed results, summary, spec and provenance are written
-by the same rlpipe.runs functions training uses, from deterministic numbers.
+by the same rlpipe.rundir functions training uses, from deterministic numbers.
 """
 
 from __future__ import annotations
@@ -10,15 +10,17 @@ import hashlib
 import json
 from pathlib import Path
 
-from rlpipe.runs import (
+from rlpipe.loops.seedloop import COLUMNS
+from rlpipe.rundir import (
     PROVENANCE_FILE,
+    RESULT_FILE,
     SPEC_FILE,
     MetricsLog,
+    RunFolder,
     atomic_write_json,
-    seed_dir,
-    write_summary,
 )
-from rlpipe.seedloop import COLUMNS, RESULT_FILE
+
+FIXTURE_COLUMNS = (*COLUMNS, "loss_critic", "loss_actor", "alpha")
 
 FIXTURE_CPU = "Fixture CPU 2.0GHz"
 FIXTURE_GPU = "Fixture GPU 80GB"
@@ -54,10 +56,10 @@ def seed_fps(seed: int) -> float:
 
 def _write_seed(run_dir: Path, seed: int, frames: int, score_offset: float) -> dict:
     """Write seed-K/metrics.csv and seed-K/result.json; return the seed's result."""
-    folder = seed_dir(run_dir, seed)
+    folder = RunFolder(run_dir).seed(seed).path
     log_frames = sorted({max(1, frames * k // LOG_POINTS) for k in range(1, LOG_POINTS + 1)})
     fps = seed_fps(seed)
-    with MetricsLog(folder / "metrics.csv", COLUMNS) as metrics:
+    with MetricsLog(folder / "metrics.csv", FIXTURE_COLUMNS) as metrics:
         for index, frame in enumerate(log_frames):
             fraction = frame / frames
             return_ma = None if index == 0 else seed_return(seed, fraction, score_offset)
@@ -135,7 +137,7 @@ def make_run(
         },
     )
     results = [_write_seed(run_dir, seed, frames, score_offset) for seed in range(seeds)]
-    write_summary(run_dir, results)
+    RunFolder(run_dir).write_summary(results)
     return run_dir
 
 

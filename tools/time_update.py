@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from rlpipe import fast
-from rlpipe.algos import build_agent
+from rlpipe.algos.registry import build_agent
 from rlpipe.buffers import Batch
 from rlpipe.envs import env_shapes, make_vec_env
 from rlpipe.spec import resolve_spec

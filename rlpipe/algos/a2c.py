@@ -20,6 +20,8 @@ from rlpipe.buffers import RolloutBuffer
 class A2C(PPO):
     """A2C: PPO's actor-critic with the plain policy-gradient loss and one step per rollout."""
 
+    metric_columns = ("loss_actor", "loss_critic", "entropy", "lr")
+
     def _make_optimizer(self) -> torch.optim.Optimizer:
         params, spec = self.net.parameters(), self.spec
         if spec.optimizer == "rmsprop":

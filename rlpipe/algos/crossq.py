@@ -24,8 +24,6 @@ from rlpipe.buffers import Batch
 class CrossQ(SAC):
     """CrossQ: the cross forward pass replaces SAC's target networks."""
 
-    uses_target_networks = False
-
     def _make_targets(self) -> nn.ModuleList | None:
         return None
 

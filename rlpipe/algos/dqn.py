@@ -1,6 +1,6 @@
 """Deep Q-Network (Mnih et al., 2015), Double DQN option (van Hasselt et al., 2016).
 
-Runs in the off-policy loop of rlpipe/train.py (replay, learning_starts, utd). One update:
+Runs in the off-policy loop of rlpipe/loops/offpolicy.py (replay, learning_starts, utd). One update:
 
     a*       = argmax_a Q_target(s', a)        (Double DQN: argmax_a Q(s', a))
     y        = r + gamma (1 - terminated) Q_target(s', a*)
@@ -21,18 +21,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rlpipe.algos.actors import mlp_from_spec
-from rlpipe.algos.policies import is_image
+from rlpipe.algos.base import Agent, optimizer_step, polyak_update
+from rlpipe.algos.nets.cnn import NatureCNN
+from rlpipe.algos.nets.mlp import mlp_from_spec
 from rlpipe.buffers import Batch
 from rlpipe.envs import EnvShapes
 from rlpipe.errors import RlpipeError
-from rlpipe.nets import NatureCNN
-from rlpipe.normalize import ObsNormalizer
 from rlpipe.spec.schema import DQNSpec, Spec
 
 
-class DQN:
+class DQN(Agent):
     """DQN for discrete actions, on vector observations or Atari frames (Nature CNN)."""
+
+    metric_columns = ("loss_critic", "q_mean")
 
     def __init__(self, spec: Spec, shapes: EnvShapes, device: torch.device) -> None:
         if not shapes.discrete:
@@ -40,10 +41,9 @@ class DQN:
                 f"DQN needs discrete actions, but {spec.env.id} has continuous actions; "
                 "use sac, crossq, ppo or a2c for it"
             )
-        self.spec: DQNSpec = spec.algorithm
-        self.device = device
+        super().__init__(spec.algorithm, shapes, device, spec.env.normalize_obs)
+        self.spec: DQNSpec
         self.n_actions = shapes.action_dim
-        self.image = is_image(shapes)
         if self.image:
             cnn = NatureCNN(shapes.obs_shape[0])
             head = mlp_from_spec(NatureCNN.out_dim, self.n_actions, self.spec.q_net)
@@ -53,31 +53,18 @@ class DQN:
             self.q_net = mlp_from_spec(obs_dim, self.n_actions, self.spec.q_net)
         self.q_net.to(device)
         self.q_target = copy.deepcopy(self.q_net).requires_grad_(False)
-        normalize = spec.env.normalize_obs and not self.image
-        self.obs_norm = ObsNormalizer(shapes.obs_shape).to(device) if normalize else None
         self.optimizer = torch.optim.Adam(
             self.q_net.parameters(), lr=self.spec.lr, eps=self.spec.adam_eps
         )
         self.exploration_frames = self.spec.exploration_fraction * spec.env.max_frame
         self.frames = 0
-        self.updates = 0
 
     # ------------------------------------------------------------------ acting
-
-    def normalize(self, obs: torch.Tensor) -> torch.Tensor:
-        """Observations as the network sees them: uint8 frames, or flat (normalised) floats."""
-        if self.image:
-            return obs
-        obs = obs.to(torch.float32)
-        if self.obs_norm is not None:
-            obs = self.obs_norm(obs)
-        return obs.flatten(1)
 
     def observe(self, obs: np.ndarray) -> None:
         """Count the frames (for epsilon) and fold observations into the normaliser, if any."""
         self.frames += len(obs)
-        if self.obs_norm is not None:
-            self.obs_norm.update(torch.as_tensor(obs, device=self.device))
+        super().observe(obs)
 
     @property
     def epsilon(self) -> float:
@@ -89,7 +76,7 @@ class DQN:
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """Greedy actions, or epsilon-greedy ones while training."""
-        greedy = self.q_net(self.normalize(torch.as_tensor(obs, device=self.device))).argmax(-1)
+        greedy = self.q_net(self.prepare(obs)).argmax(-1)
         if not deterministic:
             explore = torch.rand(len(greedy), device=self.device) < self.epsilon
             random = torch.randint(0, self.n_actions, greedy.shape, device=self.device)
@@ -101,7 +88,7 @@ class DQN:
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One gradient step on the TD loss; the target network follows on schedule."""
         spec = self.spec
-        obs, next_obs = self.normalize(batch.obs), self.normalize(batch.next_obs)
+        obs, next_obs = self.prepare(batch.obs), self.prepare(batch.next_obs)
         with torch.no_grad():
             q_next = self.q_target(next_obs)
             if spec.double_q:
@@ -115,23 +102,11 @@ class DQN:
             loss = F.smooth_l1_loss(q, target)
         else:
             loss = F.mse_loss(q, target)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if spec.max_grad_norm is not None:
-            nn.utils.clip_grad_norm_(self.q_net.parameters(), spec.max_grad_norm)
-        self.optimizer.step()
+        optimizer_step(self.optimizer, loss, self.q_net.parameters(), spec.max_grad_norm)
         self.updates += 1
         if self.updates % spec.target_update_interval == 0:
-            self.update_target()
+            polyak_update(self.q_target, self.q_net, spec.tau)
         return {"loss_critic": loss.detach(), "q_mean": q.detach().mean()}
-
-    @torch.no_grad()
-    def update_target(self) -> None:
-        """target <- (1 - tau) target + tau online; tau = 1 is a hard copy."""
-        online = list(self.q_net.parameters()) + list(self.q_net.buffers())
-        target = list(self.q_target.parameters()) + list(self.q_target.buffers())
-        floats = [(t, o) for t, o in zip(target, online, strict=True) if t.is_floating_point()]
-        torch._foreach_lerp_([t for t, _ in floats], [o for _, o in floats], self.spec.tau)
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -143,8 +118,7 @@ class DQN:
             "frames": self.frames,
             "updates": self.updates,
         }
-        if self.obs_norm is not None:
-            state["obs_norm"] = self.obs_norm.state_dict()
+        self._norm_state(state)
         if with_optimizers:
             state["optimizer"] = self.optimizer.state_dict()
         return state
@@ -154,7 +128,6 @@ class DQN:
         self.q_net.load_state_dict(state["q_net"])
         self.q_target.load_state_dict(state["q_target"])
         self.frames, self.updates = state["frames"], state["updates"]
-        if self.obs_norm is not None:
-            self.obs_norm.load_state_dict(state["obs_norm"])
+        self._load_norm_state(state)
         if "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])

@@ -18,49 +18,35 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-from rlpipe.algos.policies import ActorCritic, is_image
+from rlpipe.algos.base import Agent, optimizer_step
+from rlpipe.algos.nets.actor_critic import ActorCritic
 from rlpipe.buffers import RolloutBuffer
 from rlpipe.envs import EnvShapes
-from rlpipe.normalize import ObsNormalizer
 from rlpipe.spec.schema import A2CSpec, PPOSpec, Spec
 
 
-class PPO:
+class PPO(Agent):
     """PPO for discrete or continuous actions, on vector observations or Atari frames."""
 
+    metric_columns = (
+        "loss_actor", "loss_critic", "entropy", "approx_kl", "clip_fraction", "lr"
+    )  # fmt: skip
+
     def __init__(self, spec: Spec, shapes: EnvShapes, device: torch.device) -> None:
-        self.spec: PPOSpec | A2CSpec = spec.algorithm
-        self.device = device
+        super().__init__(spec.algorithm, shapes, device, spec.env.normalize_obs)
+        self.spec: PPOSpec | A2CSpec
         self.discrete = shapes.discrete
-        self.image = is_image(shapes)
         algo = self.spec
         self.net = ActorCritic(
             shapes, algo.actor, algo.critic, algo.shared_network, algo.log_std_init
         ).to(device)
-        normalize = spec.env.normalize_obs and not self.image
-        self.obs_norm = ObsNormalizer(shapes.obs_shape).to(device) if normalize else None
         self.optimizer = self._make_optimizer()
-        self.updates = 0
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.net.parameters(), lr=self.spec.lr, eps=1e-5)
 
     # ------------------------------------------------------------------ acting
-
-    def preprocess(self, obs: np.ndarray) -> torch.Tensor:
-        """Observations as stored in the rollout: uint8 frames, or (normalised) float vectors."""
-        x = torch.as_tensor(obs, device=self.device)
-        if self.image:
-            return x
-        x = x.to(torch.float32)
-        return self.obs_norm(x) if self.obs_norm is not None else x
-
-    def observe(self, obs: np.ndarray) -> None:
-        """Fold newly collected raw observations into the normaliser, if any."""
-        if self.obs_norm is not None:
-            self.obs_norm.update(torch.as_tensor(obs, device=self.device))
 
     @torch.no_grad()
     def sample(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -80,7 +66,7 @@ class PPO:
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """Actions for a batch of raw observations from the env."""
-        x = self.preprocess(obs)
+        x = self.prepare(obs)
         actions = self.net.mode(x) if deterministic else self.net.sample(x)[0]
         return self.env_actions(actions)
 
@@ -136,11 +122,7 @@ class PPO:
 
     def step(self, loss: torch.Tensor) -> None:
         """One optimiser step on loss, with gradient-norm clipping if set."""
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.spec.max_grad_norm is not None:
-            nn.utils.clip_grad_norm_(self.net.parameters(), self.spec.max_grad_norm)
-        self.optimizer.step()
+        optimizer_step(self.optimizer, loss, self.net.parameters(), self.spec.max_grad_norm)
 
     def update(
         self,
@@ -173,8 +155,7 @@ class PPO:
     def state_dict(self, with_optimizers: bool = True) -> dict[str, Any]:
         """Weights (and optimiser state) of the agent."""
         state: dict[str, Any] = {"net": self.net.state_dict(), "updates": self.updates}
-        if self.obs_norm is not None:
-            state["obs_norm"] = self.obs_norm.state_dict()
+        self._norm_state(state)
         if with_optimizers:
             state["optimizer"] = self.optimizer.state_dict()
         return state
@@ -183,7 +164,6 @@ class PPO:
         """Restore what state_dict saved (the optimiser only if present)."""
         self.net.load_state_dict(state["net"])
         self.updates = state["updates"]
-        if self.obs_norm is not None:
-            self.obs_norm.load_state_dict(state["obs_norm"])
+        self._load_norm_state(state)
         if "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])

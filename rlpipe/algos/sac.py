@@ -15,34 +15,23 @@ import numpy as np
 import torch
 from torch import nn
 
-from rlpipe.algos.actors import CategoricalActor, SquashedGaussianActor, mlp_from_spec
+from rlpipe.algos.base import Agent, adam, optimizer_step, polyak_update
+from rlpipe.algos.nets.mlp import mlp_from_spec
+from rlpipe.algos.nets.soft_policies import CategoricalActor, SquashedGaussianActor
 from rlpipe.buffers import Batch
 from rlpipe.envs import EnvShapes
-from rlpipe.normalize import ObsNormalizer
-from rlpipe.spec.schema import CrossQSpec, SACSpec
+from rlpipe.spec.schema import CrossQSpec, SACSpec, Spec
 
 
-def adam(
-    params: Any, lr: float, betas: tuple[float, float], device: torch.device
-) -> torch.optim.Adam:
-    """Adam with the fused kernel where this torch build has one for the device."""
-    return torch.optim.Adam(params, lr=lr, betas=betas, fused=device.type in ("cuda", "cpu"))
-
-
-class SAC:
+class SAC(Agent):
     """Soft Actor-Critic for continuous or discrete actions."""
 
-    uses_target_networks = True
+    metric_columns = ("loss_critic", "loss_actor", "loss_alpha", "alpha", "q_mean", "entropy")
+    compiled_methods = ("critic_loss", "actor_loss")
 
-    def __init__(
-        self,
-        spec: SACSpec | CrossQSpec,
-        shapes: EnvShapes,
-        device: torch.device,
-        normalize_obs: bool = False,
-    ) -> None:
-        self.spec = spec
-        self.device = device
+    def __init__(self, spec: Spec, shapes: EnvShapes, device: torch.device) -> None:
+        super().__init__(spec.algorithm, shapes, device, spec.env.normalize_obs)
+        spec: SACSpec | CrossQSpec = self.spec
         self.discrete = shapes.discrete
         obs_dim = int(np.prod(shapes.obs_shape))
         n = shapes.action_dim
@@ -60,16 +49,14 @@ class SAC:
             mlp_from_spec(critic_in, critic_out, spec.critic) for _ in range(spec.n_critics)
         )
         self.critic_targets = self._make_targets()
-        self.obs_norm = ObsNormalizer(shapes.obs_shape) if normalize_obs else None
         self.log_alpha = torch.tensor(
             math.log(spec.init_alpha), device=device, requires_grad=spec.autotune_alpha
         )
         self.to(device)
         betas = tuple(spec.adam_betas)
-        self.actor_optimizer = adam(self.actor.parameters(), spec.actor_lr, betas, device)
-        self.critic_optimizer = adam(self.critics.parameters(), spec.critic_lr, betas, device)
-        self.alpha_optimizer = adam([self.log_alpha], spec.alpha_lr, betas, device)
-        self.updates = 0
+        self.actor_optimizer = adam(self.actor.parameters(), spec.actor_lr, device, betas)
+        self.critic_optimizer = adam(self.critics.parameters(), spec.critic_lr, device, betas)
+        self.alpha_optimizer = adam([self.log_alpha], spec.alpha_lr, device, betas)
 
     def _make_targets(self) -> nn.ModuleList | None:
         targets = copy.deepcopy(self.critics)
@@ -88,22 +75,10 @@ class SAC:
 
     # ------------------------------------------------------------------ acting
 
-    def normalize(self, obs: torch.Tensor) -> torch.Tensor:
-        """Observations as the networks see them (flattened, normalised if enabled)."""
-        obs = obs.to(torch.float32)
-        if self.obs_norm is not None:
-            obs = self.obs_norm(obs)
-        return obs.flatten(1)
-
-    def observe(self, obs: np.ndarray) -> None:
-        """Fold newly collected raw observations into the normaliser, if any."""
-        if self.obs_norm is not None:
-            self.obs_norm.update(torch.as_tensor(obs, device=self.device))
-
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """Actions for a batch of raw observations from the env."""
-        x = self.normalize(torch.as_tensor(obs, device=self.device))
+        x = self.prepare(obs)
         if deterministic:
             action = self.actor.deterministic(x)
         elif self.discrete:
@@ -179,7 +154,7 @@ class SAC:
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One gradient update of the critics, and every policy_delay of actor and alpha."""
-        obs, next_obs = self.normalize(batch.obs), self.normalize(batch.next_obs)
+        obs, next_obs = self.prepare(batch.obs), self.prepare(batch.next_obs)
         critic_loss, q = self.critic_loss(obs, next_obs, batch)
         self._step(self.critic_optimizer, critic_loss, self.critics)
         stats = {"loss_critic": critic_loss.detach(), "q_mean": q.detach().mean()}
@@ -187,7 +162,7 @@ class SAC:
             stats |= self.update_actor_and_alpha(obs)
         self.updates += 1
         if self.critic_targets is not None and self.updates % self.spec.target_update_interval == 0:
-            self.update_targets()
+            polyak_update(self.critic_targets, self.critics, self.spec.tau)
         return stats
 
     def update_actor_and_alpha(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -208,20 +183,11 @@ class SAC:
         stats["alpha"] = self.alpha
         return stats
 
-    def _step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, module) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.spec.max_grad_norm is not None and module is not None:
-            nn.utils.clip_grad_norm_(module.parameters(), self.spec.max_grad_norm)
-        optimizer.step()
-
-    @torch.no_grad()
-    def update_targets(self) -> None:
-        """Polyak averaging: target <- (1 - tau) target + tau online."""
-        online = list(self.critics.parameters()) + list(self.critics.buffers())
-        target = list(self.critic_targets.parameters()) + list(self.critic_targets.buffers())
-        floats = [(t, o) for t, o in zip(target, online, strict=True) if t.is_floating_point()]
-        torch._foreach_lerp_([t for t, _ in floats], [o for _, o in floats], self.spec.tau)
+    def _step(
+        self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, module: nn.Module | None
+    ) -> None:
+        params = None if module is None else module.parameters()
+        optimizer_step(optimizer, loss, params, self.spec.max_grad_norm)
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -235,8 +201,7 @@ class SAC:
         }
         if self.critic_targets is not None:
             state["critic_targets"] = self.critic_targets.state_dict()
-        if self.obs_norm is not None:
-            state["obs_norm"] = self.obs_norm.state_dict()
+        self._norm_state(state)
         if with_optimizers:
             state["optimizers"] = {
                 "actor": self.actor_optimizer.state_dict(),
@@ -254,8 +219,7 @@ class SAC:
         self.updates = state["updates"]
         if self.critic_targets is not None:
             self.critic_targets.load_state_dict(state["critic_targets"])
-        if self.obs_norm is not None:
-            self.obs_norm.load_state_dict(state["obs_norm"])
+        self._load_norm_state(state)
         if "optimizers" in state:
             self.actor_optimizer.load_state_dict(state["optimizers"]["actor"])
             self.critic_optimizer.load_state_dict(state["optimizers"]["critic"])

@@ -12,8 +12,9 @@ from typing import Any
 import torch
 
 from rlpipe import __version__
-from rlpipe.bench.measure import BenchResult, Window, run_trial
-from rlpipe.runs import cpu_model, package_version
+from rlpipe.bench.measure import run_trial
+from rlpipe.bench.timing import BenchResult, Window
+from rlpipe.rundir.provenance import cpu_model, package_version
 from rlpipe.spec import ResolvedSpec
 
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-from rlpipe.bench.measure import BenchResult, Window, peak_memory, sync
+from rlpipe.algos.registry import algorithm
+from rlpipe.bench.timing import BenchResult, Window, peak_memory, sync
 from rlpipe.errors import RlpipeError
 from rlpipe.spec.schema import Spec
 
@@ -25,11 +26,11 @@ ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "elu": "ELU", "gelu": "GELU", "si
 def sb3_unsupported(spec: Spec) -> str | None:
     """Why this spec has no faithful SB3 twin, or None if it has one."""
     algo = spec.algorithm
-    if algo.name not in ("sac", "crossq"):
-        return f"--vs sb3 compares SAC and CrossQ; {algo.name} is not supported yet"
+    if algorithm(algo.name).peer is None or not hasattr(algo, "actor_lr"):
+        return f"--vs sb3 compares the soft actor-critics (SAC, CrossQ), not {algo.name}"
     if spec.env.normalize_obs:
         return "SB3's SAC has no observation normalisation; use -s env.normalize_obs=false"
-    if algo.actor.norm.type != "none" or (algo.name == "sac" and algo.critic.norm.type != "none"):
+    if algo.actor.norm.type != "none" or (_has_targets(algo) and algo.critic.norm.type != "none"):
         return "SB3 builds plain MLPs here; the spec's network normalisation has no SB3 twin"
     if algo.utd >= 1 and algo.utd != int(algo.utd):
         return f"utd {algo.utd} is not a whole number of updates per frame"
@@ -38,6 +39,11 @@ def sb3_unsupported(spec: Spec) -> str | None:
     if algo.max_grad_norm is not None:
         return "SB3's SAC does not clip gradients; use -s algorithm.max_grad_norm=null"
     return None
+
+
+def _has_targets(algo: Any) -> bool:
+    """Whether the algorithm keeps target critics (SAC) rather than none (CrossQ)."""
+    return hasattr(algo, "tau")
 
 
 def _model(spec: Spec, window: Window, env: Any) -> Any:
@@ -72,7 +78,7 @@ def _model(spec: Spec, window: Window, env: Any) -> Any:
         "device": window.device,
         "verbose": 0,
     }
-    if algo.name == "sac":
+    if _has_targets(algo):
         return SAC(
             "MlpPolicy",
             env,

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rlpipe.runs import atomic_write_json, atomic_write_text
+from rlpipe.rundir import atomic_write_json, atomic_write_text
 
 SPEED_JSON = "speed.json"
 SPEED_MD = "SPEED.md"

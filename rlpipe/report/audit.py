@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
 
 from rlpipe.errors import RlpipeError
-from rlpipe.report.benchmarks import (
-    build_rows,
-    format_cells,
-    parse_markdown_rows,
-    read_hub_links,
-)
-from rlpipe.runs import SPEC_FILE, SUMMARY_FILE
-from rlpipe.spec import Spec, resolve_spec, spec_hash
-from rlpipe.suite import Suite
+from rlpipe.hub import read_hub_links
+from rlpipe.report.benchmarks import build_rows, format_cells, parse_markdown_rows
+from rlpipe.rundir import SUMMARY_FILE, DamagedRunFile, RunFolder
+from rlpipe.spec import DEFAULT_SUITE, Suite, resolve_spec, spec_hash
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NUMBER_COLUMNS = ("Score (95% CI)", "Frames", "FPS", "Device", "Spec", "Env", "Algorithm")
@@ -57,7 +48,7 @@ class Finding:
 class AuditPaths:
     """Where the audited files live (all relative to the project root by default)."""
 
-    suite: Path = Path("params/suite.yaml")
+    suite: Path = DEFAULT_SUITE
     reports: Path = Path("reports")
     runs: Path = Path("runs")
     pipelines: Path = Path("pipelines")
@@ -181,19 +172,13 @@ def _check_spec(key: str, paths: AuditPaths) -> list[Finding]:
     Both sides are compared under the current schema (the saved spec is re-validated), so a
     field added to the schema later, with a default, is not drift; a changed value is.
     """
-    saved = json.loads((paths.runs / key / SPEC_FILE).read_text())
-    spec = saved["spec"]
     try:
-        used = Spec.model_validate(spec)
-    except ValidationError as exc:
-        return [Finding("spec-drift", key, f"the run's spec no longer validates: {exc}")]
-    stored = json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()
-    if hashlib.sha256(stored).hexdigest() != saved["spec_hash"]:
-        return [Finding("spec-drift", key, f"{SPEC_FILE}'s spec does not hash to its spec_hash")]
+        saved = RunFolder(paths.runs / key).read_spec()
+    except DamagedRunFile as exc:
+        return [Finding("spec-drift", key, str(exc))]
+    used = saved.spec
     try:
-        now = resolve_spec(
-            spec["family"], spec["name"], saved.get("overrides", []), paths.pipelines
-        )
+        now = resolve_spec(used.family, used.name, saved.overrides, paths.pipelines)
     except RlpipeError as exc:
         return [Finding("spec-drift", key, f"the spec no longer resolves: {exc}")]
     if now.spec_hash != spec_hash(used):
@@ -238,8 +223,3 @@ def _check_dvc_lock(suite: Suite, paths: AuditPaths) -> list[Finding]:
 def findings_json(findings: list[Finding]) -> str:
     """Findings as a JSON document for machines."""
     return json.dumps({"ok": not findings, "findings": [asdict(f) for f in findings]}, indent=2)
-
-
-def describe_checks() -> dict[str, Any]:
-    """The check codes and what each means."""
-    return dict(CHECKS)

@@ -8,7 +8,6 @@ can re-derive each row and compare strings.
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 import re
@@ -16,21 +15,15 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from rlpipe.algos.registry import display_name
 from rlpipe.errors import RlpipeError
-from rlpipe.runs import (
-    PROVENANCE_FILE,
-    SPEC_FILE,
-    SUMMARY_FILE,
-    atomic_write_json,
-    atomic_write_text,
-)
-from rlpipe.suite import CATEGORIES, Suite, SuiteEnv, SuiteRun
+from rlpipe.hub import read_hub_links
+from rlpipe.rundir import RunFolder, atomic_write_json, atomic_write_text
+from rlpipe.spec.suite import CATEGORIES, DEFAULT_SUITE, Suite, SuiteEnv, SuiteRun
 
 REFERENCES = Path("references/slm_lab_v5.2.csv")
-HUB_LINKS_FILE = "hub.json"
 REPORT_FILE = "BENCHMARKS.md"
 DATA_FILE = "benchmarks.json"
-DEFAULT_SUITE_PATH = "params/suite.yaml"
 TORCH_CPU_PIN = "torch==2.13.0"
 """The CPU torch build the README installs first (a bare `torch` pulls a multi-GB CUDA build)."""
 
@@ -50,7 +43,6 @@ COLUMNS = (
 )
 CATEGORY_TITLES = {"classic": "Classic", "box2d": "Box2D", "mujoco": "MuJoCo", "atari": "Atari"}
 CATEGORY_EXTRAS = {"box2d": "box2d", "mujoco": "mujoco", "atari": "atari"}
-ALGO_NAMES = {"crossq": "CrossQ", "sac": "SAC", "ppo": "PPO", "a2c": "A2C", "dqn": "DQN"}
 STATUS_CELLS = {
     "pass": "✅ pass",
     "fail": "❌ fail",
@@ -73,36 +65,6 @@ def status(score: float | None, target: float) -> str:
     if score is None or not math.isfinite(score):
         return "no score"
     return "pass" if score >= target else "fail"
-
-
-def algo_name(family: str) -> str:
-    """Return the display name of an algorithm family (CrossQ, SAC, ...; unknown: as given)."""
-    return ALGO_NAMES.get(family, family)
-
-
-def _read_json(path: Path) -> Any | None:
-    """Return the parsed JSON file at `path`, None if it does not exist."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as error:
-        raise RlpipeError(
-            f"could not read {path}: {error}; re-run the stage that wrote it"
-        ) from None
-
-
-def read_hub_links(reports_dir: Path = Path("reports")) -> dict[str, str]:
-    """Return reports/hub.json as {run_key: Hub URL}, {} if the file does not exist."""
-    path = Path(reports_dir) / HUB_LINKS_FILE
-    links = _read_json(path)
-    if links is None:
-        return {}
-    if not isinstance(links, dict) or not all(
-        isinstance(key, str) and isinstance(url, str) for key, url in links.items()
-    ):
-        raise RlpipeError(f"{path} should map run names to URLs; fix it or delete it")
-    return links
 
 
 def _number(record: Mapping[str, str], column: str, path: Path) -> float | None:
@@ -161,8 +123,8 @@ def _run_row(
     key: str, run: SuiteRun, env: SuiteEnv, run_dir: Path, base: dict[str, Any]
 ) -> dict[str, Any]:
     """Return the row of one suite run: the base cells plus what its run folder says."""
-    summary = _read_json(run_dir / SUMMARY_FILE)
-    if summary is None:
+    run = RunFolder(run_dir)
+    if not run.finished():
         return {
             **base,
             "score": None,
@@ -175,19 +137,19 @@ def _run_row(
             "device": None,
             "spec_hash": None,
         }
-    saved_spec = _read_json(run_dir / SPEC_FILE) or {}
-    score = summary.get("score")
+    summary = run.read_summary()
+    provenance = run.read_provenance() if run.provenance_file.exists() else None
     return {
         **base,
-        "score": score,
-        "ci95": summary.get("score_ci95"),
-        "iqm": summary.get("score_iqm"),
-        "eval_return": summary.get("eval_return"),
-        "status": status(score, env.target),
-        "frames": summary.get("frames"),
-        "fps": summary.get("fps"),
-        "device": _device(_read_json(run_dir / PROVENANCE_FILE)),
-        "spec_hash": saved_spec.get("spec_hash"),
+        "score": summary.score,
+        "ci95": list(summary.score_ci95) if summary.score_ci95 else None,
+        "iqm": summary.score_iqm,
+        "eval_return": summary.eval_return,
+        "status": status(summary.score, env.target),
+        "frames": summary.frames,
+        "fps": summary.fps,
+        "device": _device(provenance),
+        "spec_hash": run.read_spec_hash(),
     }
 
 
@@ -278,7 +240,7 @@ def format_cells(row: Mapping[str, Any]) -> dict[str, str]:
     frames, fps, spec_hash = row.get("frames"), row.get("fps"), row.get("spec_hash")
     cells = {
         "Env": row["env"],
-        "Algorithm": algo_name(row["family"]),
+        "Algorithm": display_name(row["family"]),
         "Score (95% CI)": _score_cell(row),
         "Status": STATUS_CELLS.get(row["status"], row["status"]),
         "Target": _up_to_one_decimal(row["target"]),
@@ -321,7 +283,7 @@ def _budget_lines(suite: Suite) -> list[str]:
             runs = [run for run in suite.runs.values() if run.spec == spec_name]
             if env.category != category or not runs:
                 continue
-            trained = ", ".join(f"{algo_name(run.family)} {run.frames:,}" for run in runs)
+            trained = ", ".join(f"{display_name(run.family)} {run.frames:,}" for run in runs)
             lines.append(
                 f"- {env.id} (`{spec_name}`): trained for {trained} frames per seed; "
                 f"suite budget {env.budget:,} frames."
@@ -332,8 +294,8 @@ def _budget_lines(suite: Suite) -> list[str]:
 def _preamble(suite: Suite, suite_path: str) -> list[str]:
     """Return the title, reproduction commands, score definition and frame budgets."""
     copy = (
-        [f"cp {suite_path} params/suite.yaml  # dvc.yaml reads the suite from params/suite.yaml"]
-        if suite_path != DEFAULT_SUITE_PATH
+        [f"cp {suite_path} {DEFAULT_SUITE}  # dvc.yaml reads the suite from {DEFAULT_SUITE}"]
+        if suite_path != DEFAULT_SUITE.as_posix()
         else []
     )
     return [

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -20,20 +19,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from rlpipe.report.benchmarks import algo_name
-from rlpipe.runs import METRICS_FILE, SPEC_FILE, SUMMARY_FILE, atomic_write_bytes, read_rows
-from rlpipe.suite import Suite
+from rlpipe.algos.registry import ALGORITHMS, display_name
+from rlpipe.rundir import RunFolder, atomic_write_bytes
+from rlpipe.spec.suite import Suite
 
-ALGO_COLORS = {
-    "crossq": "#d62728",
-    "sac": "#1f77b4",
-    "ppo": "#2ca02c",
-    "a2c": "#9467bd",
-    "dqn": "#ff7f0e",
-}
-"""One colour per algorithm family, the same in every figure."""
 FALLBACK_COLORS = ("#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79")
-"""Colours for families not in ALGO_COLORS, picked by a hash of the family name."""
+"""Colours for names not in the algorithm registry, picked by a hash of the name."""
 FPS_FILE = "fps.png"
 FIGSIZE = (8.0, 5.0)
 DPI = 100
@@ -43,28 +34,18 @@ _THOUSANDS = FuncFormatter(lambda value, _position: f"{value:,.0f}")
 
 
 def algo_color(family: str) -> str:
-    """Return the fixed colour of an algorithm family (a stable fallback for unknown ones)."""
-    if family in ALGO_COLORS:
-        return ALGO_COLORS[family]
+    """Return the fixed colour of an algorithm (a stable fallback for unknown ones)."""
+    if family in ALGORITHMS:
+        return ALGORITHMS[family].color
     digest = hashlib.sha256(family.encode("utf-8")).digest()
     return FALLBACK_COLORS[int.from_bytes(digest[:8], "big") % len(FALLBACK_COLORS)]
-
-
-def seed_dirs(run_dir: Path) -> list[Path]:
-    """Return the seed-K folders of a run that hold a metrics.csv, ordered by seed."""
-    found = []
-    for path in Path(run_dir).glob("seed-*"):
-        seed = path.name.removeprefix("seed-")
-        if seed.isdigit() and (path / METRICS_FILE).is_file():
-            found.append((int(seed), path))
-    return [path for _, path in sorted(found)]
 
 
 def aligned(run_dir: Path, column: str) -> tuple[np.ndarray, np.ndarray]:
     """Return (frames, values[frame, seed]) of one metrics column, NaN where a seed has none."""
     by_seed = []
-    for folder in seed_dirs(run_dir):
-        rows = read_rows(folder / METRICS_FILE)
+    for folder in RunFolder(run_dir).seeds_with_metrics():
+        rows = folder.read_metrics()
         by_seed.append({row["frame"]: row.get(column) for row in rows if row["frame"] is not None})
     frames = sorted(set().union(*by_seed))
     values = np.full((len(frames), len(by_seed)), np.nan)
@@ -94,11 +75,9 @@ def mean_ci(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _run_frames(run_dir: Path, frames: np.ndarray) -> int:
     """Return the frames a run trained for: summary.json's, else the last logged frame."""
-    summary_path = Path(run_dir) / SUMMARY_FILE
-    if summary_path.is_file():
-        frames_run = json.loads(summary_path.read_text(encoding="utf-8")).get("frames")
-        if frames_run is not None:
-            return int(frames_run)
+    run = RunFolder(run_dir)
+    if run.finished():
+        return run.read_summary().frames
     return int(frames.max()) if frames.size else 0
 
 
@@ -125,7 +104,7 @@ def env_figure(spec_name: str, env_id: str, runs: dict[str, Path]) -> Figure:
             continue
         color = algo_color(family)
         seeds = values.shape[1]
-        label = f"{algo_name(family)} ({seeds} seed{'s' if seeds != 1 else ''})"
+        label = f"{display_name(family)} ({seeds} seed{'s' if seeds != 1 else ''})"
         axes.plot(frames[keep], mean[keep], color=color, linewidth=1.8, label=label)
         axes.fill_between(frames[keep], lo[keep], hi[keep], color=color, alpha=0.2, linewidth=0)
     axes.set_title(f"{env_id} — {most_frames:,} frames")
@@ -140,12 +119,9 @@ def env_figure(spec_name: str, env_id: str, runs: dict[str, Path]) -> Figure:
 
 def _run_family(run_key: str, run_dir: Path) -> str:
     """Return a run's algorithm family from its spec.json, else the run key's prefix."""
-    spec_path = Path(run_dir) / SPEC_FILE
-    if spec_path.is_file():
-        family = json.loads(spec_path.read_text(encoding="utf-8")).get("spec", {}).get("family")
-        if family:
-            return str(family)
-    return run_key.split("-", 1)[0]
+    run = RunFolder(run_dir)
+    family = run.read_family() if run.holds_run() else None
+    return family or run_key.split("-", 1)[0]
 
 
 def fps_figure(runs: dict[str, Path]) -> Figure:
@@ -202,7 +178,9 @@ def plot_suite(
 ) -> list[Path]:
     """Write <spec>.png for every env with a run that has metrics, plus fps.png; return paths."""
     with_metrics = {
-        key: Path(runs_root) / key for key in suite.runs if seed_dirs(Path(runs_root) / key)
+        key: Path(runs_root) / key
+        for key in suite.runs
+        if RunFolder(Path(runs_root) / key).seeds_with_metrics()
     }
     written = []
     for spec_name, env in suite.envs.items():

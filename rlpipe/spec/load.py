@@ -210,12 +210,21 @@ def _join(path: str, key: Any) -> str:
 
 def canonical_json(spec: Spec) -> str:
     """The spec as canonical JSON: sorted keys, no whitespace, the basis of the hash."""
-    return json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return _canonical(spec.model_dump(mode="json"))
+
+
+def _canonical(document: Any) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
+def hash_document(document: Any) -> str:
+    """sha256 hex digest of the canonical JSON of a spec as saved (its JSON data)."""
+    return hashlib.sha256(_canonical(document).encode()).hexdigest()
 
 
 def spec_hash(spec: Spec) -> str:
     """sha256 hex digest of the canonical JSON of a spec."""
-    return hashlib.sha256(canonical_json(spec).encode()).hexdigest()
+    return hash_document(spec.model_dump(mode="json"))
 
 
 def resolve_spec(

@@ -91,8 +91,8 @@ class NetSpec(StrictModel):
 # ---------------------------------------------------------------------------- algorithms
 
 
-class OffPolicyCommon(StrictModel):
-    """Settings shared by the off-policy actor-critic algorithms (SAC, CrossQ)."""
+class ReplayCommon(StrictModel):
+    """Settings shared by the algorithms that learn from a replay buffer (SAC, CrossQ, DQN)."""
 
     gamma: Probability = Field(0.99, description="Discount factor.")
     batch_size: PositiveInt = Field(256, description="Transitions per gradient update.")
@@ -102,6 +102,22 @@ class OffPolicyCommon(StrictModel):
     utd: PositiveFloat = Field(
         1.0, description="Gradient updates per env frame (update-to-data ratio, per frame)."
     )
+    max_grad_norm: PositiveFloat | None = Field(
+        None, description="Clip each gradient to this global norm; null = no clipping."
+    )
+
+    def check_context(self, spec: Spec) -> None:
+        """Raise ValueError if these settings do not fit the rest of the spec."""
+        if self.batch_size > spec.memory.capacity:
+            raise ValueError(
+                f"algorithm.batch_size ({self.batch_size}) is larger than memory.capacity "
+                f"({spec.memory.capacity})"
+            )
+
+
+class OffPolicyCommon(ReplayCommon):
+    """Settings shared by the off-policy actor-critic algorithms (SAC, CrossQ)."""
+
     policy_delay: PositiveInt = Field(
         1, description="Critic updates per actor and temperature update."
     )
@@ -124,9 +140,6 @@ class OffPolicyCommon(StrictModel):
     log_alpha_min: Float = Field(-20.0, description="Lower clamp of log(alpha).")
     log_alpha_max: Float = Field(2.0, description="Upper clamp of log(alpha).")
     n_critics: Annotated[Int, Field(ge=1)] = Field(2, description="Critics; the minimum is used.")
-    max_grad_norm: PositiveFloat | None = Field(
-        None, description="Clip each gradient to this global norm; null = no clipping."
-    )
     log_std_min: Float | None = Field(
         None, description="Lower clamp of the Gaussian policy's log std (continuous only; -20)."
     )
@@ -245,6 +258,9 @@ class OnPolicyCommon(StrictModel):
             )
         return self
 
+    def check_context(self, spec: Spec) -> None:
+        """Raise ValueError if these settings do not fit the rest of the spec."""
+
 
 class PPOSpec(OnPolicyCommon):
     """Proximal Policy Optimization (Schulman et al., 2017), clipped objective with GAE."""
@@ -261,6 +277,15 @@ class PPOSpec(OnPolicyCommon):
     target_kl: PositiveFloat | None = Field(
         None, description="Stop a rollout's epochs once approx KL exceeds this; null = never."
     )
+
+    def check_context(self, spec: Spec) -> None:
+        """Raise ValueError if a minibatch is larger than a rollout."""
+        rollout = self.num_steps * spec.env.num_envs
+        if self.batch_size > rollout:
+            raise ValueError(
+                f"algorithm.batch_size ({self.batch_size}) is larger than a rollout: "
+                f"num_steps x env.num_envs = {self.num_steps} x {spec.env.num_envs} = {rollout}"
+            )
 
 
 class A2CSpec(OnPolicyCommon):
@@ -281,11 +306,10 @@ class A2CSpec(OnPolicyCommon):
     optimizer_eps: PositiveFloat = Field(1e-5, description="Epsilon of the optimiser.")
 
 
-class DQNSpec(StrictModel):
+class DQNSpec(ReplayCommon):
     """Deep Q-Network (Mnih et al., 2015) with Double DQN option (van Hasselt et al., 2016)."""
 
     name: Literal["dqn"] = Field(description="Algorithm: DQN.")
-    gamma: Probability = Field(0.99, description="Discount factor.")
     batch_size: PositiveInt = Field(32, description="Transitions per gradient update.")
     learning_starts: NonNegativeInt = Field(
         1000, description="Env frames of uniform random actions before updates begin."
@@ -295,9 +319,6 @@ class DQNSpec(StrictModel):
     )
     lr: PositiveFloat = Field(1e-4, description="Adam learning rate.")
     adam_eps: PositiveFloat = Field(1e-8, description="Adam epsilon.")
-    max_grad_norm: PositiveFloat | None = Field(
-        None, description="Clip the gradient to this global norm; null = no clipping."
-    )
     tau: Probability = Field(
         1.0, description="Target-network update: 1 = hard copy, below 1 = Polyak averaging."
     )
@@ -330,11 +351,19 @@ class DQNSpec(StrictModel):
             raise ValueError("epsilon_end must not be above epsilon_start")
         return self
 
+    def check_context(self, spec: Spec) -> None:
+        """Raise ValueError unless the env has discrete actions and the batch fits the buffer."""
+        super().check_context(spec)
+        if known_action_kind(spec.env.id) == "continuous":
+            raise ValueError(
+                f"DQN needs discrete actions, but {spec.env.id} has continuous actions; "
+                "use sac, crossq, ppo or a2c for it"
+            )
+
 
 AlgorithmSpec = Annotated[
     SACSpec | CrossQSpec | PPOSpec | A2CSpec | DQNSpec, Field(discriminator="name")
 ]
-ON_POLICY = frozenset({"ppo", "a2c"})
 
 # The fields above that only make sense for a continuous (Gaussian) policy.
 CONTINUOUS_ONLY_FIELDS = ("log_std_min", "log_std_max", "log_std_init")
@@ -467,25 +496,8 @@ class Spec(StrictModel):
     @model_validator(mode="after")
     def _check_cross_fields(self) -> Spec:
         algo = self.algorithm
-        kind = known_action_kind(self.env.id)
-        if algo.name in ON_POLICY:
-            rollout = algo.num_steps * self.env.num_envs
-            if algo.name == "ppo" and algo.batch_size > rollout:
-                raise ValueError(
-                    f"algorithm.batch_size ({algo.batch_size}) is larger than a rollout: "
-                    f"num_steps x env.num_envs = {algo.num_steps} x {self.env.num_envs} = {rollout}"
-                )
-        elif algo.batch_size > self.memory.capacity:
-            raise ValueError(
-                f"algorithm.batch_size ({algo.batch_size}) is larger than memory.capacity "
-                f"({self.memory.capacity})"
-            )
-        if algo.name == "dqn" and kind == "continuous":
-            raise ValueError(
-                f"DQN needs discrete actions, but {self.env.id} has continuous actions; "
-                "use sac, crossq, ppo or a2c for it"
-            )
-        if kind == "discrete":
+        algo.check_context(self)
+        if known_action_kind(self.env.id) == "discrete":
             set_here = [f for f in CONTINUOUS_ONLY_FIELDS if getattr(algo, f, None) is not None]
             if set_here:
                 raise ValueError(

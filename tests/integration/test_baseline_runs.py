@@ -10,11 +10,10 @@ import torch
 
 from rlpipe.algos.ppo import PPO
 from rlpipe.envs import env_shapes, finished_returns, learning_terminals, make_vec_env
-from rlpipe.onpolicy import ON_POLICY_COLUMNS
-from rlpipe.runs import WALL_CLOCK_COLUMNS, read_rows
-from rlpipe.seedloop import NonFiniteLoss
+from rlpipe.loops.seedloop import COLUMNS, NonFiniteLoss
+from rlpipe.rundir import WALL_CLOCK_COLUMNS, read_rows
 from rlpipe.spec import resolve_spec
-from rlpipe.train import train_seed
+from tests.training import train_one_seed
 
 needs_ale = pytest.mark.skipif(
     importlib.util.find_spec("ale_py") is None or importlib.util.find_spec("cv2") is None,
@@ -75,7 +74,7 @@ def test_atari_smoke_run_trains_a_few_hundred_frames(
     pipelines_dir, tmp_path, family, extra, logged
 ):
     spec = resolve_spec(family, "breakout", [*ATARI, *extra], pipelines_dir).spec
-    result = train_seed(spec, 0, tmp_path / "seed-0", torch.device("cpu"))
+    result = train_one_seed(spec, tmp_path)
     assert result["frames"] == 400 and result["eval_return"] is not None
     rows = read_rows(tmp_path / "seed-0" / "metrics.csv")
     assert [int(r["frame"]) for r in rows] == logged
@@ -91,23 +90,23 @@ def test_same_seed_gives_identical_metrics_on_cpu(pipelines_dir, tmp_path, famil
     spec = resolve_spec(family, "cartpole", [*TINY, "max_frame=600", *extra], pipelines_dir).spec
     rows = []
     for name in ("a", "b"):
-        train_seed(spec, 3, tmp_path / name, torch.device("cpu"))
-        rows.append(without_wall_clock(read_rows(tmp_path / name / "metrics.csv")))
+        train_one_seed(spec, tmp_path / name, seed=3)
+        rows.append(without_wall_clock(read_rows(tmp_path / name / "seed-3" / "metrics.csv")))
     assert rows[0] == rows[1]
     assert len(rows[0]) >= 3 and rows[0][-1]["loss_critic"] is not None
 
 
-def test_on_policy_run_writes_the_same_files_and_blank_off_policy_columns(pipelines_dir, tmp_path):
+def test_on_policy_run_writes_the_same_files_with_its_own_statistics(pipelines_dir, tmp_path):
     spec = resolve_spec("ppo", "pendulum", [*TINY, "max_frame=1000", "env.num_envs=2",
                                             "algorithm.num_steps=64"], pipelines_dir).spec  # fmt: skip
-    result = train_seed(spec, 0, tmp_path / "seed-0", torch.device("cpu"))
+    result = train_one_seed(spec, tmp_path)
     header = (tmp_path / "seed-0" / "metrics.csv").read_text().split("\n", 1)[0]
-    assert header == ",".join(ON_POLICY_COLUMNS)
+    assert header == ",".join(COLUMNS + PPO.metric_columns)
     rows = read_rows(tmp_path / "seed-0" / "metrics.csv")
     # Rollouts of 128 frames; a row at the first rollout past each 100 frames; the last
     # rollout is cut to 104 frames so that the run ends at max_frame exactly.
     assert [int(r["frame"]) for r in rows] == [128, 256, 384, 512, 640, 768, 896, 1000]
-    assert all(r["alpha"] is None and r["q_mean"] is None for r in rows)
+    assert "alpha" not in rows[0] and "q_mean" not in rows[0]
     assert all(r["loss_actor"] is not None and r["approx_kl"] is not None for r in rows)
     assert result["frames"] == 1000
     assert (tmp_path / "seed-0" / "result.json").exists()
@@ -120,12 +119,12 @@ def test_on_policy_resume_continues_from_the_checkpoint_without_losing_rows(
     spec = resolve_spec("ppo", "cartpole", [*TINY, "max_frame=2048", "meta.checkpoint_interval=800"],
                         pipelines_dir).spec  # fmt: skip
     seed_dir = tmp_path / "seed-0"
-    train_seed(spec, 0, seed_dir, torch.device("cpu"))
+    train_one_seed(spec, tmp_path)
     first = without_wall_clock(read_rows(seed_dir / "metrics.csv"))
-    saved = torch.load(seed_dir / "checkpoint" / "state.pt", weights_only=False)
+    saved = torch.load(seed_dir / "checkpoint" / "state.pt", weights_only=True)
     assert saved["loop"]["frame"] == 1792  # the last checkpoint before the end
     (seed_dir / "result.json").unlink()  # as if killed after that checkpoint
-    result = train_seed(spec, 0, seed_dir, torch.device("cpu"), resume=True)
+    result = train_one_seed(spec, tmp_path, resume=True)
     resumed = without_wall_clock(read_rows(seed_dir / "metrics.csv"))
     assert [r["frame"] for r in resumed] == [r["frame"] for r in first]
     assert resumed[:-1] == first[:-1] and result["frames"] == 2048
@@ -146,7 +145,7 @@ def test_nan_loss_stops_an_on_policy_run_naming_loss_and_frame(
     spec = resolve_spec("ppo", "cartpole", [*TINY, "max_frame=2048", "meta.checkpoint_interval=500"],
                         pipelines_dir).spec  # fmt: skip
     with pytest.raises(NonFiniteLoss) as info:
-        train_seed(spec, 0, tmp_path / "seed-0", torch.device("cpu"))
+        train_one_seed(spec, tmp_path)
     # 20 updates a 256-frame rollout: update 41 is in the third rollout, after the
     # checkpoint at frame 512.
     assert "loss_actor became nan between frames 512 and 768" in str(info.value)

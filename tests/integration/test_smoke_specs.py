@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rlpipe.spec import read_pipeline, resolve_spec
-from rlpipe.train import train_seed
+from tests.training import train_one_seed
 from tests.conftest import REPO
 
 COMMON = ["max_frame=300", "meta.log_interval=100", "meta.eval_episodes=1", "seeds=1"]
@@ -34,7 +34,7 @@ def test_spec_trains_a_few_hundred_frames(pipelines_dir, tmp_path, family, name)
     spec = resolve_spec(family, name, SMOKE[family], pipelines_dir).spec
     if spec.env.atari is not None and not HAS_ALE:
         pytest.skip("ale-py is not installed (pip install 'rlpipe[atari]')")
-    result = train_seed(spec, 0, tmp_path / "seed-0", torch.device("cpu"))
+    result = train_one_seed(spec, tmp_path)
     assert result["frames"] == 300
     assert result["eval_return"] is not None
     assert (tmp_path / "seed-0" / "model.pt").exists()

@@ -17,10 +17,10 @@ from rlpipe.algos.sac import SAC
 from rlpipe.cli import app
 from rlpipe.errors import RlpipeError
 from rlpipe.launch import TrainOptions, train_run
-from rlpipe.runs import WALL_CLOCK_COLUMNS, read_rows
-from rlpipe.seedloop import NonFiniteLoss
+from rlpipe.loops.seedloop import NonFiniteLoss
+from rlpipe.rundir import WALL_CLOCK_COLUMNS, read_rows
 from rlpipe.spec import resolve_spec
-from rlpipe.train import train_seed
+from tests.training import train_one_seed
 
 # Small and fast: 64-wide nets, 1000 frames, updates from frame 200.
 FAST = [
@@ -159,11 +159,11 @@ def test_nan_loss_stops_the_run_naming_loss_and_frame(pipelines_dir, tmp_path, m
     spec = fast_spec(pipelines_dir, frames=1500).spec
     seed_dir = tmp_path / "seed-0"
     with pytest.raises(NonFiniteLoss) as info:
-        train_seed(spec, 0, seed_dir, torch.device("cpu"))
+        train_one_seed(spec, tmp_path)
     message = str(info.value)
     assert "loss_critic became nan between frames 700 and 800" in message
     assert "last good checkpoint (frame 600)" in message
-    saved = torch.load(seed_dir / "checkpoint" / "state.pt", weights_only=False)
+    saved = torch.load(seed_dir / "checkpoint" / "state.pt", weights_only=True)
     assert saved["loop"]["frame"] == 600
     assert not (seed_dir / "model.pt").exists()
     assert [int(r["frame"]) for r in read_rows(seed_dir / "metrics.csv")][-1] == 700

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from rlpipe.spec import resolve_spec
-from rlpipe.train import train_seed
+from tests.training import train_one_seed
 
 pytestmark = pytest.mark.learning
 
@@ -20,7 +20,7 @@ def final_eval(pipelines_dir, tmp_path, family, frames):
                  "meta.eval_episodes=10"]  # fmt: skip
     spec = resolve_spec(family, "cartpole", overrides, pipelines_dir).spec
     torch.set_num_threads(2)
-    return train_seed(spec, 0, tmp_path / "seed-0", torch.device("cpu"))["eval_return"]
+    return train_one_seed(spec, tmp_path)["eval_return"]
 
 
 def test_ppo_balances_cartpole_above_400_in_25000_frames(pipelines_dir, tmp_path):

@@ -7,7 +7,7 @@ import torch
 
 from rlpipe.fast import compile_supported
 from rlpipe.spec import resolve_spec
-from rlpipe.train import train_seed
+from tests.training import train_one_seed
 
 pytestmark = pytest.mark.learning
 
@@ -19,8 +19,7 @@ def final_eval(pipelines_dir, tmp_path, family, spec, overrides, compile=False):
     # Compiled CPU kernels spin-wait in OpenMP barriers; one thread keeps the test immune
     # to a busy machine.
     torch.set_num_threads(1 if compile else 2)
-    seed_dir, cpu = tmp_path / "seed-0", torch.device("cpu")
-    return train_seed(resolved.spec, 0, seed_dir, cpu, compile=compile)["eval_return"]
+    return train_one_seed(resolved.spec, tmp_path, compile=compile)["eval_return"]
 
 
 def test_sac_solves_pendulum_in_6000_frames(pipelines_dir, tmp_path):

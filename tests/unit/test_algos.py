@@ -10,11 +10,11 @@ import torch
 from torch.distributions import Normal, TransformedDistribution
 from torch.distributions.transforms import TanhTransform
 
-from rlpipe.algos import build_agent
-from rlpipe.algos.actors import SquashedGaussianActor
+from rlpipe.algos.registry import build_agent
+from rlpipe.algos.nets.soft_policies import SquashedGaussianActor
 from rlpipe.buffers import Batch
 from rlpipe.envs import EnvShapes
-from rlpipe.nets import BatchRenorm
+from rlpipe.algos.nets.batchrenorm import BatchRenorm
 from rlpipe.spec import resolve_spec
 from rlpipe.spec.schema import NetSpec
 
@@ -132,7 +132,7 @@ def test_crossq_actor_update_leaves_critic_statistics_alone(pipelines_dir):
     agent = agent_for(pipelines_dir, "crossq", CONTINUOUS)
     agent.update(batch_for(CONTINUOUS))
     before = {k: v.clone() for k, v in agent.critics.state_dict().items()}
-    agent.update_actor_and_alpha(agent.normalize(batch_for(CONTINUOUS, seed=1).obs))
+    agent.update_actor_and_alpha(agent.prepare(batch_for(CONTINUOUS, seed=1).obs))
     after = agent.critics.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert agent.critics.training

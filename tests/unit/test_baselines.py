@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from rlpipe.algos import build_agent
+from rlpipe.algos.registry import build_agent
 from rlpipe.buffers import Batch
 from rlpipe.envs import EnvShapes
 from rlpipe.spec import resolve_spec

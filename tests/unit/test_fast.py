@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rlpipe import fast
-from rlpipe.algos import build_agent
+from rlpipe.algos.registry import build_agent
 from rlpipe.buffers import Batch
 from rlpipe.envs import EnvShapes
 from rlpipe.errors import RlpipeError

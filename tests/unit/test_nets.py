@@ -8,7 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from rlpipe.nets import BatchRenorm, NatureCNN, mlp, orthogonal_init_
+from rlpipe.algos.nets.batchrenorm import BatchRenorm
+from rlpipe.algos.nets.cnn import NatureCNN
+from rlpipe.algos.nets.mlp import mlp, orthogonal_init_
 
 EPS = 1e-3
 

@@ -10,8 +10,8 @@ import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_hex
 
+from rlpipe.algos.registry import ALGORITHMS
 from rlpipe.report.plots import (
-    ALGO_COLORS,
     FALLBACK_COLORS,
     algo_color,
     aligned,
@@ -21,10 +21,11 @@ from rlpipe.report.plots import (
     plot_env,
     plot_suite,
 )
-from rlpipe.runs import MetricsLog
-from rlpipe.seedloop import COLUMNS
-from rlpipe.suite import load_suite
-from tests.fixtures import make_run, make_suite_file, seed_fps
+from rlpipe.rundir import MetricsLog
+from rlpipe.spec.suite import load_suite
+from tests.fixtures import FIXTURE_COLUMNS, make_run, make_suite_file, seed_fps
+
+ALGO_COLORS = {name: entry.color for name, entry in ALGORITHMS.items()}
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -97,7 +98,7 @@ def test_mean_ci_is_mean_plus_minus_1_96_sem_and_no_band_for_one_seed():
 def test_seeds_logging_different_frames_are_aligned_on_the_frame_column(tmp_path):
     run_dir = tmp_path / "crossq-pendulum"
     for seed, frames in ((0, (100, 200)), (1, (100, 200, 300))):
-        with MetricsLog(run_dir / f"seed-{seed}" / "metrics.csv", COLUMNS) as log:
+        with MetricsLog(run_dir / f"seed-{seed}" / "metrics.csv", FIXTURE_COLUMNS) as log:
             for frame in frames:
                 log.append({"frame": frame, "return_ma": frame + seed})
     frames, values = aligned(run_dir, "return_ma")

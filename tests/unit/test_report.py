@@ -19,7 +19,7 @@ from rlpipe.report.benchmarks import (
     write_report,
 )
 from rlpipe.report.plots import plot_suite
-from rlpipe.suite import Suite, load_suite
+from rlpipe.spec.suite import Suite, load_suite
 from tests.fixtures import FIXTURE_CPU, FIXTURE_GPU, make_run, make_suite_file
 
 SUITE_PATH = "params/suite.yaml"

@@ -1,20 +1,17 @@
 """What every training loop does for one seed besides learning: resume, the log, eval and
 checkpoint schedule, metrics rows with the NaN guard, progress reports and the result.
 
-The off-policy loop (rlpipe/train.py) and the on-policy loop (rlpipe/onpolicy.py) differ
-only in how they collect frames and update; both hand the rest to a `SeedLoop`.
+The off-policy and on-policy loops (rlpipe/loops/offpolicy.py, onpolicy.py) differ only in
+how they collect frames and update; both hand the rest to a `SeedLoop`.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import random
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,36 +20,11 @@ import torch
 from rlpipe.envs import finished_returns
 from rlpipe.errors import RlpipeError
 from rlpipe.profiling import WindowProfiler
-from rlpipe.runs import (
-    CHECKPOINT_DIR,
-    METRICS_FILE,
-    MODEL_FILE,
-    MetricsLog,
-    atomic_torch_save,
-    atomic_write_json,
-    truncate_after,
-)
+from rlpipe.rundir import MetricsLog, SeedFolder, truncate_after
 from rlpipe.spec.schema import Spec
 
-COLUMNS = (
-    "frame",
-    "wall_s",
-    "fps",
-    "episodes",
-    "return_mean",
-    "return_ma",
-    "eval_return",
-    "loss_critic",
-    "loss_actor",
-    "loss_alpha",
-    "alpha",
-    "q_mean",
-    "entropy",
-)
-LOSS_COLUMNS = ("loss_critic", "loss_actor", "loss_alpha", "q_mean")
-RESULT_FILE = "result.json"
-CHECKPOINT_FILE = "state.pt"
-EVAL_SEED_OFFSET = 1_000_003  # eval envs never share a seed with training envs
+COLUMNS = ("frame", "wall_s", "fps", "episodes", "return_mean", "return_ma", "eval_return")
+"""The columns of every metrics.csv; the agent's update statistics follow them."""
 
 
 @dataclass(frozen=True)
@@ -95,31 +67,6 @@ class StatAccumulator:
         return means
 
 
-def evaluate(agent: Any, envs: Any, seed: int) -> float:
-    """Mean return of one deterministic episode in each eval env (reset with a fixed seed)."""
-    obs, _ = envs.reset(seed=seed)
-    n = envs.num_envs
-    returns, done = np.zeros(n), np.zeros(n, dtype=bool)
-    while not done.all():
-        obs, rewards, terminated, truncated, _ = envs.step(agent.act(obs, deterministic=True))
-        returns += np.where(done, 0.0, rewards)
-        done |= terminated | truncated
-    return float(returns.mean())
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and torch's global generators."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def finished_result(seed_dir: Path, resume: bool) -> dict[str, Any] | None:
-    """The result of a seed that already finished, when resuming; else None."""
-    path = seed_dir / RESULT_FILE
-    return json.loads(path.read_text()) if resume and path.is_file() else None
-
-
 def _mean(values: Any) -> float | None:
     values = list(values)
     return float(np.mean(values)) if values else None
@@ -141,35 +88,34 @@ class SeedLoop:
     def __init__(
         self,
         spec: Spec,
-        seed: int,
-        seed_dir: Path,
-        artifact_dir: Path,
-        columns: tuple[str, ...],
+        folder: SeedFolder,
+        statistics: tuple[str, ...],
         report: Callable[[SeedProgress], None],
         profile: bool,
         device: torch.device,
         **loop_fields: Any,
     ) -> None:
-        self.meta, self.seed, self.max_frame = spec.meta, seed, spec.env.max_frame
-        self.seed_dir, self.artifact_dir = seed_dir, artifact_dir
-        self.columns, self.report, self.device = columns, report, device
-        self.checkpoint_path = artifact_dir / CHECKPOINT_DIR / CHECKPOINT_FILE
-        self.metrics_path = seed_dir / METRICS_FILE
+        self.meta, self.seed, self.max_frame = spec.meta, folder.seed, spec.env.max_frame
+        self.folder = folder
+        self.columns, self.report, self.device = COLUMNS + statistics, report, device
+        self.metrics_path = folder.metrics
         self.state: dict[str, Any] = {
             "frame": 0, "wall_offset": 0.0, "episodes": 0, "eval": None, **loop_fields
         }  # fmt: skip
         self.recent: deque[float] = deque(maxlen=spec.meta.return_window)
         self.finished_since_log: list[float] = []
         self.stats = StatAccumulator()
-        self.profiler = WindowProfiler(artifact_dir / "profile.json", device) if profile else None
+        self.profiler = WindowProfiler(folder.profile, device) if profile else None
         self.metrics: MetricsLog | None = None
-        seed_dir.mkdir(parents=True, exist_ok=True)
+        self.checkpoint_written = False
+        folder.path.mkdir(parents=True, exist_ok=True)
 
     def resume(self, resume: bool) -> dict[str, Any] | None:
         """The checkpoint to continue from (None for a fresh start); metrics.csv is cut back
         to the checkpoint's frame (emptied for a fresh start), so no row is duplicated."""
-        if resume and self.checkpoint_path.is_file():
-            saved = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+        saved = self.folder.load_checkpoint(self.device) if resume else None
+        if saved is not None:
+            self.checkpoint_written = True
             torch.set_rng_state(saved["rng"]["torch"])
             self.state = saved["loop"]
             self.recent.extend(saved["recent_returns"])
@@ -227,12 +173,11 @@ class SeedLoop:
             self.next_eval = _next_multiple(frame, meta.eval_interval)
         now = time.perf_counter()
         means = self.stats.read()
-        for key in LOSS_COLUMNS:
-            if key in means and not math.isfinite(means[key]):
+        for key, value in means.items():
+            if not math.isfinite(value):
                 raise NonFiniteLoss(
-                    f"{key} became {means[key]} between frames {self.last_log_frame} and "
-                    f"{frame} (seed {self.seed}); stopped. The last good checkpoint (frame "
-                    f"{self.last_checkpoint}) is kept in {self.checkpoint_path.parent}"
+                    f"{key} became {value} between frames {self.last_log_frame} and "
+                    f"{frame} (seed {self.seed}); stopped. {self._kept_checkpoint()}"
                 )
         row = {
             "frame": frame,
@@ -258,16 +203,28 @@ class SeedLoop:
             parts["rng"] = {**parts.get("rng", {}), "torch": torch.get_rng_state()}
             state = {**parts, "loop": {**self.state, "frame": frame},
                      "recent_returns": list(self.recent)}  # fmt: skip
-            atomic_torch_save(state, self.checkpoint_path)
+            self.folder.save_checkpoint(state)
+            self.checkpoint_written = True
             self.last_checkpoint = frame
             self.next_checkpoint = _next_multiple(frame, meta.checkpoint_interval)
+
+    def _kept_checkpoint(self) -> str:
+        if not self.checkpoint_written:
+            return (
+                f"No checkpoint was written before it (every {self.meta.checkpoint_interval:,} "
+                "frames), so the seed must start over: rerun with --overwrite"
+            )
+        return (
+            f"The last good checkpoint (frame {self.last_checkpoint:,}) is kept in "
+            f"{self.folder.checkpoint.parent}"
+        )
 
     def finish(self, frame: int, agent: Any) -> dict[str, Any]:
         """Save the final weights and write result.json; returns the result."""
         if self.profiler is not None:
             self.profiler.close()
         wall_s = self.state["wall_offset"] + time.perf_counter() - self.start
-        atomic_torch_save(agent.state_dict(with_optimizers=False), self.artifact_dir / MODEL_FILE)
+        self.folder.save_weights(agent.state_dict(with_optimizers=False))
         result = {
             "seed": self.seed,
             "return_ma": _mean(self.recent),
@@ -276,5 +233,5 @@ class SeedLoop:
             "wall_s": wall_s,
             "fps": frame / max(wall_s, 1e-9),
         }
-        atomic_write_json(self.seed_dir / RESULT_FILE, result)
+        self.folder.write_result(result)
         return result

@@ -1,4 +1,4 @@
-"""Policies for SAC-style agents: a tanh-squashed Gaussian and a categorical actor."""
+"""The soft actor-critics' policies (SAC, CrossQ): a tanh-squashed Gaussian and a categorical."""
 
 from __future__ import annotations
 
@@ -8,16 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rlpipe.nets import mlp
+from rlpipe.algos.nets.mlp import mlp_from_spec
 from rlpipe.spec.schema import NetSpec
 
 _LOG_2 = math.log(2.0)
-
-
-def mlp_from_spec(in_dim: int, out_dim: int, net: NetSpec) -> nn.Sequential:
-    """An MLP with the hidden sizes, activation and normalisation of a NetSpec."""
-    renorm = net.norm.model_dump(exclude={"type"}) if net.norm.type == "batch_renorm" else None
-    return mlp(in_dim, out_dim, net.hidden, net.activation, net.norm.type, renorm)
 
 
 class SquashedGaussianActor(nn.Module):

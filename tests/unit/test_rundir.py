@@ -1,4 +1,4 @@
-"""Run folder I/O: atomic writes, metrics.csv, summary.json, provenance and paths."""
+"""The run folder: atomic writes, metrics.csv, summary.json, provenance and paths."""
 
 import datetime
 import errno
@@ -13,21 +13,18 @@ import pytest
 import torch
 
 from rlpipe.errors import RlpipeError
-from rlpipe.runs import (
+from rlpipe.rundir import (
     WALL_CLOCK_COLUMNS,
     MetricsLog,
+    RunFolder,
     atomic_torch_save,
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
-    finish_provenance,
-    provenance,
     read_rows,
-    run_dir_for,
-    seed_dir,
     truncate_after,
-    write_summary,
 )
+from rlpipe.rundir.provenance import finish_provenance, provenance
 
 COLUMNS = ["frame", "wall_s", "fps", "return_mean", "return_ma", "eval_return", "loss"]
 
@@ -115,7 +112,6 @@ def test_metrics_log_writes_header_and_appends_rows(tmp_path):
         {"frame": 1000.0, "return_ma": 12.5, "loss": 0.25},
         {"frame": 2000.0, "return_ma": 13.0, "loss": None},
     ]
-    assert MetricsLog.read_rows(path) == read_rows(path)
 
 
 def test_metrics_log_rejects_unknown_columns(tmp_path):
@@ -223,7 +219,7 @@ def test_truncate_after_keeps_exactly_rows_up_to_frame(tmp_path):
         stream.write("5000,")  # torn tail left by a kill
     assert truncate_after(path, 2999) == 2
     assert path.read_text() == "frame,loss\n1000,1\n2000,2\n"
-    assert MetricsLog.truncate_after(path, 2000) == 2
+    assert truncate_after(path, 2000) == 2
     assert path.read_text() == "frame,loss\n1000,1\n2000,2\n"
     assert truncate_after(path, 0) == 0
     assert path.read_text() == "frame,loss\n"
@@ -259,6 +255,12 @@ def test_wall_clock_columns_are_wall_time_and_fps():
 
 
 # --------------------------------------------------------------------------- summary.json
+
+
+def write_summary(run_dir, results):
+    """Summarise through the run folder; the summary as written on disk."""
+    RunFolder(run_dir).write_summary(results)
+    return json.loads((run_dir / "summary.json").read_text())
 
 
 def _seed_result(seed, return_ma, eval_return=1.0, frames=10_000, wall_s=10.0, fps=1000.0):
@@ -418,13 +420,14 @@ def test_finish_provenance_adds_finished_at_without_changing_input(tmp_path, mon
 
 
 def test_run_dir_and_seed_dir_follow_the_layout(tmp_path):
-    assert run_dir_for("crossq", "hopper") == Path("runs/crossq-hopper")
-    run_dir = run_dir_for("sac", "cartpole", root=tmp_path)
-    assert run_dir == tmp_path / "sac-cartpole"
-    assert seed_dir(run_dir, 3) == tmp_path / "sac-cartpole" / "seed-3"
+    assert RunFolder.for_spec("crossq", "hopper").path == Path("runs/crossq-hopper")
+    run = RunFolder.for_spec("sac", "cartpole", root=tmp_path)
+    assert run.path == tmp_path / "sac-cartpole"
+    assert run.seed(3).path == tmp_path / "sac-cartpole" / "seed-3"
+    assert RunFolder(run.path, tmp_path / "art").seed(3).model == tmp_path / "art/seed-3/model.pt"
 
 
 @pytest.mark.parametrize("spec_name", ["", "..", "a/b", "hop per"])
 def test_run_dir_rejects_names_that_are_not_plain(spec_name):
     with pytest.raises(RlpipeError):
-        run_dir_for("crossq", spec_name)
+        RunFolder.for_spec("crossq", spec_name)

@@ -1,21 +1,9 @@
-"""Network builders: MLPs (plain, LayerNorm, BatchRenorm) and the Nature DQN encoder."""
+"""Batch Renormalization (Ioffe 2017), as CrossQ uses it in its critics (and actor)."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-
 import torch
 from torch import nn
-
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "elu": nn.ELU,
-    "gelu": nn.GELU,
-    "silu": nn.SiLU,
-}
-NORMS = ("none", "layer", "batch_renorm")
 
 
 class BatchRenorm(nn.Module):
@@ -88,74 +76,3 @@ class BatchRenorm(nn.Module):
             f"{self.num_features}, momentum={self.momentum}, eps={self.eps}, "
             f"r_max={self.r_max}, d_max={self.d_max}, warmup_steps={self.warmup_steps}"
         )
-
-
-def mlp(
-    in_dim: int,
-    out_dim: int,
-    hidden: Sequence[int],
-    activation: str = "relu",
-    norm: str = "none",
-    renorm: dict | None = None,
-) -> nn.Sequential:
-    """Return an MLP; ``norm`` is "none", "layer" (Linear-LayerNorm-act) or "batch_renorm".
-
-    "batch_renorm" is the CrossQ critic layout: BatchRenorm on the input, then
-    Linear-act-BatchRenorm per hidden layer, then the output Linear; ``renorm`` holds the
-    BatchRenorm keyword arguments and is ignored by the other norms.
-    """
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
-    if norm not in NORMS:
-        raise ValueError(f"unknown norm {norm!r}; choose one of {list(NORMS)}")
-    act = ACTIVATIONS[activation]
-    renorm_kwargs = renorm or {}
-
-    layers: list[nn.Module] = []
-    if norm == "batch_renorm":
-        layers.append(BatchRenorm(in_dim, **renorm_kwargs))
-    width = in_dim
-    for size in hidden:
-        layers.append(nn.Linear(width, size))
-        if norm == "layer":
-            layers.append(nn.LayerNorm(size))
-        layers.append(act())
-        if norm == "batch_renorm":
-            layers.append(BatchRenorm(size, **renorm_kwargs))
-        width = size
-    layers.append(nn.Linear(width, out_dim))
-    return nn.Sequential(*layers)
-
-
-class NatureCNN(nn.Module):
-    """Nature DQN encoder: uint8 (N, 4, 84, 84) frames to 512 features."""
-
-    out_dim = 512
-
-    def __init__(self, in_channels: int = 4) -> None:
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(in_channels, 32, kernel_size=8, stride=4),
-            nn.ReLU(),
-            nn.Conv2d(32, 64, kernel_size=4, stride=2),
-            nn.ReLU(),
-            nn.Conv2d(64, 64, kernel_size=3, stride=1),
-            nn.ReLU(),
-            nn.Flatten(),
-            nn.Linear(64 * 7 * 7, self.out_dim),
-            nn.ReLU(),
-        )
-
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        """Return (N, 512) features of frames scaled from [0, 255] to [0, 1]."""
-        return self.net(frames.float() / 255.0)
-
-
-def orthogonal_init_(module: nn.Module, gain: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:
-    """Return ``module`` with every Linear/Conv2d inside it orthogonally initialised in place."""
-    for layer in module.modules():
-        if isinstance(layer, (nn.Linear, nn.Conv2d)):
-            nn.init.orthogonal_(layer.weight, gain)
-            if layer.bias is not None:
-                nn.init.constant_(layer.bias, bias)
-    return module

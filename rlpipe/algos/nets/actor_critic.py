@@ -1,4 +1,4 @@
-"""Actor-critic networks for PPO and A2C: MLP or Nature CNN, shared or separate, any action."""
+"""The actor-critic network of PPO and A2C: MLP or Nature CNN, shared or separate, any action."""
 
 from __future__ import annotations
 
@@ -9,19 +9,15 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Distribution, Normal
 
+from rlpipe.algos.nets.cnn import NatureCNN
+from rlpipe.algos.nets.mlp import ACTIVATIONS, mlp, orthogonal_init_
 from rlpipe.envs import EnvShapes
-from rlpipe.nets import ACTIVATIONS, NatureCNN, mlp, orthogonal_init_
 from rlpipe.spec.schema import NetSpec
-
-
-def is_image(shapes: EnvShapes) -> bool:
-    """Whether observations are stacked uint8 frames (channels, height, width)."""
-    return len(shapes.obs_shape) == 3 and shapes.obs_dtype == np.uint8
 
 
 def encoder(shapes: EnvShapes, net: NetSpec) -> tuple[nn.Module, int]:
     """The feature extractor: Nature CNN (images) or flatten, then net's hidden layers."""
-    if is_image(shapes):
+    if shapes.image:
         first: nn.Module = NatureCNN(shapes.obs_shape[0])
         width = NatureCNN.out_dim
     else:

@@ -1,0 +1,1 @@
+"""Networks: MLPs, BatchRenorm, the Nature CNN, and the policy heads built from them."""

@@ -1,0 +1,67 @@
+"""Deterministic-policy evaluation: during training, and `rlpipe eval` from a run's weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rlpipe.algos.registry import build_agent
+from rlpipe.envs import env_shapes, make_vec_env
+from rlpipe.rundir import DamagedRunFile, RunFolder, atomic_write_json
+
+EVAL_SEED_OFFSET = 1_000_003  # eval envs never share a seed with training envs
+
+
+def evaluate(agent: Any, envs: Any, seed: int) -> float:
+    """Mean return of one deterministic episode in each eval env (reset with a fixed seed)."""
+    obs, _ = envs.reset(seed=seed)
+    n = envs.num_envs
+    returns, done = np.zeros(n), np.zeros(n, dtype=bool)
+    while not done.all():
+        obs, rewards, terminated, truncated, _ = envs.step(agent.act(obs, deterministic=True))
+        returns += np.where(done, 0.0, rewards)
+        done |= terminated | truncated
+    return float(returns.mean())
+
+
+def evaluate_run(
+    run: RunFolder,
+    episodes: int | None = None,
+    device: torch.device | None = None,
+    output: Path | None = None,
+) -> dict[str, Any]:
+    """Evaluate every seed's final weights for N deterministic episodes; writes eval.json."""
+    device = device or torch.device("cpu")
+    saved = run.read_spec()
+    spec = saved.spec
+    episodes = episodes or spec.meta.eval_episodes
+    per_seed = []
+    for seed in spec.meta.seed_list:
+        weights = run.seed(seed).load_weights(device)
+        envs = make_vec_env(spec.env, seed + EVAL_SEED_OFFSET, num_envs=episodes)
+        try:
+            agent = build_agent(spec, env_shapes(envs), device)
+            try:
+                agent.load_state_dict(weights)
+            except (KeyError, RuntimeError, TypeError, ValueError) as error:
+                reason = str(error).split("\n", 1)[0]
+                raise DamagedRunFile(
+                    f"{run.seed(seed).model} does not hold weights for this run's spec "
+                    f"({reason}); re-train the run or restore the file"
+                ) from None
+            per_seed.append(
+                {"seed": seed, "return_mean": evaluate(agent, envs, seed + EVAL_SEED_OFFSET)}
+            )
+        finally:
+            envs.close()
+    result = {
+        "spec_hash": saved.spec_hash,
+        "episodes_per_seed": episodes,
+        "return_mean": sum(s["return_mean"] for s in per_seed) / len(per_seed),
+        "per_seed": per_seed,
+    }
+    atomic_write_json(output or run.eval_file, result)
+    return result
