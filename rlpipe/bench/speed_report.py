@@ -6,11 +6,11 @@ the same configuration); SPEED.md is rendered from it alone, so the two never di
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from rlpipe.rundir import atomic_write_json, atomic_write_text
+from rlpipe.errors import RlpipeError
+from rlpipe.rundir import atomic_write_json, atomic_write_text, read_json
 
 SPEED_JSON = "speed.json"
 SPEED_MD = "SPEED.md"
@@ -21,7 +21,10 @@ def read_records(reports_dir: Path) -> list[dict[str, Any]]:
     path = reports_dir / SPEED_JSON
     if not path.is_file():
         return []
-    return json.loads(path.read_text(encoding="utf-8"))["records"]
+    document = read_json(path, "fix it or delete it (rlpipe bench --report writes it again)")
+    if not isinstance(document, dict) or not isinstance(document.get("records"), list):
+        raise RlpipeError(f"{path} is damaged (no 'records' list); fix it or delete it")
+    return document["records"]
 
 
 def add_record(reports_dir: Path, record: dict[str, Any]) -> Path:

@@ -82,10 +82,15 @@ def load_tensors(path: Path, device: Any, fix: str) -> Any:
     try:
         return torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as error:
-        reason = str(error).split("\n", 1)[0]
+        text = str(error)
+        unsafe = re.search(r"Unsupported global: GLOBAL [\w.]+", text)
+        if unsafe is None:  # not a pickle at all (random bytes, a truncated file)
+            detail = re.search(r"Unsupported operand \d+", text)
+            reason = detail.group(0) if detail else text.splitlines()[0]
+            raise DamagedRunFile(f"{path} is damaged ({reason}); {fix}") from None
         raise DamagedRunFile(
-            f"{path} holds objects that cannot be loaded safely ({reason}); it was refused, not "
-            f"run. Only a file rlpipe wrote can be loaded; {fix}"
+            f"{path} holds objects that cannot be loaded safely ({unsafe.group(0)}); it was "
+            f"refused, not run. Only tensors and plain data written by rlpipe are loaded; {fix}"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
         reason = str(error).split("\n", 1)[0]

@@ -28,14 +28,16 @@ def run_folder_lock(run_dir: Path) -> Iterator[None]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise RlpipeError(f"cannot create {path.parent}: {error.strerror or error}") from None
+        raise RlpipeError(
+            f"{path.parent} cannot be written ({error.strerror or error}); choose a writable folder"
+        ) from None
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as error:
             raise RlpipeError(
-                f"cannot create the lock file {path}: {error.strerror or error}; check that "
-                f"{path.parent} is a writable folder"
+                f"{path.parent} cannot be written: no lock file {path.name} "
+                f"({error.strerror or error}); choose a writable folder"
             ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

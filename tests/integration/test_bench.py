@@ -7,9 +7,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from rlpipe.bench.timing import BenchResult
 from rlpipe.bench.sb3 import sb3_unsupported
 from rlpipe.bench.speed_report import add_record, read_records
+from rlpipe.bench.timing import BenchResult
 from rlpipe.cli import app
 from rlpipe.spec import resolve_spec
 

@@ -16,6 +16,7 @@ import pytest
 
 from rlpipe.errors import RlpipeError
 from rlpipe.hub import publish_runs, remote_run_exists, run_url
+from rlpipe.rundir import RunFolder
 from tests.hub_standin import HubStandIn
 
 REPO_ID = "rlpipe-test/benchmarks"
@@ -66,7 +67,9 @@ def make_run(root: Path, run_key: str) -> None:
     run_dir, artifacts = root / "runs" / run_key, root / "artifacts" / run_key
     write_json(run_dir / "spec.json", {"spec_hash": spec_hash(run_key), "spec": {}})
     write_json(run_dir / "provenance.json", {"spec_hash": spec_hash(run_key), "device": "cpu"})
-    write_json(run_dir / "summary.json", {"score": 1.0, "seeds": list(SEEDS)})
+    results = [{"seed": s, "return_ma": 1.0, "frames": 100, "wall_s": 1.0, "fps": 100.0}
+               for s in SEEDS]  # fmt: skip
+    RunFolder(run_dir).write_summary(results)
     write_json(run_dir / "eval.json", {"eval_return": 2.0})
     (run_dir / ".summary.json.123.abcd.tmp").write_text("torn")  # an interrupted atomic write
     for seed in SEEDS:
@@ -192,7 +195,7 @@ def test_corrupt_link_file_is_refused_before_upload(tmp_path, hub):
     make_run(tmp_path, RUN_KEYS[0])
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "hub.json").write_text("{not json")
-    with pytest.raises(RlpipeError, match=r"could not read .*hub\.json"):
+    with pytest.raises(RlpipeError, match=r"hub\.json is damaged"):
         publish(tmp_path, hub, keys=[RUN_KEYS[0]])
     assert hub.requests == []
 

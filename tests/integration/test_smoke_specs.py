@@ -5,11 +5,10 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-import torch
 
 from rlpipe.spec import read_pipeline, resolve_spec
-from tests.training import train_one_seed
 from tests.conftest import REPO
+from tests.training import train_one_seed
 
 COMMON = ["max_frame=300", "meta.log_interval=100", "meta.eval_episodes=1", "seeds=1"]
 OFF_POLICY = ["algorithm.learning_starts=100", "algorithm.batch_size=32", "algorithm.utd=0.25"]

@@ -61,6 +61,7 @@ def test_train_writes_the_run_folder(pipelines_dir, tmp_path):
         assert rows[-1]["eval_return"] is not None and rows[-1]["loss_critic"] is not None
         assert (run_dir / f"seed-{seed}" / "model.pt").stat().st_size > 0
         assert not (run_dir / f"seed-{seed}" / "model.pt.tmp").exists()
+    summary = summary.model_dump(mode="json")
     on_disk = json.loads((run_dir / "summary.json").read_text())
     assert on_disk == summary
     per_seed = [s["return_ma"] for s in summary["per_seed"]]

@@ -10,11 +10,11 @@ import torch
 from torch.distributions import Normal, TransformedDistribution
 from torch.distributions.transforms import TanhTransform
 
-from rlpipe.algos.registry import build_agent
+from rlpipe.algos.nets.batchrenorm import BatchRenorm
 from rlpipe.algos.nets.soft_policies import SquashedGaussianActor
+from rlpipe.algos.registry import build_agent
 from rlpipe.buffers import Batch
 from rlpipe.envs import EnvShapes
-from rlpipe.algos.nets.batchrenorm import BatchRenorm
 from rlpipe.spec import resolve_spec
 from rlpipe.spec.schema import NetSpec
 
