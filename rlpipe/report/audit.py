@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from rlpipe.report.benchmarks import (
     read_hub_links,
 )
 from rlpipe.runs import SPEC_FILE, SUMMARY_FILE
-from rlpipe.spec import Spec, resolve_spec, spec_hash
+from rlpipe.spec import Spec, resolve_spec, spec_document_hash, spec_hash
 from rlpipe.suite import Suite
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -187,8 +186,11 @@ def _check_spec(key: str, paths: AuditPaths) -> list[Finding]:
         used = Spec.model_validate(spec)
     except ValidationError as exc:
         return [Finding("spec-drift", key, f"the run's spec no longer validates: {exc}")]
-    stored = json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()
-    if hashlib.sha256(stored).hexdigest() != saved["spec_hash"]:
+    try:
+        stored_hash = spec_document_hash(spec)
+    except RlpipeError as exc:
+        return [Finding("spec-drift", key, f"{SPEC_FILE}: {exc}")]
+    if stored_hash != saved["spec_hash"]:
         return [Finding("spec-drift", key, f"{SPEC_FILE}'s spec does not hash to its spec_hash")]
     try:
         now = resolve_spec(

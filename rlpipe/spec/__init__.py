@@ -8,6 +8,7 @@ from rlpipe.spec.load import (
     list_families,
     read_pipeline,
     resolve_spec,
+    spec_document_hash,
     spec_hash,
 )
 from rlpipe.spec.schema import Spec
@@ -21,5 +22,6 @@ __all__ = [
     "list_families",
     "read_pipeline",
     "resolve_spec",
+    "spec_document_hash",
     "spec_hash",
 ]
