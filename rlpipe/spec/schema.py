@@ -40,17 +40,17 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-def plain_json_value(value: Any, path: str = "") -> None:
+def check_plain_json(value: Any, path: str = "") -> None:
     """Raise ValueError, naming the nested key, unless value is JSON as spec.json saves it:
     string keys, and strings, finite numbers, booleans, null, lists and mappings."""
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ValueError(f"{path or 'mapping'}: key {key!r} must be a string")
-            plain_json_value(item, f"{path}.{key}" if path else key)
+            check_plain_json(item, f"{path}.{key}" if path else key)
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            plain_json_value(item, f"{path}[{index}]")
+            check_plain_json(item, f"{path}[{index}]")
     elif isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{path}: {value} is not a finite number")
     elif value is not None and not isinstance(value, str | int | float):
@@ -413,7 +413,7 @@ class EnvSpec(StrictModel):
     @field_validator("kwargs")
     @classmethod
     def _kwargs_are_plain_json(cls, value: dict[str, Any]) -> dict[str, Any]:
-        plain_json_value(value)
+        check_plain_json(value)
         return value
 
     @model_validator(mode="before")
