@@ -13,13 +13,28 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rlpipe.errors import RlpipeError
 from rlpipe.report.benchmarks import HUB_LINKS_FILE, read_hub_links
-from rlpipe.runs import CHECKPOINT_DIR, MODEL_FILE, SPEC_FILE, SUMMARY_FILE, atomic_write_json
+from rlpipe.runs import (
+    CHECKPOINT_DIR,
+    METRICS_FILE,
+    MODEL_FILE,
+    PROVENANCE_FILE,
+    SPEC_FILE,
+    SUMMARY_FILE,
+    atomic_write_json,
+    read_rows,
+    seed_dir,
+)
+from rlpipe.spec import Spec, spec_document_hash
+from rlpipe.spec.validation import describe_validation_error
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 """reports/hub.json: {run_key: url of the published run folder}, read by report and audit."""
@@ -32,6 +47,7 @@ _HTTP_CLIENT_ERRORS = (
     ("requests", "RequestException"),
 )
 """Base errors of the HTTP clients huggingface_hub has used: 2.x httpx2, 1.x httpx, 0.x requests."""
+_ModelT = TypeVar("_ModelT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -78,19 +94,146 @@ def _check_repo_id(repo_id: str) -> None:
         )
 
 
-def _spec_hash(run_dir: Path) -> str:
-    """Return the spec hash recorded in run_dir/spec.json."""
-    path = run_dir / SPEC_FILE
+class _SeedResult(BaseModel):
+    """The fields of seed-K/result.json (and of summary.json's per_seed) that publish checks."""
+
+    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+
+    seed: int
+    return_ma: float | None
+    eval_return: float | None = None
+    frames: Annotated[int, Field(ge=0)]
+    wall_s: float
+    fps: float
+
+
+class _Summary(BaseModel):
+    """The fields of summary.json that publish checks, with their JSON types."""
+
+    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+
+    score: float | None
+    score_iqm: float | None
+    score_ci95: Annotated[list[float], Field(min_length=2, max_length=2)] | None
+    eval_return: float | None
+    frames: Annotated[int, Field(ge=0)]
+    fps: float
+    wall_s: float
+    seeds: list[int]
+    per_seed: list[_SeedResult]
+
+
+def _damaged(path: Path, problem: str) -> RlpipeError:
+    return RlpipeError(
+        f"{path} {problem}: the run is damaged or unfinished; re-train it or restore the file "
+        "(e.g. dvc checkout); nothing was uploaded"
+    )
+
+
+def _read_json(path: Path) -> Any:
+    """Return the parsed JSON file at path; RlpipeError naming it if missing or not JSON."""
     try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_bytes())
     except FileNotFoundError:
-        raise RlpipeError(f"{run_dir} has no {SPEC_FILE}: it is not a run folder") from None
-    except (OSError, ValueError) as error:
-        raise RlpipeError(f"could not read {path}: {error}") from None
+        raise _damaged(path, "is missing") from None
+    except (OSError, ValueError) as error:  # UnicodeDecodeError is a ValueError
+        raise _damaged(path, f"cannot be read as JSON ({error})") from None
+
+
+def _typed(model: type[_ModelT], document: Any, path: Path) -> _ModelT:
+    """Return document validated as model; RlpipeError naming the file and the key if not."""
+    try:
+        return model.model_validate(document)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "the document"
+        raise _damaged(path, f"has a wrong {key}: {first['msg']}") from None
+
+
+def _symlinks_in(folder: Path) -> list[Path]:
+    """Return folder, if it is a symlink, and every symlink below it (never followed)."""
+    entries = [folder]
+    for parent, dirs, files in os.walk(folder, followlinks=False):
+        entries += [Path(parent, name) for name in sorted(dirs + files)]
+    return [entry for entry in entries if entry.is_symlink()]
+
+
+def _refuse_symlinks(run_key: str, links: list[Path]) -> None:
+    """Raise RlpipeError naming the symlinks, if there are any."""
+    if links:
+        shown = ", ".join(str(link) for link in links[:5]) + (" ..." if len(links) > 5 else "")
+        raise RlpipeError(
+            f"run {run_key}: {shown} {'is a symlink' if len(links) == 1 else 'are symlinks'}; "
+            "publish uploads only files inside the run folder, never what a link points to: "
+            "replace each link by the file itself; nothing was uploaded"
+        )
+
+
+def _check_spec(run_dir: Path) -> tuple[Spec, str]:
+    """Return the run's spec and hash from spec.json, checking that the spec hashes to it."""
+    path = run_dir / SPEC_FILE
+    if not path.is_file():
+        raise RlpipeError(f"{run_dir} has no {SPEC_FILE}: it is not a run folder")
+    saved = _read_json(path)
     spec_hash = saved.get("spec_hash") if isinstance(saved, dict) else None
     if not isinstance(spec_hash, str) or not spec_hash:
         raise RlpipeError(f"{path} has no spec_hash: it was not written by rlpipe train")
-    return spec_hash
+    try:
+        spec = Spec.model_validate(saved.get("spec"))
+    except ValidationError as error:
+        problem = describe_validation_error(error, "spec").splitlines()[0]
+        raise _damaged(path, f"holds no valid spec ({problem})") from None
+    try:
+        stored_hash = spec_document_hash(saved["spec"])
+    except RlpipeError as error:
+        raise _damaged(path, str(error)) from None
+    if stored_hash != spec_hash:
+        raise _damaged(path, f"holds a spec that does not hash to its spec_hash {spec_hash[:12]}")
+    return spec, spec_hash
+
+
+def _check_metrics(path: Path) -> None:
+    """Raise RlpipeError unless metrics.csv has a header and whole rows of numbers only."""
+    if not path.is_file():
+        raise _damaged(path, "is missing")
+    if not path.read_bytes().endswith(b"\n"):
+        raise _damaged(path, "ends in a torn line")
+    try:
+        rows = read_rows(path)
+    except RlpipeError as error:
+        raise _damaged(path, f"is corrupt ({error})") from None
+    if not rows or "frame" not in rows[0]:
+        raise _damaged(path, "has no rows with a frame column")
+
+
+def _check_weights(path: Path) -> None:
+    """Raise RlpipeError unless path loads with torch.load(weights_only=True) as a mapping."""
+    import torch
+
+    try:
+        weights = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for damaged or unsafe files
+        reason = " ".join(str(error).split())[:200]
+        raise _damaged(
+            path, f"does not load as weights ({type(error).__name__}: {reason})"
+        ) from None
+    if not isinstance(weights, Mapping):
+        raise _damaged(path, f"holds a {type(weights).__name__}, not a state dict")
+
+
+def _weights_file(run_key: str, run_dir: Path, artifacts_root: Path, seed: int) -> Path:
+    """Return the seed's model.pt: artifacts_root/<key>/seed-K/model.pt, else in the run folder."""
+    in_artifacts = seed_dir(Path(artifacts_root) / run_key, seed) / MODEL_FILE
+    in_run_dir = seed_dir(run_dir, seed) / MODEL_FILE
+    chain = (in_artifacts.parent.parent, in_artifacts.parent, in_artifacts)
+    _refuse_symlinks(run_key, [path for path in chain if path.is_symlink()])
+    weights = in_artifacts if in_artifacts.is_file() else in_run_dir
+    if not weights.is_file():
+        raise RlpipeError(
+            f"run {run_key} has no weights for {in_run_dir.parent.name}: expected {in_artifacts} (or "
+            f"{in_run_dir}); nothing was uploaded"
+        )
+    return weights
 
 
 def _is_published(relative: PurePosixPath) -> bool:
@@ -101,11 +244,17 @@ def _is_published(relative: PurePosixPath) -> bool:
 
 
 def plan_run_upload(run_key: str, runs_root: Path, artifacts_root: Path) -> RunUpload:
-    """Return the files one run publishes; raise RlpipeError if the run is missing or unfinished.
+    """Return the files one run publishes, after checking the whole run; raise RlpipeError if
+    anything is missing, damaged or a symlink.
 
-    Weights come from artifacts_root/<key>/seed-K/model.pt, else from the run folder itself
-    (where `rlpipe train` puts them without --artifacts).
+    Checked: spec.json (a valid spec that hashes to its spec_hash), provenance.json (the same
+    hash), summary.json (its fields and types, the spec's seeds), and for each seed of the spec
+    its folder, a metrics.csv of whole rows, result.json and weights that load with
+    torch.load(weights_only=True). Weights come from artifacts_root/<key>/seed-K/model.pt,
+    else from the run folder itself (where `rlpipe train` puts them without --artifacts).
     """
+    from rlpipe.seedloop import RESULT_FILE
+
     _check_run_key(run_key)
     run_dir = Path(runs_root) / run_key
     if not run_dir.is_dir():
@@ -113,30 +262,48 @@ def plan_run_upload(run_key: str, runs_root: Path, artifacts_root: Path) -> RunU
             f"no run folder {run_dir}: train it first (rlpipe train, or dvc repro) or check the "
             "run name; nothing was uploaded"
         )
-    spec_hash = _spec_hash(run_dir)
+    _refuse_symlinks(run_key, _symlinks_in(run_dir))
+    spec, spec_hash = _check_spec(run_dir)
     if not (run_dir / SUMMARY_FILE).is_file():
         raise RlpipeError(
             f"{run_dir} has no {SUMMARY_FILE}: the run has not finished; nothing was uploaded"
         )
+    provenance = _read_json(run_dir / PROVENANCE_FILE)
+    if not isinstance(provenance, dict) or provenance.get("spec_hash") != spec_hash:
+        raise _damaged(run_dir / PROVENANCE_FILE, f"is not the provenance of spec {spec_hash[:12]}")
+    summary = _typed(_Summary, _read_json(run_dir / SUMMARY_FILE), run_dir / SUMMARY_FILE)
+    seeds = spec.meta.seed_list
+    if summary.seeds != seeds:
+        raise _damaged(run_dir / SUMMARY_FILE, f"has seeds {summary.seeds}, the spec {seeds}")
+
     remote_dir = PurePosixPath(_REMOTE_RUNS_DIR, run_key)
     files: dict[str, Path] = {}
     for path in sorted(run_dir.rglob("*")):
         relative = PurePosixPath(path.relative_to(run_dir).as_posix())
         if path.is_file() and _is_published(relative):
+            if path.suffix == ".json":
+                _read_json(path)
             files[str(remote_dir / relative)] = path
-    seeds = sorted(p.name for p in run_dir.glob("seed-*") if p.is_dir())
-    if not seeds:
-        raise RlpipeError(f"{run_dir} has no seed-K folders; nothing was uploaded")
+    extra = sorted(
+        p.name for p in run_dir.glob("seed-*") if p.name not in {f"seed-{k}" for k in seeds}
+    )
+    if extra:
+        raise _damaged(run_dir, f"has {', '.join(extra)}, not seeds of its spec ({seeds})")
     for seed in seeds:
-        in_artifacts = Path(artifacts_root) / run_key / seed / MODEL_FILE
-        in_run_dir = run_dir / seed / MODEL_FILE
-        weights = in_artifacts if in_artifacts.is_file() else in_run_dir
-        if not weights.is_file():
-            raise RlpipeError(
-                f"run {run_key} has no weights for {seed}: expected {in_artifacts} (or "
-                f"{in_run_dir}); nothing was uploaded"
+        folder = seed_dir(run_dir, seed)
+        if not folder.is_dir():
+            raise _damaged(folder, f"is missing (the spec's seeds are {seeds})")
+        _check_metrics(folder / METRICS_FILE)
+        result = _typed(_SeedResult, _read_json(folder / RESULT_FILE), folder / RESULT_FILE)
+        if result.seed != seed or result.frames != summary.frames:
+            raise _damaged(
+                folder / RESULT_FILE,
+                f"is seed {result.seed} at {result.frames} frames, not seed {seed} at "
+                f"{summary.frames}",
             )
-        files[str(remote_dir / seed / MODEL_FILE)] = weights
+        weights = _weights_file(run_key, run_dir, artifacts_root, seed)
+        _check_weights(weights)
+        files[str(remote_dir / folder.name / MODEL_FILE)] = weights
     return RunUpload(run_key, spec_hash, tuple(sorted(files.items())))
 
 
