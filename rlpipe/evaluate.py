@@ -16,6 +16,8 @@ from rlpipe.seedloop import EVAL_SEED_OFFSET, evaluate
 from rlpipe.spec import Spec
 
 EVAL_FILE = "eval.json"
+EVAL_ENVS_AT_ONCE = 16
+"""Most eval envs alive at once: more episodes run in successive batches of this many."""
 
 
 def load_run_spec(run_dir: Path) -> tuple[Spec, str]:
@@ -34,7 +36,11 @@ def evaluate_run(
     device: str = "cpu",
     output: Path | None = None,
 ) -> dict[str, Any]:
-    """Evaluate every seed's final weights for N deterministic episodes; writes eval.json."""
+    """Evaluate every seed's final weights for N deterministic episodes; writes eval.json.
+
+    Episodes run in batches of at most EVAL_ENVS_AT_ONCE envs; episode i of a seed always
+    gets env seed seed + EVAL_SEED_OFFSET + i, so the batching does not change the result.
+    """
     spec, spec_hash = load_run_spec(run_dir)
     episodes = episodes or spec.meta.eval_episodes
     per_seed = []
@@ -42,13 +48,18 @@ def evaluate_run(
         weights = seed_dir(artifacts or run_dir, seed) / MODEL_FILE
         if not weights.is_file():
             raise RlpipeError(f"no weights for seed {seed} at {weights}: train the run first")
-        envs = make_vec_env(spec.env, seed + EVAL_SEED_OFFSET, num_envs=episodes)
-        agent = build_agent(spec, env_shapes(envs), torch.device(device))
-        agent.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
-        per_seed.append(
-            {"seed": seed, "return_mean": evaluate(agent, envs, seed + EVAL_SEED_OFFSET)}
-        )
-        envs.close()
+        agent = None
+        total = 0.0
+        for first in range(0, episodes, EVAL_ENVS_AT_ONCE):
+            batch = min(EVAL_ENVS_AT_ONCE, episodes - first)
+            env_seed = seed + EVAL_SEED_OFFSET + first
+            envs = make_vec_env(spec.env, env_seed, num_envs=batch)
+            if agent is None:
+                agent = build_agent(spec, env_shapes(envs), torch.device(device))
+                agent.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
+            total += batch * evaluate(agent, envs, env_seed)
+            envs.close()
+        per_seed.append({"seed": seed, "return_mean": total / episodes})
     result = {
         "spec_hash": spec_hash,
         "episodes_per_seed": episodes,
