@@ -100,7 +100,7 @@ def main(
 @user_errors
 def list_specs(pipelines: PipelinesOpt = Path("pipelines")) -> None:
     """List every family and spec with its env, algorithm and frame budget."""
-    table = Table(title=f"specs in {pipelines}/")
+    table = Table(title=f"specs in {shown(pipelines)}/")
     for column in ("family", "spec", "env", "algorithm", "max_frame", "hash"):
         table.add_column(column)
     checks = check_all(pipelines)
@@ -145,7 +145,7 @@ def spec_show(
     if as_json:
         sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
         return
-    console.print(f"[bold]{family}/{spec}[/] from {resolved.source}")
+    console.print(f"[bold]{family}/{spec}[/] from {shown(resolved.source)}")
     console.print(f"spec hash: [cyan]{resolved.spec_hash}[/]")
     console.print_json(data=document["spec"])
 
@@ -276,7 +276,7 @@ def plot(
     from rlpipe.suite import load_suite
 
     written = plot_suite(load_suite(suite), runs, out)
-    console.print(f"wrote {len(written)} plots to {out}/")
+    console.print(f"wrote {len(written)} plots to {shown(out)}/")
 
 
 @app.command()
@@ -291,7 +291,7 @@ def report(
     from rlpipe.suite import load_suite
 
     markdown, data = write_report(load_suite(suite), suite, out, runs)
-    console.print(f"wrote {markdown} and {data}")
+    console.print(f"wrote {shown(markdown)} and {shown(data)}")
 
 
 @app.command()
@@ -420,7 +420,7 @@ def bench(
         print_table(bench_table(record))
     if report:
         path = add_record(reports_dir, record)
-        err_console.print(f"recorded in {path}")
+        err_console.print(f"recorded in {shown(path)}")
 
 
 def run() -> None:

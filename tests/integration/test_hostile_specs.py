@@ -112,3 +112,13 @@ def test_control_characters_in_an_error_message_are_shown_escaped(pipelines_dir)
     assert result.exit_code == 2
     assert "\x1b" not in result.output
     assert "-s max\\x1b[2J_frame: not a declared var" in result.output
+
+
+def test_a_pipelines_folder_named_like_markup_is_printed_literally(tmp_path):
+    folder = tmp_path / "[/x]"
+    folder.mkdir()
+    (folder / "odd.yaml").write_text(VALID)
+    listed = runner.invoke(app, ["ls", "--pipelines", str(folder)], terminal_width=200)
+    assert listed.exit_code == 0 and f"specs in {folder}/" in listed.output
+    shown = runner.invoke(app, ["spec", "show", "odd", "pendulum", "--pipelines", str(folder)])
+    assert shown.exit_code == 0 and f"odd/pendulum from {folder / 'odd.yaml'}" in shown.output
