@@ -115,8 +115,8 @@ def test_control_characters_in_an_error_message_are_shown_escaped(pipelines_dir)
 
 
 def test_a_pipelines_folder_named_like_markup_is_printed_literally(tmp_path):
-    folder = tmp_path / "[/x]"
-    folder.mkdir()
+    folder = tmp_path / "[" / "x]"  # the folder's path reads as the closing tag [/x]
+    folder.mkdir(parents=True)
     (folder / "odd.yaml").write_text(VALID)
     listed = runner.invoke(app, ["ls", "--pipelines", str(folder)], terminal_width=200)
     assert listed.exit_code == 0 and f"specs in {folder}/" in listed.output
