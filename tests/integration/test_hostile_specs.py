@@ -114,11 +114,12 @@ def test_control_characters_in_an_error_message_are_shown_escaped(pipelines_dir)
     assert "-s max\\x1b[2J_frame: not a declared var" in result.output
 
 
-def test_a_pipelines_folder_named_like_markup_is_printed_literally(tmp_path):
-    folder = tmp_path / "[" / "x]"  # the folder's path reads as the closing tag [/x]
+def test_a_pipelines_folder_named_like_markup_is_printed_literally(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = Path("[", "x]")  # the folder's path reads as the closing tag [/x]
     folder.mkdir(parents=True)
     (folder / "odd.yaml").write_text(VALID)
-    listed = runner.invoke(app, ["ls", "--pipelines", str(folder)], terminal_width=200)
-    assert listed.exit_code == 0 and f"specs in {folder}/" in listed.output
-    shown = runner.invoke(app, ["spec", "show", "odd", "pendulum", "--pipelines", str(folder)])
-    assert shown.exit_code == 0 and f"odd/pendulum from {folder / 'odd.yaml'}" in shown.output
+    listed = runner.invoke(app, ["ls", "--pipelines", "[/x]"], terminal_width=200)
+    assert listed.exit_code == 0 and "specs in [/x]/" in listed.output
+    shown = runner.invoke(app, ["spec", "show", "odd", "pendulum", "--pipelines", "[/x]"])
+    assert shown.exit_code == 0 and "odd/pendulum from [/x]/odd.yaml" in shown.output
