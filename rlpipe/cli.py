@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -55,6 +56,16 @@ FamilyArg = Annotated[str, typer.Argument(help="Pipeline family (file), e.g. cro
 SpecArg = Annotated[str, typer.Argument(help="Spec name in the family, e.g. hopper.")]
 
 
+def shown(text: object) -> str:
+    """Text safe to print: rich markup escaped, control characters other than line breaks
+    written as escapes (a value from a file or an argument never drives the terminal)."""
+    visible = "".join(
+        char if char == "\n" or unicodedata.category(char) != "Cc" else ascii(char)[1:-1]
+        for char in str(text)
+    )
+    return escape(visible)
+
+
 def user_errors(command: F) -> F:
     """Print an RlpipeError as one clean message and exit 2; let real bugs raise."""
 
@@ -63,9 +74,7 @@ def user_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except RlpipeError as exc:
-            err_console.print(
-                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
-            )
+            err_console.print(f"[bold red]error:[/] {shown(exc)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -91,23 +100,29 @@ def main(
 @user_errors
 def list_specs(pipelines: PipelinesOpt = Path("pipelines")) -> None:
     """List every family and spec with its env, algorithm and frame budget."""
-    table = Table(title=f"specs in {pipelines}/")
+    table = Table(title=f"specs in {shown(pipelines)}/")
     for column in ("family", "spec", "env", "algorithm", "max_frame", "hash"):
         table.add_column(column)
-    for check in check_all(pipelines):
+    checks = check_all(pipelines)
+    for check in checks:
         if check.resolved is None:
-            table.add_row(check.family, check.name, "[red]invalid[/]", "", "", "")
+            table.add_row(shown(check.family), shown(check.name), "[red]invalid[/]", "", "", "")
             continue
         spec = check.resolved.spec
         table.add_row(
-            spec.family,
-            spec.name,
-            spec.env.id,
+            shown(spec.family),
+            shown(spec.name),
+            shown(spec.env.id),
             spec.algorithm.name,
             f"{spec.env.max_frame:,}",
             check.resolved.spec_hash[:12],
         )
     print_table(table)
+    for check in checks:
+        if check.error:
+            err_console.print(
+                f"[red]invalid[/] {shown(check.error)}", highlight=False, soft_wrap=True
+            )
 
 
 def print_table(table: Table) -> None:
@@ -130,7 +145,7 @@ def spec_show(
     if as_json:
         sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
         return
-    console.print(f"[bold]{family}/{spec}[/] from {resolved.source}")
+    console.print(f"[bold]{family}/{spec}[/] from {shown(resolved.source)}")
     console.print(f"spec hash: [cyan]{resolved.spec_hash}[/]")
     console.print_json(data=document["spec"])
 
@@ -147,9 +162,7 @@ def spec_check(
     results = check_all(pipelines, families or [])
     failures = [r for r in results if r.error]
     for failure in failures:
-        err_console.print(
-            f"[red]FAIL[/] {escape(str(failure.error))}", highlight=False, soft_wrap=True
-        )
+        err_console.print(f"[red]FAIL[/] {shown(failure.error)}", highlight=False, soft_wrap=True)
     console.print(
         f"{len(results) - len(failures)} of {len(results)} specs valid"
         + (f", [red]{len(failures)} invalid[/]" if failures else "")
@@ -222,7 +235,7 @@ def train(
     options = TrainOptions(device, out, artifacts, resume, overwrite, profile, workers, compile_,
                            tuple(restart_seed or ()))  # fmt: skip
     console.print(
-        f"[bold]{family}/{spec}[/] {resolved.spec.env.id}, spec hash "
+        f"[bold]{family}/{spec}[/] {shown(resolved.spec.env.id)}, spec hash "
         f"[cyan]{resolved.spec_hash[:12]}[/], seeds {resolved.spec.meta.seed_list}"
     )
     try:
@@ -274,7 +287,7 @@ def plot(
     from rlpipe.spec import load_suite
 
     written = plot_suite(load_suite(suite), runs, out)
-    console.print(f"wrote {len(written)} plots to {out}/")
+    console.print(f"wrote {len(written)} plots to {shown(out)}/")
 
 
 @app.command()
@@ -289,7 +302,7 @@ def report(
     from rlpipe.spec import load_suite
 
     markdown, data = write_report(load_suite(suite), suite, out, runs)
-    console.print(f"wrote {markdown} and {data}")
+    console.print(f"wrote {shown(markdown)} and {shown(data)}")
 
 
 @app.command()
@@ -304,8 +317,8 @@ def audit(
 ) -> None:
     """Fail (exit 1) if any published number, link, plot or spec no longer matches its run.
 
-    Checks: missing-run, missing-plot, number-mismatch, status-mismatch, spec-drift,
-    over-budget, dvc-lock-mismatch, suite-mismatch.
+    Checks: missing-run, missing-plot, wrong-link, number-mismatch, data-mismatch,
+    status-mismatch, spec-drift, over-budget, dvc-lock-mismatch, suite-mismatch.
     """
     from rlpipe.report.audit import AuditPaths, findings_json
     from rlpipe.report.audit import audit as run_audit
@@ -319,7 +332,7 @@ def audit(
         for column in ("check", "row", "finding"):
             table.add_column(column)
         for finding in findings:
-            table.add_row(finding.check, finding.row, escape(finding.message))
+            table.add_row(finding.check, shown(finding.row), shown(finding.message))
         print_table(table)
     else:
         console.print("audit passed: every published number, link, plot and spec matches its run")
@@ -420,7 +433,7 @@ def bench(
         print_table(bench_table(record))
     if report:
         path = add_record(reports_dir, record)
-        err_console.print(f"recorded in {path}")
+        err_console.print(f"recorded in {shown(path)}")
 
 
 def run() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -22,9 +22,11 @@ from rlpipe.rundir import (
     MODEL_FILE,
     SUMMARY_FILE,
     RunFolder,
+    SeedFolder,
     atomic_write_json,
     read_json,
 )
+from rlpipe.rundir.folder import load_tensors
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 HUB_LINKS_FILE = "hub.json"
@@ -38,6 +40,7 @@ _HTTP_CLIENT_ERRORS = (
     ("requests", "RequestException"),
 )
 """Base errors of the HTTP clients huggingface_hub has used: 2.x httpx2, 1.x httpx, 0.x requests."""
+NOTHING_UPLOADED = "nothing was uploaded"
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,76 @@ def _check_repo_id(repo_id: str) -> None:
         )
 
 
+def _damaged(path: Path, problem: str) -> RlpipeError:
+    return RlpipeError(
+        f"{path} {problem}: the run is damaged or unfinished; re-train it or restore the file "
+        f"(e.g. dvc checkout); {NOTHING_UPLOADED}"
+    )
+
+
+@contextlib.contextmanager
+def _nothing_uploaded() -> Iterator[None]:
+    """Say, in the run folder's own errors, that nothing was uploaded."""
+    try:
+        yield
+    except RlpipeError as error:
+        message = str(error)
+        if message.endswith(NOTHING_UPLOADED):
+            raise
+        raise RlpipeError(f"{message.rstrip('.')}; {NOTHING_UPLOADED}") from None
+
+
+def _symlinks_in(folder: Path) -> list[Path]:
+    """Return folder, if it is a symlink, and every symlink below it (never followed)."""
+    entries = [folder]
+    for parent, dirs, files in os.walk(folder, followlinks=False):
+        entries += [Path(parent, name) for name in sorted(dirs + files)]
+    return [entry for entry in entries if entry.is_symlink()]
+
+
+def _refuse_symlinks(run_key: str, links: list[Path]) -> None:
+    """Raise RlpipeError naming the symlinks, if there are any."""
+    if links:
+        shown = ", ".join(str(link) for link in links[:5]) + (" ..." if len(links) > 5 else "")
+        raise RlpipeError(
+            f"run {run_key}: {shown} {'is a symlink' if len(links) == 1 else 'are symlinks'}; "
+            "publish uploads only files inside the run folder, never what a link points to: "
+            "replace each link by the file itself; nothing was uploaded"
+        )
+
+
+def _check_metrics(seed: SeedFolder) -> None:
+    """Raise RlpipeError unless metrics.csv has a header and whole rows of numbers only."""
+    path = seed.metrics
+    if not path.is_file():
+        raise _damaged(path, "is missing")
+    if not path.read_bytes().endswith(b"\n"):
+        raise _damaged(path, "ends in a torn line")
+    rows = seed.read_metrics()
+    if not rows or "frame" not in rows[0]:
+        raise _damaged(path, "has no rows with a frame column")
+
+
+def _check_weights(path: Path) -> None:
+    """Raise RlpipeError unless path loads with torch.load(weights_only=True) as a mapping."""
+    weights = load_tensors(path, "cpu", "re-train the seed or restore the file")
+    if not isinstance(weights, Mapping):
+        raise _damaged(path, f"holds a {type(weights).__name__}, not a state dict")
+
+
+def _weights_file(run_key: str, seed: SeedFolder, in_run_dir: Path) -> Path:
+    """Return the seed's model.pt: artifacts_root/<key>/seed-K/model.pt, else in the run folder."""
+    chain = (seed.artifacts.parent, seed.artifacts, seed.model)
+    _refuse_symlinks(run_key, [path for path in chain if path.is_symlink()])
+    weights = seed.model if seed.model.is_file() else in_run_dir
+    if not weights.is_file():
+        raise RlpipeError(
+            f"run {run_key} has no weights for {seed.path.name}: expected {seed.model} (or "
+            f"{in_run_dir}); {NOTHING_UPLOADED}"
+        )
+    return weights
+
+
 def _is_published(relative: PurePosixPath) -> bool:
     """Whether a file of the run folder goes to the Hub: no checkpoints, temp or hidden files."""
     if CHECKPOINT_DIR in relative.parts[:-1] or relative.name == MODEL_FILE:
@@ -105,45 +178,72 @@ def _is_published(relative: PurePosixPath) -> bool:
 
 
 def plan_run_upload(run_key: str, runs_root: Path, artifacts_root: Path) -> RunUpload:
-    """Return the files one run publishes; raise RlpipeError if the run is missing or unfinished.
+    """Return the files one run publishes, after checking the whole run; raise RlpipeError if
+    anything is missing, damaged or a symlink.
 
-    Weights come from artifacts_root/<key>/seed-K/model.pt, else from the run folder itself
-    (where `rlpipe train` puts them without --artifacts).
+    Checked: spec.json (a valid spec that hashes to its spec_hash), provenance.json (the same
+    hash), summary.json (its fields and types, the spec's seeds), and for each seed of the spec
+    its folder, a metrics.csv of whole rows, result.json and weights that load with
+    torch.load(weights_only=True). Weights come from artifacts_root/<key>/seed-K/model.pt,
+    else from the run folder itself (where `rlpipe train` puts them without --artifacts).
     """
     _check_run_key(run_key)
     run_dir = Path(runs_root) / run_key
     if not run_dir.is_dir():
         raise RlpipeError(
             f"no run folder {run_dir}: train it first (rlpipe train, or dvc repro) or check the "
-            "run name; nothing was uploaded"
+            f"run name; {NOTHING_UPLOADED}"
         )
-    run = RunFolder(run_dir)
-    spec_hash = run.read_spec_hash()
-    if not run.finished():
-        raise RlpipeError(
-            f"{run_dir} has no {SUMMARY_FILE}: the run has not finished; nothing was uploaded"
-        )
-    run.read_summary()
+    _refuse_symlinks(run_key, _symlinks_in(run_dir))
+    run = RunFolder(run_dir, Path(artifacts_root) / run_key)
+    with _nothing_uploaded():
+        saved = run.read_spec()
+        if not run.finished():
+            raise RlpipeError(f"{run_dir} has no {SUMMARY_FILE}: the run has not finished")
+        provenance = run.read_provenance()
+        if provenance.get("spec_hash") != saved.spec_hash:
+            raise _damaged(
+                run.provenance_file, f"is not the provenance of spec {saved.spec_hash[:12]}"
+            )
+        summary = run.read_summary()
+    seeds = saved.spec.meta.seed_list
+    if summary.seeds != seeds:
+        raise _damaged(run.summary_file, f"has seeds {summary.seeds}, the spec {seeds}")
+
     remote_dir = PurePosixPath(_REMOTE_RUNS_DIR, run_key)
     files: dict[str, Path] = {}
-    for path in sorted(run_dir.rglob("*")):
-        relative = PurePosixPath(path.relative_to(run_dir).as_posix())
-        if path.is_file() and _is_published(relative):
-            files[str(remote_dir / relative)] = path
-    seeds = sorted(p.name for p in run_dir.glob("seed-*") if p.is_dir())
-    if not seeds:
-        raise RlpipeError(f"{run_dir} has no seed-K folders; nothing was uploaded")
+    with _nothing_uploaded():
+        for path in sorted(run_dir.rglob("*")):
+            relative = PurePosixPath(path.relative_to(run_dir).as_posix())
+            if path.is_file() and _is_published(relative):
+                if path.suffix == ".json":
+                    read_json(path, "re-train the run or restore the file")
+                files[str(remote_dir / relative)] = path
+    extra = sorted(
+        p.name for p in run_dir.glob("seed-*") if p.name not in {f"seed-{k}" for k in seeds}
+    )
+    if extra:
+        raise _damaged(run_dir, f"has {', '.join(extra)}, not seeds of its spec ({seeds})")
     for seed in seeds:
-        in_artifacts = Path(artifacts_root) / run_key / seed / MODEL_FILE
-        in_run_dir = run_dir / seed / MODEL_FILE
-        weights = in_artifacts if in_artifacts.is_file() else in_run_dir
-        if not weights.is_file():
-            raise RlpipeError(
-                f"run {run_key} has no weights for {seed}: expected {in_artifacts} (or "
-                f"{in_run_dir}); nothing was uploaded"
+        folder = run.seed(seed)
+        if not folder.path.is_dir():
+            raise _damaged(folder.path, f"is missing (the spec's seeds are {seeds})")
+        with _nothing_uploaded():
+            _check_metrics(folder)
+            result = folder.read_result()
+        if result is None:
+            raise _damaged(folder.result, "is missing")
+        if result.seed != seed or result.frames != summary.frames:
+            raise _damaged(
+                folder.result,
+                f"is seed {result.seed} at {result.frames} frames, not seed {seed} at "
+                f"{summary.frames}",
             )
-        files[str(remote_dir / seed / MODEL_FILE)] = weights
-    return RunUpload(run_key, spec_hash, tuple(sorted(files.items())))
+        weights = _weights_file(run_key, folder, folder.path / MODEL_FILE)
+        with _nothing_uploaded():
+            _check_weights(weights)
+        files[str(remote_dir / folder.path.name / MODEL_FILE)] = weights
+    return RunUpload(run_key, saved.spec_hash, tuple(sorted(files.items())))
 
 
 # --------------------------------------------------------------------------- errors

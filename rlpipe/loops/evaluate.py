@@ -13,6 +13,8 @@ from rlpipe.envs import env_shapes, make_vec_env
 from rlpipe.rundir import DamagedRunFile, RunFolder, atomic_write_json
 
 EVAL_SEED_OFFSET = 1_000_003  # eval envs never share a seed with training envs
+EVAL_ENVS_AT_ONCE = 16
+"""Most eval envs alive at once: more episodes run in successive batches of this many."""
 
 
 def evaluate(agent: Any, envs: Any, seed: int) -> float:
@@ -33,7 +35,11 @@ def evaluate_run(
     device: torch.device | None = None,
     output: Path | None = None,
 ) -> dict[str, Any]:
-    """Evaluate every seed's final weights for N deterministic episodes; writes eval.json."""
+    """Evaluate every seed's final weights for N deterministic episodes; writes eval.json.
+
+    Episodes run in batches of at most EVAL_ENVS_AT_ONCE envs; episode i of a seed always
+    gets env seed seed + EVAL_SEED_OFFSET + i, so the batching does not change the result.
+    """
     device = device or torch.device("cpu")
     saved = run.read_spec()
     spec = saved.spec
@@ -41,22 +47,20 @@ def evaluate_run(
     per_seed = []
     for seed in spec.meta.seed_list:
         weights = run.seed(seed).load_weights(device)
-        envs = make_vec_env(spec.env, seed + EVAL_SEED_OFFSET, num_envs=episodes)
-        try:
-            agent = build_agent(spec, env_shapes(envs), device)
+        agent = None
+        total = 0.0
+        for first in range(0, episodes, EVAL_ENVS_AT_ONCE):
+            batch = min(EVAL_ENVS_AT_ONCE, episodes - first)
+            env_seed = seed + EVAL_SEED_OFFSET + first
+            envs = make_vec_env(spec.env, env_seed, num_envs=batch)
             try:
-                agent.load_state_dict(weights)
-            except (KeyError, RuntimeError, TypeError, ValueError) as error:
-                reason = str(error).split("\n", 1)[0]
-                raise DamagedRunFile(
-                    f"{run.seed(seed).model} does not hold weights for this run's spec "
-                    f"({reason}); re-train the run or restore the file"
-                ) from None
-            per_seed.append(
-                {"seed": seed, "return_mean": evaluate(agent, envs, seed + EVAL_SEED_OFFSET)}
-            )
-        finally:
-            envs.close()
+                if agent is None:
+                    agent = build_agent(spec, env_shapes(envs), device)
+                    _load(agent, weights, run.seed(seed).model)
+                total += batch * evaluate(agent, envs, env_seed)
+            finally:
+                envs.close()
+        per_seed.append({"seed": seed, "return_mean": total / episodes})
     result = {
         "spec_hash": saved.spec_hash,
         "episodes_per_seed": episodes,
@@ -65,3 +69,14 @@ def evaluate_run(
     }
     atomic_write_json(output or run.eval_file, result)
     return result
+
+
+def _load(agent: Any, weights: dict[str, Any], path: Path) -> None:
+    try:
+        agent.load_state_dict(weights)
+    except (KeyError, RuntimeError, TypeError, ValueError) as error:
+        reason = str(error).split("\n", 1)[0]
+        raise DamagedRunFile(
+            f"{path} does not hold weights for this run's spec ({reason}); re-train the run "
+            "or restore the file"
+        ) from None

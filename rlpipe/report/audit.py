@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from rlpipe.errors import RlpipeError
-from rlpipe.hub import read_hub_links
-from rlpipe.report.benchmarks import build_rows, format_cells, parse_markdown_rows
-from rlpipe.rundir import SUMMARY_FILE, DamagedRunFile, RunFolder
+from rlpipe.hub import read_hub_links, resolve_endpoint, run_url
+from rlpipe.report.benchmarks import (
+    DATA_FILE,
+    build_rows,
+    format_cells,
+    parse_markdown_rows,
+    read_data_digest,
+)
+from rlpipe.rundir import RunFolder
 from rlpipe.spec import DEFAULT_SUITE, Suite, resolve_spec, spec_hash
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -19,14 +28,23 @@ NUMBER_COLUMNS = ("Score (95% CI)", "Frames", "FPS", "Device", "Spec", "Env", "A
 STATUS_COLUMNS = ("Status", "Target")
 _RUN_CELL = re.compile(r"^\[runs/(?P<key>[^\]]+)\]\((?P<link>[^)]+)\)$")
 _PLOT_CELL = re.compile(r"\((?P<path>[^)]+)\)")
-_IMAGE = re.compile(r"!\[[^\]]*\]\((?P<path>[^)]+)\)")
-_HUB_URL = re.compile(r"/datasets/(?P<repo>[^/]+/[^/]+)/tree/[^/]+/runs/(?P<key>[^/]+)$")
+_IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<path>[^)]+)\)")
+DATA_FIELDS = (
+    "run", "family", "spec", "env", "category", "target", "status", "score", "ci95", "iqm",
+    "eval_return", "frames", "fps", "device", "spec_hash", "link", "plot",
+)  # fmt: skip
+"""benchmarks.json fields audited: the table's own cells and the run's numbers (the suite budget
+has its own check, over-budget; the SLM-Lab reference is not rlpipe's number)."""
 
 # One code per kind of drift, as listed in `rlpipe audit --help`.
 CHECKS = {
     "missing-run": "a linked run is missing (locally, or on the Hub with --online)",
     "missing-plot": "a plot is missing or not a PNG",
+    "wrong-link": "a run link to another run, a plot link to another env's plot, or a Hub link "
+    "outside the suite's repo on the configured endpoint",
     "number-mismatch": "a published score, CI, frames, fps, device or hash differs from the run",
+    "data-mismatch": "benchmarks.json is missing, damaged, not the one BENCHMARKS.md was written "
+    "with, or disagrees with the table or the runs",
     "status-mismatch": "a status does not follow from the run's score and the suite target",
     "spec-drift": "the spec in pipelines/ no longer hashes to the run's spec hash",
     "over-budget": "a run used more frames than the suite's budget for its env",
@@ -65,9 +83,13 @@ def audit(
     report_path = paths.reports / "BENCHMARKS.md"
     if not report_path.is_file():
         raise RlpipeError(f"no report at {report_path}: run `rlpipe report` (or `dvc repro`)")
+    try:
+        report_text = report_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RlpipeError(f"cannot read {report_path}: {exc}; re-run `rlpipe report`") from None
     published = {}
     findings: list[Finding] = []
-    for cells in parse_markdown_rows(report_path.read_text(encoding="utf-8")):
+    for cells in parse_markdown_rows(report_text):
         match = _RUN_CELL.match(cells.get("Run", ""))
         if not match:
             findings.append(Finding("suite-mismatch", cells.get("Env", "?"), "row has no run link"))
@@ -85,7 +107,7 @@ def audit(
     for key in suite.runs:
         if key not in published:
             findings.append(Finding("suite-mismatch", key, "suite run has no row in the report"))
-        if not (paths.runs / key / SUMMARY_FILE).is_file():
+        if not RunFolder(paths.runs / key).finished():
             findings.append(
                 Finding("suite-mismatch", key, f"suite run has no run folder {paths.runs / key}")
             )
@@ -94,9 +116,13 @@ def audit(
         if key not in suite.runs:
             findings.append(Finding("suite-mismatch", key, "report row has no entry in the suite"))
             continue
-        findings += _check_link(key, link, paths, online, remote_exists)
-        findings += _check_plot(key, cells.get("Plot", ""), paths.reports)
-        if not (paths.runs / key / SUMMARY_FILE).is_file():
+        findings += _check_link(
+            key, link, suite, derived[key]["link"], paths, online, remote_exists
+        )
+        findings += _check_plot_link(
+            key, cells.get("Plot", ""), derived[key]["plot"], paths.reports
+        )
+        if not RunFolder(paths.runs / key).finished():
             continue
         expected = format_cells(derived[key])
         for column in NUMBER_COLUMNS + STATUS_COLUMNS:
@@ -116,8 +142,16 @@ def audit(
             findings.append(
                 Finding("over-budget", key, f"{frames:,} frames, suite budget {budget:,}")
             )
-    for image in _IMAGE.finditer(report_path.read_text(encoding="utf-8")):
+    env_plots: dict[str, set[str]] = {}
+    for row in rows:
+        env_plots.setdefault(row["env"], set()).add(row["plot"])
+    for image in _IMAGE.finditer(report_text):
         findings += _check_plot("report", f"({image['path']})", paths.reports)
+        if image["alt"] in env_plots and image["path"] not in env_plots[image["alt"]]:
+            expected = ", ".join(sorted(env_plots[image["alt"]]))
+            message = f"the image of {image['alt']} shows {image['path']}, not its plot {expected}"
+            findings.append(Finding("wrong-link", "report", message))
+    findings += _check_data(report_text, published, derived, paths.reports)
     findings += _check_dvc_lock(suite, paths)
     return sorted(set(findings), key=lambda f: (list(CHECKS).index(f.check), f.row, f.message))
 
@@ -125,20 +159,48 @@ def audit(
 def _check_link(
     key: str,
     link: str,
+    suite: Suite,
+    expected_link: str,
     paths: AuditPaths,
     online: bool,
     remote_exists: Callable[[str, str], bool] | None,
 ) -> list[Finding]:
-    hub = _HUB_URL.search(link)
-    if hub is None:
-        if not (paths.reports / link / SUMMARY_FILE).is_file():
-            return [Finding("missing-run", key, f"link {link} has no run (no {SUMMARY_FILE})")]
-        return []
-    if not (paths.runs / key / SUMMARY_FILE).is_file():
+    """A row's run link: the run it reaches (locally, or on the Hub) must be the row's run."""
+    on_hub = bool(urlsplit(link).scheme) or link.startswith("//")
+    if on_hub:
+        own = run_url(suite.hub_repo, key)
+        if link != own:
+            return [
+                Finding(
+                    "wrong-link",
+                    key,
+                    f"Hub link {link} is not run {key} in the suite's repo {suite.hub_repo} at "
+                    f"{resolve_endpoint()}; expected {own}",
+                )
+            ]
+        run_dir = paths.runs / key
+        if not RunFolder(run_dir).finished():
+            return [Finding("missing-run", key, f"no local copy of the published run {run_dir}")]
+    else:
+        run_dir = paths.reports / link
+        if not RunFolder(run_dir).finished():
+            return [Finding("missing-run", key, f"link {link} has no finished run there")]
+    run = suite.runs[key]
+    held = _run_held(run_dir)
+    if held != f"run {run.family}/{run.spec}":
+        where = f"{link} (local copy {run_dir})" if on_hub else link
+        message = f"link {where} holds {held}, not run {run.family}/{run.spec}"
+        return [Finding("wrong-link", key, message)]
+    if link != expected_link:
         return [
-            Finding("missing-run", key, f"no local copy of the published run {paths.runs / key}")
+            Finding(
+                "wrong-link",
+                key,
+                f"link {link}, but the runs and reports/hub.json give {expected_link}: re-run "
+                "rlpipe report",
+            )
         ]
-    if not online:
+    if not on_hub or not online:
         return []
     if remote_exists is None:
         from rlpipe.hub import remote_run_exists as remote_exists_default
@@ -147,10 +209,29 @@ def _check_link(
             return remote_exists_default(repo, run)
 
     try:
-        exists = remote_exists(hub["repo"], hub["key"])
+        exists = remote_exists(suite.hub_repo, key)
     except RlpipeError as exc:
         return [Finding("missing-run", key, f"could not check {link}: {exc}")]
     return [] if exists else [Finding("missing-run", key, f"{link} is not on the Hub")]
+
+
+def _run_held(run_dir: Path) -> str:
+    """Which run a run folder holds, by its spec.json: "run <family>/<name>", or what is wrong."""
+    try:
+        family, name = RunFolder(run_dir).read_spec_names()
+    except RlpipeError as exc:
+        return f"no readable spec ({exc})"
+    return f"run {family}/{name}"
+
+
+def _check_plot_link(row: str, cell: str, expected: str, reports: Path) -> list[Finding]:
+    """A row's plot link: the plot of the row's env, present and a PNG."""
+    match = _PLOT_CELL.search(cell)
+    if match is not None and match["path"] != expected:
+        return [
+            Finding("wrong-link", row, f"plot link {match['path']} is not this env's {expected}")
+        ]
+    return _check_plot(row, cell, reports)
 
 
 def _check_plot(row: str, cell: str, reports: Path) -> list[Finding]:
@@ -174,7 +255,7 @@ def _check_spec(key: str, paths: AuditPaths) -> list[Finding]:
     """
     try:
         saved = RunFolder(paths.runs / key).read_spec()
-    except DamagedRunFile as exc:
+    except RlpipeError as exc:
         return [Finding("spec-drift", key, str(exc))]
     used = saved.spec
     try:
@@ -191,6 +272,63 @@ def _check_spec(key: str, paths: AuditPaths) -> list[Finding]:
             )
         ]
     return []
+
+
+def _check_data(
+    report_text: str,
+    published: Mapping[str, Any],
+    derived: Mapping[str, dict[str, Any]],
+    reports: Path,
+) -> list[Finding]:
+    """benchmarks.json: written with this BENCHMARKS.md, the same rows, each agreeing with its
+    run (and so with the table, which is checked against the same runs)."""
+    path = reports / DATA_FILE
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return [Finding("data-mismatch", DATA_FILE, f"cannot read {path}: {exc}")]
+    recorded = read_data_digest(report_text)
+    if recorded is None:
+        message = f"BENCHMARKS.md records no {DATA_FILE} digest: re-run rlpipe report"
+        return [Finding("data-mismatch", DATA_FILE, message)]
+    actual = hashlib.sha256(data).hexdigest()
+    if recorded != actual:
+        return [
+            Finding(
+                "data-mismatch",
+                DATA_FILE,
+                f"{path} (sha256 {actual[:12]}) is not the one BENCHMARKS.md was written with "
+                f"({recorded[:12]}): re-run rlpipe report",
+            )
+        ]
+    try:
+        document = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        return [Finding("data-mismatch", DATA_FILE, f"{path} is not JSON: {exc}")]
+    rows = document.get("rows") if isinstance(document, dict) else None
+    if not isinstance(rows, list) or not all(
+        isinstance(row, dict) and isinstance(row.get("run"), str) for row in rows
+    ):
+        return [
+            Finding("data-mismatch", DATA_FILE, f"{path} is not a list of rows, each with a run")
+        ]
+    saved = {row["run"]: row for row in rows}
+    findings = [
+        Finding("data-mismatch", key, f"the table has this row, {DATA_FILE} has not")
+        for key in published.keys() - saved.keys()
+    ] + [
+        Finding("data-mismatch", key, f"{DATA_FILE} has this row, the table has not")
+        for key in saved.keys() - published.keys()
+    ]
+    for key in saved.keys() & derived.keys():
+        expected = json.loads(json.dumps(derived[key]))  # as JSON stores it: lists, not tuples
+        differing = [f for f in DATA_FIELDS if saved[key].get(f) != expected.get(f)]
+        if differing:
+            shown = ", ".join(
+                f"{f} {saved[key].get(f)!r} (the run gives {expected.get(f)!r})" for f in differing
+            )
+            findings.append(Finding("data-mismatch", key, f"{DATA_FILE} says {shown}"))
+    return findings
 
 
 def _check_dvc_lock(suite: Suite, paths: AuditPaths) -> list[Finding]:

@@ -60,14 +60,17 @@ def read_json(path: Path, fix: str) -> Any:
 
 
 def read_model(path: Path, model: type[Model], fix: str) -> Model:
-    """A JSON file validated as a pydantic model, with the error policy of `read_json`."""
+    """A JSON file validated as a pydantic model with its JSON types (strict: "100" is not a
+    number), with the error policy of `read_json`."""
     data = read_json(path, fix)
     try:
-        return model.model_validate(data)
+        return model.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as error:
         first = error.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or "the document"
         raise DamagedRunFile(f"{path} is damaged ({key}: {first['msg']}); {fix}") from None
+    except ValueError as error:  # inf or NaN in the file: not JSON
+        raise DamagedRunFile(f"{path} is damaged ({error}); {fix}") from None
 
 
 def load_tensors(path: Path, device: Any, fix: str) -> Any:
@@ -272,6 +275,11 @@ class RunFolder:
         """The spec hash recorded in spec.json (without validating the spec itself)."""
         return self._spec_json()["spec_hash"]
 
+    def read_spec_names(self) -> tuple[str | None, str | None]:
+        """The (family, spec name) recorded in spec.json, without validating the spec."""
+        spec = self._spec_json()["spec"]
+        return spec.get("family"), spec.get("name")
+
     def read_family(self) -> str | None:
         """The pipeline family recorded in spec.json (without validating the spec itself)."""
         family = self._spec_json()["spec"].get("family")
@@ -283,7 +291,11 @@ class RunFolder:
 
         saved = self._spec_json()
         spec_hash, overrides = saved["spec_hash"], saved.get("overrides", [])
-        if verify and hash_document(saved["spec"]) != spec_hash:
+        try:
+            stored_hash = hash_document(saved["spec"]) if verify else spec_hash
+        except RlpipeError as error:
+            raise DamagedRunFile(f"{self.spec_file} is damaged ({error}); {self._fix()}") from None
+        if stored_hash != spec_hash:
             raise DamagedRunFile(
                 f"{self.spec_file} is damaged: its spec does not hash to its spec_hash "
                 f"{spec_hash[:12]} (edited by hand?); {self._fix()}"

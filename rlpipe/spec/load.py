@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from rlpipe.errors import RlpipeError
 from rlpipe.spec.schema import Spec
 from rlpipe.spec.validation import describe_validation_error, top_level_fields
-from rlpipe.spec.yaml12 import parse_scalar, parse_yaml
+from rlpipe.spec.yaml12 import parse_scalar, read_yaml_file
 
 PIPELINE_KEYS = ("vars", "defaults", "specs")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -82,11 +82,7 @@ def read_pipeline(family: str, pipelines_dir: Path) -> Pipeline:
             f"unknown family '{family}': no {path}{closest(family, families)}; "
             f"families: {', '.join(families) or 'none'}"
         )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RlpipeError(f"{path}: cannot read: {exc}") from None
-    raw = parse_yaml(text, str(path))
+    raw = read_yaml_file(path)
     if not isinstance(raw, dict):
         raise RlpipeError(f"{path}: expected a mapping with keys {', '.join(PIPELINE_KEYS)}")
     for key in raw:
@@ -214,12 +210,18 @@ def canonical_json(spec: Spec) -> str:
 
 
 def _canonical(document: Any) -> str:
-    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+    # allow_nan=False: JSON files cannot hold inf or NaN, so neither may the hashed text
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def hash_document(document: Any) -> str:
-    """sha256 hex digest of the canonical JSON of a spec as saved (its JSON data)."""
-    return hashlib.sha256(_canonical(document).encode()).hexdigest()
+    """sha256 hex digest of a spec as saved in spec.json (its "spec" object): for a saved Spec,
+    the same digest spec_hash gave it. Raise RlpipeError if the document cannot be hashed."""
+    try:
+        text = _canonical(document)
+    except (TypeError, ValueError) as exc:
+        raise RlpipeError(f"the spec cannot be hashed as canonical JSON: {exc}") from None
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def spec_hash(spec: Spec) -> str:

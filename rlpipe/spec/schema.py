@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -30,9 +31,30 @@ Probability = Annotated[Float, Field(gt=0, le=1)]
 
 
 class StrictModel(BaseModel):
-    """Base for every spec model: unknown keys are errors, values are frozen once validated."""
+    """Base for every spec model: unknown keys are errors, values are frozen once validated.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Numbers must be finite: JSON has no inf or NaN, so spec.json would store them as null
+    while the hash saw them, and no setting means anything at infinity.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def check_plain_json(value: Any, path: str = "") -> None:
+    """Raise ValueError, naming the nested key, unless value is JSON as spec.json saves it:
+    string keys, and strings, finite numbers, booleans, null, lists and mappings."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{path or 'mapping'}: key {key!r} must be a string")
+            check_plain_json(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            check_plain_json(item, f"{path}[{index}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{path}: {value} is not a finite number")
+    elif value is not None and not isinstance(value, str | int | float):
+        raise ValueError(f"{path}: {type(value).__name__} values are not allowed")
 
 
 # ---------------------------------------------------------------------------- networks
@@ -417,6 +439,12 @@ class EnvSpec(StrictModel):
         "One frame is one agent step (frame_skip emulator frames).",
     )
 
+    @field_validator("kwargs")
+    @classmethod
+    def _kwargs_are_plain_json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        check_plain_json(value)
+        return value
+
     @model_validator(mode="before")
     @classmethod
     def _atari_defaults(cls, data: Any) -> Any:
@@ -442,11 +470,21 @@ class MemorySpec(StrictModel):
     capacity: PositiveInt = Field(1_000_000, description="Transitions kept in the replay buffer.")
 
 
+MAX_SEEDS = 1000
+"""Most seeds one run may have (each is a process-sized session and a seed-K folder)."""
+SEED_LIMIT = 2**32
+"""Seeds must be below this: numpy's global seed is a 32-bit unsigned integer."""
+
+
 class MetaSpec(StrictModel):
     """Seeds and the cadence of logging, evaluation and checkpoints, in env frames."""
 
-    seeds: PositiveInt = Field(1, description="Independent runs (sessions) with seeds base_seed+k.")
-    base_seed: NonNegativeInt = Field(0, description="Seed of the first run.")
+    seeds: Annotated[PositiveInt, Field(le=MAX_SEEDS)] = Field(
+        1, description="Independent runs (sessions) with seeds base_seed+k."
+    )
+    base_seed: Annotated[NonNegativeInt, Field(lt=SEED_LIMIT)] = Field(
+        0, description="Seed of the first run."
+    )
     log_interval: PositiveInt = Field(1000, description="Env frames between metrics rows.")
     eval_interval: PositiveInt = Field(10_000, description="Env frames between evaluations.")
     eval_episodes: PositiveInt = Field(10, description="Episodes per deterministic evaluation.")
@@ -456,6 +494,16 @@ class MetaSpec(StrictModel):
     return_window: PositiveInt = Field(
         100, description="Training episodes in the return moving average (the score)."
     )
+
+    @model_validator(mode="after")
+    def _seeds_fit_numpy(self) -> MetaSpec:
+        last = self.base_seed + self.seeds - 1
+        if last >= SEED_LIMIT:
+            raise ValueError(
+                f"the last seed, base_seed + seeds - 1 = {last}, must be below 2^32 "
+                f"({SEED_LIMIT}), numpy's seed limit; lower base_seed"
+            )
+        return self
 
     @property
     def seed_list(self) -> list[int]:

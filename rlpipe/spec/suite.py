@@ -9,7 +9,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from rlpipe.errors import RlpipeError
 from rlpipe.spec.schema import Float, PositiveInt, StrictModel
-from rlpipe.spec.yaml12 import parse_yaml
+from rlpipe.spec.yaml12 import read_yaml_file
 
 DEFAULT_SUITE = Path("params/suite.yaml")
 CATEGORIES = ("classic", "box2d", "mujoco", "atari")
@@ -61,7 +61,7 @@ def load_suite(path: Path = DEFAULT_SUITE) -> Suite:
     """Read and validate a suite file."""
     if not path.is_file():
         raise RlpipeError(f"no suite file at {path}")
-    raw = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    raw = read_yaml_file(path)
     try:
         return Suite.model_validate(raw)
     except ValidationError as exc:

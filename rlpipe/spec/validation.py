@@ -47,6 +47,8 @@ def _walk(loc: tuple[Any, ...]) -> tuple[str, list[type[BaseModel]]]:
         if isinstance(element, int):
             parts.append(f"[{element}]")
             continue
+        if not models:
+            continue  # past a plain field: a union member's label, e.g. "literal['auto']"
         if len(models) > 1:
             tagged = [m for m in models if _tag_of(m) == element]
             if tagged:
@@ -66,14 +68,15 @@ def _suggest(key: str, holders: list[type[BaseModel]]) -> str:
     return f"{hint}valid keys: {', '.join(valid)}"
 
 
-def _one(error: Any) -> str:
+def _one(error: Any) -> tuple[str, str]:
+    """The key path of one pydantic error and what is wrong there."""
     loc = tuple(error["loc"])
     kind = error["type"]
     path, holders = _walk(loc)
     if kind == "extra_forbidden":
-        return f"key {path}: unknown key; {_suggest(str(loc[-1]), holders)}"
+        return path, f"unknown key; {_suggest(str(loc[-1]), holders)}"
     if kind == "missing":
-        return f"key {path}: required field is missing"
+        return path, "required field is missing"
     if kind == "union_tag_invalid":
         ctx = error.get("ctx", {})
         tag = str(ctx.get("tag", ""))
@@ -81,12 +84,12 @@ def _one(error: Any) -> str:
         match = difflib.get_close_matches(tag, expected, n=1, cutoff=0.5)
         hint = f" (did you mean '{match[0]}'?)" if match else ""
         field = ctx.get("discriminator", "").strip("'")
-        return f"key {path}.{field}: unknown value '{tag}'{hint}; expected one of: " + ", ".join(
+        return f"{path}.{field}", f"unknown value '{tag}'{hint}; expected one of: " + ", ".join(
             expected
         )
     if kind == "union_tag_not_found":
         field = error.get("ctx", {}).get("discriminator", "").strip("'")
-        return f"key {path}.{field}: required field is missing"
+        return f"{path}.{field}", "required field is missing"
     message = error["msg"].removeprefix("Value error, ")
     shown = error.get("input")
     got = (
@@ -94,9 +97,17 @@ def _one(error: Any) -> str:
         if isinstance(shown, (dict, list)) or kind.startswith("value_error")
         else f" (got {shown!r})"
     )
-    return f"key {path}: {message}{got}" if path else message
+    return path, f"{message}{got}"
 
 
 def describe_validation_error(exc: ValidationError, where: str) -> str:
-    """One line per problem, each prefixed with the file and spec."""
-    return "\n".join(f"{where}, {_one(e)}" for e in exc.errors())
+    """One line per key with a problem (a union's alternatives joined by "or"), each prefixed
+    with the file and spec."""
+    problems: dict[str, list[str]] = {}
+    for error in exc.errors():
+        path, problem = _one(error)
+        problems.setdefault(path, []).append(problem)
+    return "\n".join(
+        f"{where}, key {path}: {', or '.join(found)}" if path else f"{where}, {', or '.join(found)}"
+        for path, found in problems.items()
+    )

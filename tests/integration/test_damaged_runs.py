@@ -156,13 +156,15 @@ def fixture_project(tmp_path, monkeypatch) -> Path:
         pytest.param(lambda text: text.replace('"frames": 1000', '"frames": "many"'), id="types"),
     ],
 )
-@pytest.mark.parametrize("command", ["plot", "report", "audit", "publish"])
+@pytest.mark.parametrize(
+    "command", ["plot", "report", "audit"]
+)  # publish: tests/integration/test_hub.py
 def test_a_damaged_summary_is_the_same_clear_error_from_every_command(
     fixture_project, damage, command
 ):
     summary = fixture_project / "runs" / "sac-pendulum" / "summary.json"
     summary.write_text(damage(summary.read_text()))
-    code, output = cli(command, *(["sac-pendulum"] if command == "publish" else []))
+    code, output = cli(command)
     assert code == 2, output
     assert "runs/sac-pendulum/summary.json is damaged" in output
     assert "Traceback" not in output

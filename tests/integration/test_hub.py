@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import secrets
+import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -13,11 +15,14 @@ from pathlib import Path
 import huggingface_hub.constants
 import huggingface_hub.utils.logging  # sets the library's log level on import: import it first
 import pytest
+import torch
 
 from rlpipe.errors import RlpipeError
 from rlpipe.hub import publish_runs, remote_run_exists, run_url
 from rlpipe.rundir import RunFolder
-from tests.hub_standin import HubStandIn
+from rlpipe.spec import ResolvedSpec, resolve_spec
+from tests.conftest import REPO
+from tests.hub_standin import HttpError, HubStandIn
 
 REPO_ID = "rlpipe-test/benchmarks"
 RUN_KEYS = ("crossq-cartpole", "sac-cartpole")
@@ -54,31 +59,46 @@ def write_json(path: Path, document: object) -> None:
     path.write_text(json.dumps(document, sort_keys=True, indent=2) + "\n")
 
 
+FAMILY_SPEC = {"crossq-cartpole": ("crossq", "cartpole"), "sac-cartpole": ("sac", "cartpole")}
+
+
+@functools.cache
+def resolved_spec(run_key: str) -> ResolvedSpec:
+    family, name = FAMILY_SPEC[run_key]
+    return resolve_spec(family, name, [f"meta.seeds={len(SEEDS)}"], REPO / "pipelines")
+
+
 def spec_hash(run_key: str) -> str:
-    return f"{run_key.encode().hex():0<64}"[:64]
+    return resolved_spec(run_key).spec_hash
 
 
-def weights(run_key: str, seed: int) -> bytes:
-    return bytes(range(256)) + f"{run_key}/seed-{seed}".encode()
+def save_weights(path: Path, run_key: str, seed: int) -> None:
+    """A small state dict, as `rlpipe train` saves model.pt."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"actor": {"weight": torch.full((2, 3), float(seed))}, "run": run_key}, path)
 
 
 def make_run(root: Path, run_key: str) -> None:
     """A finished run as `rlpipe train --out runs/K --artifacts artifacts/K` leaves it."""
     run_dir, artifacts = root / "runs" / run_key, root / "artifacts" / run_key
-    write_json(run_dir / "spec.json", {"spec_hash": spec_hash(run_key), "spec": {}})
-    write_json(run_dir / "provenance.json", {"spec_hash": spec_hash(run_key), "device": "cpu"})
-    results = [{"seed": s, "return_ma": 1.0, "frames": 100, "wall_s": 1.0, "fps": 100.0}
-               for s in SEEDS]  # fmt: skip
-    RunFolder(run_dir).write_summary(results)
+    resolved = resolved_spec(run_key)
+    saved_spec = {"spec_hash": resolved.spec_hash, "spec": resolved.spec.model_dump(mode="json")}
+    write_json(run_dir / "spec.json", {**saved_spec, "overrides": list(resolved.overrides)})
+    write_json(run_dir / "provenance.json", {"spec_hash": resolved.spec_hash, "device": "cpu"})
     write_json(run_dir / "eval.json", {"eval_return": 2.0})
-    (run_dir / ".summary.json.123.abcd.tmp").write_text("torn")  # an interrupted atomic write
+    results = []
     for seed in SEEDS:
         seed_dir = run_dir / f"seed-{seed}"
-        write_json(seed_dir / "result.json", {"seed": seed, "return_ma": 1.0})
-        (seed_dir / "metrics.csv").write_text("frame,return_ma\n100,1.0\n")
+        result = {"seed": seed, "return_ma": 1.0 + seed, "eval_return": 2.0, "frames": 100,
+                  "wall_s": 1.0, "fps": 100.0}  # fmt: skip
+        write_json(seed_dir / "result.json", result)
+        results.append(result)
+        (seed_dir / "metrics.csv").write_text("frame,return_ma\n50,\n100,1.0\n")
         (artifacts / f"seed-{seed}" / "checkpoint").mkdir(parents=True)
-        (artifacts / f"seed-{seed}" / "model.pt").write_bytes(weights(run_key, seed))
+        save_weights(artifacts / f"seed-{seed}" / "model.pt", run_key, seed)
         (artifacts / f"seed-{seed}" / "checkpoint" / "state.pt").write_bytes(b"optimizer+buffer")
+    RunFolder(run_dir).write_summary(results)
+    (run_dir / ".summary.json.123.abcd.tmp").write_text("torn")  # an interrupted atomic write
     # A checkpoint left inside the run folder (training without --artifacts) stays local too.
     (run_dir / "seed-0" / "checkpoint").mkdir()
     (run_dir / "seed-0" / "checkpoint" / "state.pt").write_bytes(b"optimizer+buffer")
@@ -134,7 +154,8 @@ def test_publish_uploads_run_files_and_weights_but_not_checkpoints(tmp_path, hub
     assert not any("checkpoint" in path or path.endswith(".tmp") for path in remote)
     for key in RUN_KEYS:
         for seed in SEEDS:
-            assert remote[f"runs/{key}/seed-{seed}/model.pt"] == weights(key, seed)
+            local = tmp_path / "artifacts" / key / f"seed-{seed}" / "model.pt"
+            assert remote[f"runs/{key}/seed-{seed}/model.pt"] == local.read_bytes()
         assert (
             remote[f"runs/{key}/summary.json"]
             == (tmp_path / "runs" / key / "summary.json").read_bytes()
@@ -259,3 +280,176 @@ def test_offline_mode_is_reported_not_retried(tmp_path, hub, monkeypatch):
     with pytest.raises(RlpipeError, match="HF_HUB_OFFLINE"):
         remote_run_exists(REPO_ID, RUN_KEYS[0], endpoint=hub.url, token=TOKEN)
     assert hub.requests == []
+
+
+# --------------------------------------------------------------------------- damaged runs
+
+KEY = RUN_KEYS[0]
+
+
+def run_file(root: Path, relative: str) -> Path:
+    return root / "runs" / KEY / relative
+
+
+def weights_file(root: Path, seed: int) -> Path:
+    return root / "artifacts" / KEY / f"seed-{seed}" / "model.pt"
+
+
+def corrupt_summary(root: Path) -> None:
+    path = run_file(root, "summary.json")
+    path.write_text(path.read_text()[:40])
+
+
+def summary_with_wrong_types(root: Path) -> None:
+    path = run_file(root, "summary.json")
+    path.write_text(path.read_text().replace('"frames": 100', '"frames": "100"'))
+
+
+def summary_of_other_seeds(root: Path) -> None:
+    path = run_file(root, "summary.json")
+    path.write_text(path.read_text().replace('"seeds": [\n    0,\n    1\n  ]', '"seeds": [0]'))
+
+
+def missing_seed_folder(root: Path) -> None:
+    shutil.rmtree(run_file(root, "seed-1"))
+
+
+def extra_seed_folder(root: Path) -> None:
+    shutil.copytree(run_file(root, "seed-1"), run_file(root, "seed-7"))
+
+
+def random_bytes_weights(root: Path) -> None:
+    weights_file(root, 0).write_bytes(secrets.token_bytes(512))
+
+
+class Payload:
+    """Unpickling this writes a marker file: what a crafted model.pt would run."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "code ran"))
+
+
+def pickle_payload_weights(root: Path) -> None:
+    torch.save({"actor": Payload(root / "MARKER")}, weights_file(root, 1))
+
+
+def weights_not_a_state_dict(root: Path) -> None:
+    torch.save(torch.zeros(3), weights_file(root, 1))
+
+
+def torn_metrics_line(root: Path) -> None:
+    with run_file(root, "seed-1/metrics.csv").open("a") as metrics:
+        metrics.write("150,1.")
+
+
+def metrics_with_text_cell(root: Path) -> None:
+    run_file(root, "seed-0/metrics.csv").write_text("frame,return_ma\n100,oops\n")
+
+
+def missing_result(root: Path) -> None:
+    run_file(root, "seed-1/result.json").unlink()
+
+
+def result_of_another_seed(root: Path) -> None:
+    shutil.copy(run_file(root, "seed-0/result.json"), run_file(root, "seed-1/result.json"))
+
+
+def spec_edited_after_the_run(root: Path) -> None:
+    path = run_file(root, "spec.json")
+    path.write_text(path.read_text().replace('"gamma": 0.99', '"gamma": 0.9', 1))
+
+
+def spec_with_infinity(root: Path) -> None:
+    path = run_file(root, "spec.json")
+    path.write_text(path.read_text().replace('"gamma": 0.99', '"gamma": Infinity', 1))
+
+
+def provenance_of_another_run(root: Path) -> None:
+    write_json(run_file(root, "provenance.json"), {"spec_hash": spec_hash(RUN_KEYS[1])})
+
+
+def damaged_eval_json(root: Path) -> None:
+    run_file(root, "eval.json").write_text('{"eval_return": ')
+
+
+def symlink_to_a_file_outside(root: Path) -> None:
+    secret = root / "outside" / "id_rsa"
+    secret.parent.mkdir()
+    secret.write_text("PRIVATE KEY")
+    run_file(root, "seed-0/notes.txt").symlink_to(secret)
+
+
+def symlinked_seed_folder(root: Path) -> None:
+    shutil.move(run_file(root, "seed-1"), root / "elsewhere")
+    run_file(root, "seed-1").symlink_to(root / "elsewhere", target_is_directory=True)
+
+
+def symlinked_weights(root: Path) -> None:
+    real = root / "cache" / "weights.pt"
+    real.parent.mkdir()
+    shutil.move(weights_file(root, 0), real)
+    weights_file(root, 0).symlink_to(real)
+
+
+def symlinked_run_folder(root: Path) -> None:
+    shutil.move(root / "runs" / KEY, root / "real-run")
+    (root / "runs" / KEY).symlink_to(root / "real-run", target_is_directory=True)
+
+
+DAMAGES = {
+    corrupt_summary: "summary.json is damaged (not valid JSON",
+    summary_with_wrong_types: "summary.json is damaged (frames: Input should be a valid integer",
+    summary_of_other_seeds: "summary.json has seeds [0], the spec [0, 1]",
+    missing_seed_folder: "seed-1 is missing (the spec's seeds are [0, 1])",
+    extra_seed_folder: "has seed-7, not seeds of its spec ([0, 1])",
+    random_bytes_weights: "seed-0/model.pt is damaged",
+    pickle_payload_weights: "seed-1/model.pt holds objects that cannot be loaded safely",
+    weights_not_a_state_dict: "seed-1/model.pt holds a Tensor, not a state dict",
+    torn_metrics_line: "seed-1/metrics.csv ends in a torn line",
+    metrics_with_text_cell: "seed-0/metrics.csv, line 2: 'oops' is not a number",
+    missing_result: "seed-1/result.json is missing",
+    result_of_another_seed: "seed-1/result.json is seed 0 at 100 frames, not seed 1 at 100",
+    spec_edited_after_the_run: "spec.json is damaged: its spec does not hash to its spec_hash",
+    spec_with_infinity: "spec.json is damaged (the spec cannot be hashed as canonical JSON",
+    provenance_of_another_run: "provenance.json is not the provenance of spec",
+    damaged_eval_json: "eval.json is damaged (not valid JSON",
+    symlink_to_a_file_outside: "seed-0/notes.txt is a symlink; publish uploads only files",
+    symlinked_seed_folder: "seed-1 is a symlink",
+    symlinked_weights: "seed-0/model.pt is a symlink",
+    symlinked_run_folder: f"runs/{KEY} is a symlink",
+}
+
+
+@pytest.mark.parametrize("damage,message", DAMAGES.items(), ids=[d.__name__ for d in DAMAGES])
+def test_a_damaged_run_uploads_nothing(tmp_path, hub, damage, message):
+    for key in RUN_KEYS:
+        make_run(tmp_path, key)
+    damage(tmp_path)
+    with pytest.raises(RlpipeError) as raised:
+        publish(tmp_path, hub)  # the undamaged run is not uploaded either
+    assert message in str(raised.value)
+    assert str(raised.value).endswith("nothing was uploaded")
+    assert hub.requests == []
+    assert not (tmp_path / "reports" / "hub.json").exists()
+    assert not (tmp_path / "MARKER").exists()
+
+
+def test_hub_json_is_written_only_after_a_successful_commit(tmp_path, hub, monkeypatch):
+    for key in RUN_KEYS:
+        make_run(tmp_path, key)
+    commit = hub.commit
+
+    def refuse_the_second_run(repo_type, repo_id, revision, body):
+        if f"runs/{RUN_KEYS[1]}/".encode() in body:
+            raise HttpError(400, "the stand-in refuses this commit")
+        return commit(repo_type, repo_id, revision, body)
+
+    monkeypatch.setattr(hub, "commit", refuse_the_second_run)
+    with pytest.raises(RlpipeError, match=f"uploading run {RUN_KEYS[1]}.*HTTP 400"):
+        publish(tmp_path, hub)
+    links = json.loads((tmp_path / "reports" / "hub.json").read_text())
+    assert links == {RUN_KEYS[0]: run_url(REPO_ID, RUN_KEYS[0], hub.url)}
+    assert {path.split("/")[1] for path in hub.files(REPO_ID)} == {RUN_KEYS[0]}

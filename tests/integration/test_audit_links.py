@@ -1,0 +1,284 @@
+"""Audit of what the report links and the data it ships: each tamper is one named finding.
+
+The project is a copy of the repo's committed suite (runs, reports, plots, pipelines); nothing
+trains. dvc.yaml is not copied, so the dvc.lock check stays out of these tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import rlpipe.report.benchmarks
+from rlpipe.cli import app
+from rlpipe.hub import run_url
+from rlpipe.report.audit import CHECKS, AuditPaths, audit
+from rlpipe.report.benchmarks import read_data_digest, write_report
+from rlpipe.spec.suite import load_suite
+from tests.conftest import REPO
+
+COPIED = ("runs", "reports", "pipelines", "params", "references")
+SUITE = Path("params/suite.yaml")
+REPORT = Path("reports/BENCHMARKS.md")
+DATA = Path("reports/benchmarks.json")
+ROW = "dqn-cartpole"
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    """A copy of the committed suite with a freshly written report, as the working folder."""
+    for name in COPIED:
+        shutil.copytree(REPO / name, tmp_path / name)
+    (tmp_path / "reports" / "hub.json").unlink(missing_ok=True)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    report()
+    return tmp_path
+
+
+def report() -> None:
+    write_report(load_suite(SUITE), SUITE)
+
+
+def findings() -> list[tuple[str, str, str]]:
+    return [(f.check, f.row, f.message) for f in audit(load_suite(SUITE), AuditPaths())]
+
+
+def checks() -> list[str]:
+    return sorted({check for check, _, _ in findings()})
+
+
+def edit_row(old: str, new: str, row: str = ROW) -> None:
+    """Replace old with new in the table line of one run."""
+    lines = REPORT.read_text().split("\n")
+    index = next(i for i, line in enumerate(lines) if f"[runs/{row}]" in line)
+    assert old in lines[index], lines[index]
+    lines[index] = lines[index].replace(old, new)
+    REPORT.write_text("\n".join(lines))
+
+
+def rewrite_data(change) -> None:
+    """Edit benchmarks.json and record its new digest in BENCHMARKS.md (a consistent forgery)."""
+    document = json.loads(DATA.read_text())
+    document = change(document) or document
+    DATA.write_text(json.dumps(document, indent=2))
+    digest = hashlib.sha256(DATA.read_bytes()).hexdigest()
+    REPORT.write_text(REPORT.read_text().replace(read_data_digest(REPORT.read_text()), digest))
+
+
+def row_of(document: dict, key: str = ROW) -> dict:
+    return next(row for row in document["rows"] if row["run"] == key)
+
+
+def test_the_fresh_copy_passes(project):
+    assert findings() == []
+
+
+def test_every_check_is_named_in_audit_help_and_the_readme():
+    assert {"wrong-link", "data-mismatch"} <= set(CHECKS)
+    help_text = " ".join(
+        CliRunner().invoke(app, ["audit", "--help"], terminal_width=100).output.split()
+    )
+    readme = (REPO / "README.md").read_text()
+    for check in CHECKS:
+        assert check in help_text, check
+        assert f"`{check}` (" in readme, check
+
+
+# --------------------------------------------------------------------------- links
+
+
+def test_run_link_to_another_valid_run_is_a_wrong_link(project):
+    edit_row("(../runs/dqn-cartpole)", "(../runs/ppo-cartpole)")
+    assert findings() == [
+        (
+            "wrong-link",
+            ROW,
+            "link ../runs/ppo-cartpole holds run ppo/cartpole, not run dqn/cartpole",
+        )
+    ]
+
+
+def test_run_folder_holding_another_run_is_a_wrong_link(project):
+    shutil.rmtree(project / "runs" / ROW)
+    shutil.copytree(project / "runs" / "ppo-cartpole", project / "runs" / ROW)
+    report()  # every number in the table now agrees with the swapped folder
+    assert checks() == ["wrong-link"]
+    assert findings() == [
+        (
+            "wrong-link",
+            ROW,
+            "link ../runs/dqn-cartpole holds run ppo/cartpole, not run dqn/cartpole",
+        )
+    ]
+
+
+def test_plot_link_to_another_envs_plot_is_a_wrong_link(project):
+    edit_row("[plot](plots/cartpole.png)", "[plot](plots/acrobot.png)")
+    assert findings() == [
+        ("wrong-link", ROW, "plot link plots/acrobot.png is not this env's plots/cartpole.png")
+    ]
+
+
+def test_embedded_plot_of_another_env_is_a_wrong_link(project):
+    text = REPORT.read_text()
+    REPORT.write_text(
+        text.replace("![CartPole-v1](plots/cartpole.png)", "![CartPole-v1](plots/acrobot.png)")
+    )
+    assert findings() == [
+        (
+            "wrong-link",
+            "report",
+            "the image of CartPole-v1 shows plots/acrobot.png, not its plot plots/cartpole.png",
+        )
+    ]
+
+
+OWN_REPO = "rlpipe/benchmarks"
+FOREIGN_LINKS = {
+    "foreign host": f"https://evil.example/datasets/{OWN_REPO}/tree/main/runs/{ROW}",
+    "another repo": f"https://huggingface.co/datasets/someone/else/tree/main/runs/{ROW}",
+    "another run": f"https://huggingface.co/datasets/{OWN_REPO}/tree/main/runs/ppo-cartpole",
+    "another revision": f"https://huggingface.co/datasets/{OWN_REPO}/tree/old/runs/{ROW}",
+    "http, not https": f"http://huggingface.co/datasets/{OWN_REPO}/tree/main/runs/{ROW}",
+}
+
+
+@pytest.mark.parametrize("link", FOREIGN_LINKS.values(), ids=FOREIGN_LINKS)
+def test_hub_link_outside_the_suites_repo_is_a_wrong_link(project, link):
+    (project / "reports" / "hub.json").write_text(json.dumps({ROW: link}))
+    report()  # the link is in both BENCHMARKS.md and benchmarks.json
+    assert findings() == [
+        (
+            "wrong-link",
+            ROW,
+            f"Hub link {link} is not run {ROW} in the suite's repo {OWN_REPO} at "
+            f"https://huggingface.co; expected {run_url(OWN_REPO, ROW)}",
+        )
+    ]
+
+
+def test_hub_link_follows_the_configured_endpoint(project, monkeypatch):
+    own = f"https://huggingface.co/datasets/{OWN_REPO}/tree/main/runs/{ROW}"
+    (project / "reports" / "hub.json").write_text(json.dumps({ROW: own}))
+    report()
+    assert findings() == []
+    monkeypatch.setenv("HF_ENDPOINT", "https://hub.mirror.example")
+    assert checks() == ["wrong-link"]
+    mirrored = f"https://hub.mirror.example/datasets/{OWN_REPO}/tree/main/runs/{ROW}"
+    (project / "reports" / "hub.json").write_text(json.dumps({ROW: mirrored}))
+    report()
+    assert findings() == []
+
+
+def test_hub_link_in_the_table_but_not_in_hub_json_is_a_wrong_link(project):
+    edit_row("(../runs/dqn-cartpole)", f"({run_url(OWN_REPO, ROW)})")
+    assert findings() == [
+        (
+            "wrong-link",
+            ROW,
+            f"link {run_url(OWN_REPO, ROW)}, but the runs and reports/hub.json give "
+            "../runs/dqn-cartpole: re-run rlpipe report",
+        )
+    ]
+
+
+def test_online_check_asks_the_suites_repo(project):
+    (project / "reports" / "hub.json").write_text(json.dumps({ROW: run_url(OWN_REPO, ROW)}))
+    report()
+    asked = []
+
+    def remote_exists(repo: str, run: str) -> bool:
+        asked.append((repo, run))
+        return False
+
+    found = audit(load_suite(SUITE), AuditPaths(), online=True, remote_exists=remote_exists)
+    assert asked == [(OWN_REPO, ROW)]
+    assert [(f.check, f.row) for f in found] == [("missing-run", ROW)]
+
+
+# --------------------------------------------------------------------------- benchmarks.json
+
+
+def test_report_records_the_digest_of_the_data_it_wrote(project):
+    assert read_data_digest(REPORT.read_text()) == hashlib.sha256(DATA.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("garbage", [b"", b"\x00\xff garbage", b"{not json", b"[1, 2, 3]"])
+def test_garbage_benchmarks_json_is_a_data_mismatch(project, garbage):
+    DATA.write_bytes(garbage)
+    assert checks() == ["data-mismatch"]
+    assert "is not the one BENCHMARKS.md was written with" in findings()[0][2]
+
+
+def test_missing_benchmarks_json_is_a_data_mismatch(project):
+    DATA.unlink()
+    assert checks() == ["data-mismatch"]
+    assert findings()[0][2].startswith("cannot read reports/benchmarks.json")
+
+
+def test_report_without_a_digest_is_a_data_mismatch(project):
+    text = REPORT.read_text()
+    REPORT.write_text(
+        text.replace(f"<!-- benchmarks.json sha256: {read_data_digest(text)} -->", "")
+    )
+    assert findings() == [
+        (
+            "data-mismatch",
+            "benchmarks.json",
+            "BENCHMARKS.md records no benchmarks.json digest: re-run rlpipe report",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (lambda d: {"rows": 5}, "is not a list of rows, each with a run"),
+        (lambda d: [d], "is not a list of rows, each with a run"),
+        (lambda d: {"rows": [{"run": 7}]}, "is not a list of rows, each with a run"),
+        (lambda d: row_of(d).update(frames="50000"), "says frames '50000' (the run gives 50000)"),
+        (lambda d: row_of(d).update(score=None), "says score None (the run gives 185.1"),
+        (lambda d: row_of(d).update(ci95={"lo": 1}), "says ci95 {'lo': 1} (the run gives ["),
+        (lambda d: row_of(d).update(status="pass"), "says status 'pass' (the run gives 'fail')"),
+        (lambda d: row_of(d).update(link="../runs/ppo-cartpole"), "says link '../runs/ppo-cartpole'"),
+        (lambda d: row_of(d).update(iqm=row_of(d)["iqm"] + 0.01), "says iqm "),
+        (lambda d: d["rows"].remove(row_of(d)), "the table has this row, benchmarks.json has not"),
+    ],
+    ids=["rows-number", "list", "run-number", "frames-text", "no-score", "ci-mapping", "status",
+         "link", "iqm", "row-removed"],
+)  # fmt: skip
+def test_forged_benchmarks_json_is_a_data_mismatch(project, change, message):
+    rewrite_data(change)
+    found = findings()
+    assert [check for check, _, _ in found] == ["data-mismatch"], found
+    assert message in found[0][2]
+
+
+def test_a_score_changed_below_the_tables_rounding_is_caught_in_the_data(project):
+    def nudge(document):
+        row_of(document)["score"] += 0.001  # the table still shows the same one-decimal score
+
+    rewrite_data(nudge)
+    assert checks() == ["data-mismatch"]
+
+
+def test_a_kill_between_the_two_writes_leaves_a_named_mismatch(project, monkeypatch):
+    (project / "reports" / "hub.json").write_text(json.dumps({ROW: run_url(OWN_REPO, ROW)}))
+
+    def killed(path, text):
+        raise KeyboardInterrupt  # the process dies after benchmarks.json, before BENCHMARKS.md
+
+    with monkeypatch.context() as patched, pytest.raises(KeyboardInterrupt):
+        patched.setattr(rlpipe.report.benchmarks, "atomic_write_text", killed)
+        report()
+    assert row_of(json.loads(DATA.read_text()))["link"] == run_url(OWN_REPO, ROW)
+    found = findings()
+    assert ("data-mismatch", "benchmarks.json") in [(check, row) for check, row, _ in found]
+    report()  # re-running the report puts the pair back in step
+    assert findings() == []
