@@ -8,7 +8,8 @@ Runs in the off-policy loop of rlpipe/train.py (replay, learning_starts, utd). O
 
 The target network is copied every target_update_interval updates (tau = 1) or
 Polyak-averaged (tau < 1). Exploration is epsilon-greedy, epsilon decaying linearly from
-epsilon_start to epsilon_end over the first exploration_fraction of max_frame.
+epsilon_start to epsilon_end over the first exploration_fraction of max_frame. Evaluation
+episodes act epsilon-greedily with eval_epsilon (0.05, as CleanRL's evaluation).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from rlpipe.algos.policies import is_image
 from rlpipe.buffers import Batch
 from rlpipe.envs import EnvShapes
 from rlpipe.errors import RlpipeError
-from rlpipe.nets import NatureCNN
+from rlpipe.nets import NatureCNN, in_mode
 from rlpipe.normalize import ObsNormalizer
 from rlpipe.spec.schema import DQNSpec, Spec
 
@@ -51,7 +52,10 @@ class DQN:
         else:
             obs_dim = int(np.prod(shapes.obs_shape))
             self.q_net = mlp_from_spec(obs_dim, self.n_actions, self.spec.q_net)
-        self.q_net.to(device)
+        # Both networks rest in eval mode: acting, evaluation and the TD target use
+        # BatchRenorm's running statistics (if q_net has any); only the TD loss's own
+        # forward pass trains q_net (see update).
+        self.q_net.to(device).eval()
         self.q_target = copy.deepcopy(self.q_net).requires_grad_(False)
         normalize = spec.env.normalize_obs and not self.image
         self.obs_norm = ObsNormalizer(shapes.obs_shape).to(device) if normalize else None
@@ -88,10 +92,12 @@ class DQN:
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
-        """Greedy actions, or epsilon-greedy ones while training."""
+        """Epsilon-greedy actions: the training schedule's epsilon, or eval_epsilon for the
+        evaluation policy (deterministic=True; CleanRL's evaluation protocol)."""
         greedy = self.q_net(self.normalize(torch.as_tensor(obs, device=self.device))).argmax(-1)
-        if not deterministic:
-            explore = torch.rand(len(greedy), device=self.device) < self.epsilon
+        epsilon = self.spec.eval_epsilon if deterministic else self.epsilon
+        if epsilon > 0:
+            explore = torch.rand(len(greedy), device=self.device) < epsilon
             random = torch.randint(0, self.n_actions, greedy.shape, device=self.device)
             greedy = torch.where(explore, random, greedy)
         return greedy.cpu().numpy()
@@ -110,7 +116,8 @@ class DQN:
             else:
                 v_next = q_next.max(-1).values
             target = batch.rewards + spec.gamma * (1.0 - batch.terminated) * v_next
-        q = self.q_net(obs).gather(-1, batch.actions.long().unsqueeze(-1)).squeeze(-1)
+        with in_mode(self.q_net, training=True):
+            q = self.q_net(obs).gather(-1, batch.actions.long().unsqueeze(-1)).squeeze(-1)
         if spec.loss == "huber":
             loss = F.smooth_l1_loss(q, target)
         else:

@@ -18,6 +18,7 @@ from torch import nn
 from rlpipe.algos.actors import CategoricalActor, SquashedGaussianActor, mlp_from_spec
 from rlpipe.buffers import Batch
 from rlpipe.envs import EnvShapes
+from rlpipe.nets import in_mode
 from rlpipe.normalize import ObsNormalizer
 from rlpipe.spec.schema import CrossQSpec, SACSpec
 
@@ -56,6 +57,10 @@ class SAC:
             self.target_entropy = -float(n)
         if spec.target_entropy != "auto":
             self.target_entropy = float(spec.target_entropy)
+        # The actor rests in eval mode: acting, evaluation and the next actions of the critic
+        # target use BatchRenorm's running statistics (and leave them alone); only the
+        # actor's own update trains it (see update_actor_and_alpha).
+        self.actor.eval()
         self.critics = nn.ModuleList(
             mlp_from_spec(critic_in, critic_out, spec.critic) for _ in range(spec.n_critics)
         )
@@ -68,13 +73,14 @@ class SAC:
         betas = tuple(spec.adam_betas)
         self.actor_optimizer = adam(self.actor.parameters(), spec.actor_lr, betas, device)
         self.critic_optimizer = adam(self.critics.parameters(), spec.critic_lr, betas, device)
-        self.alpha_optimizer = adam([self.log_alpha], spec.alpha_lr, betas, device)
+        alpha_betas = tuple(spec.alpha_adam_betas)
+        self.alpha_optimizer = adam([self.log_alpha], spec.alpha_lr, alpha_betas, device)
         self.updates = 0
 
     def _make_targets(self) -> nn.ModuleList | None:
         targets = copy.deepcopy(self.critics)
         targets.requires_grad_(False)
-        return targets
+        return targets.eval()  # never trained: normalisation layers use running statistics
 
     def to(self, device: torch.device) -> SAC:
         """Move every network to device."""
@@ -191,10 +197,15 @@ class SAC:
         return stats
 
     def update_actor_and_alpha(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One actor step, then one temperature step on the same observations."""
+        """One actor step, then one temperature step on the same observations.
+
+        The actor is in train mode for its loss (BatchRenorm: batch statistics, running ones
+        updated), and the temperature step uses the entropy of that same sample.
+        """
         self.critics.requires_grad_(False)  # the actor needs dQ/da, not dQ/d(critic weights)
         try:
-            actor_loss, entropy = self.actor_loss(obs)
+            with in_mode(self.actor, training=True):
+                actor_loss, entropy = self.actor_loss(obs)
         finally:
             self.critics.requires_grad_(True)
         self._step(self.actor_optimizer, actor_loss, self.actor)

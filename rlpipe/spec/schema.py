@@ -88,6 +88,15 @@ class NetSpec(StrictModel):
         return {"type": value} if isinstance(value, str) else value
 
 
+def _check_batch_renorm_batch(batch_size: int, **nets: NetSpec) -> None:
+    """BatchRenorm trains on batch statistics, which one sample does not have."""
+    for key, net in nets.items():
+        if net.norm.type == "batch_renorm" and batch_size < 2:
+            raise ValueError(
+                f"{key}.norm is batch_renorm, which needs batch_size >= 2 (got {batch_size})"
+            )
+
+
 # ---------------------------------------------------------------------------- algorithms
 
 
@@ -109,7 +118,13 @@ class OffPolicyCommon(StrictModel):
     critic_lr: PositiveFloat = Field(3e-4, description="Adam learning rate of the critics.")
     alpha_lr: PositiveFloat = Field(3e-4, description="Adam learning rate of log(alpha).")
     adam_betas: tuple[Probability, Probability] = Field(
-        (0.9, 0.999), description="Adam (beta1, beta2) for every optimiser."
+        (0.9, 0.999), description="Adam (beta1, beta2) of the actor and critic optimisers."
+    )
+    alpha_adam_betas: tuple[Probability, Probability] = Field(
+        (0.9, 0.999),
+        description="Adam (beta1, beta2) of the temperature optimiser. Default: Adam's own, "
+        "as in the CrossQ authors' code (optax.adam for the entropy coefficient), "
+        "sb3-contrib's CrossQ, SB3's SAC and CleanRL's SAC.",
     )
     init_alpha: PositiveFloat = Field(1.0, description="Initial entropy temperature alpha.")
     autotune_alpha: bool = Field(True, description="Learn alpha to reach the target entropy.")
@@ -143,6 +158,7 @@ class OffPolicyCommon(StrictModel):
         lo, hi = self.log_std_bounds
         if lo >= hi:
             raise ValueError("log_std_min must be below log_std_max")
+        _check_batch_renorm_batch(self.batch_size, actor=self.actor, critic=self.critic)
         return self
 
     @property
@@ -174,9 +190,15 @@ class CrossQSpec(OffPolicyCommon):
     adam_betas: tuple[Probability, Probability] = Field(
         (0.5, 0.999), description="Adam (beta1, beta2); CrossQ uses beta1 = 0.5."
     )
+    actor: NetSpec = Field(
+        default_factory=lambda: NetSpec(hidden=[256, 256], norm=BatchRenormSpec()),
+        description="Policy network; BatchRenorm by default, as in the CrossQ authors' code "
+        "(bn_mode brn_actor) and sb3-contrib's CrossQ actor (batch_norm=True).",
+    )
     critic: NetSpec = Field(
         default_factory=lambda: NetSpec(hidden=[1024, 1024], norm=BatchRenormSpec()),
-        description="Each Q network; CrossQ needs BatchRenorm here.",
+        description="Each Q network; CrossQ needs BatchRenorm here. 1024 wide as sb3-contrib's "
+        "default; the paper and RL Zoo use 2048.",
     )
 
     @model_validator(mode="after")
@@ -313,6 +335,12 @@ class DQNSpec(StrictModel):
     exploration_fraction: Probability = Field(
         0.1, description="Fraction of max_frame over which epsilon decays linearly to its end."
     )
+    eval_epsilon: Annotated[Float, Field(ge=0, le=1)] = Field(
+        0.05,
+        description="Chance of a uniformly random action in evaluation episodes; greedy "
+        "otherwise. 0.05 as CleanRL's DQN evaluation (dqn_eval.py, used by dqn.py and "
+        "dqn_atari.py).",
+    )
     double_q: bool = Field(
         False, description="Double DQN: the online network picks the next action."
     )
@@ -328,6 +356,11 @@ class DQNSpec(StrictModel):
     def _check_epsilon(self) -> DQNSpec:
         if self.epsilon_end > self.epsilon_start:
             raise ValueError("epsilon_end must not be above epsilon_start")
+        return self
+
+    @model_validator(mode="after")
+    def _check_q_net_batch(self) -> DQNSpec:
+        _check_batch_renorm_batch(self.batch_size, q_net=self.q_net)
         return self
 
 
