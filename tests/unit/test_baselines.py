@@ -9,6 +9,7 @@ import torch
 from rlpipe.algos import build_agent
 from rlpipe.buffers import Batch
 from rlpipe.envs import EnvShapes
+from rlpipe.nets import BatchRenorm
 from rlpipe.spec import resolve_spec
 
 DISCRETE = EnvShapes((4,), np.dtype("float32"), True, 3)
@@ -111,3 +112,31 @@ def test_dqn_hard_target_copy_every_interval(pipelines_dir):
     assert not torch.equal(online, target)
     dqn.update(dqn_batch())
     assert torch.equal(online, target)
+
+
+def test_dqn_batch_renorm_q_net_acts_with_one_env_and_trains_only_in_the_td_loss(pipelines_dir):
+    dqn = agent_for(pipelines_dir, "dqn", "cartpole", DISCRETE,
+                    ["algorithm.q_net.norm=batch_renorm", "algorithm.double_q=true"])  # fmt: skip
+    first, first_target = dqn.q_net[0], dqn.q_target[0]
+    assert isinstance(first, BatchRenorm) and not dqn.q_net.training
+    one_env = np.zeros((1, 4), dtype=np.float32)
+    assert dqn.act(one_env).shape == dqn.act(one_env, deterministic=True).shape == (1,)
+    dqn.act(np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32))
+    assert first.num_batches_tracked.item() == 0 and torch.equal(first.running_mean, torch.zeros(4))
+    batch = dqn_batch()
+    dqn.update(batch)  # target and double-Q argmax in eval mode, the TD loss in train mode
+    assert first.num_batches_tracked.item() == 1
+    assert torch.allclose(first.running_mean, 0.01 * batch.obs.mean(0), atol=1e-6)
+    assert first_target.num_batches_tracked.item() == 0 and not dqn.q_net.training
+
+
+def test_dqn_evaluation_is_epsilon_greedy_with_cleanrls_005(pipelines_dir):
+    obs = np.ones((6000, 4), dtype=np.float32)
+    dqn = agent_for(pipelines_dir, "dqn", "cartpole", DISCRETE)
+    assert dqn.spec.eval_epsilon == 0.05
+    greedy = dqn.q_net(torch.as_tensor(obs[:1])).argmax(-1).item()
+    torch.manual_seed(1)
+    share_greedy = (dqn.act(obs, deterministic=True) == greedy).mean()
+    assert share_greedy == pytest.approx(1 - 0.05 * 2 / 3, abs=0.01)  # 3 actions, 1 is greedy
+    pure = agent_for(pipelines_dir, "dqn", "cartpole", DISCRETE, ["algorithm.eval_epsilon=0"])
+    assert (pure.act(obs, deterministic=True) == greedy).all()
