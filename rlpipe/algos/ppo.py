@@ -37,7 +37,7 @@ class PPO:
         self.image = is_image(shapes)
         algo = self.spec
         self.net = ActorCritic(
-            shapes, algo.actor, algo.critic, algo.shared_network, algo.log_std_init
+            shapes, algo.actor, algo.critic, algo.shared_network, algo.log_std_init, algo.ortho_init
         ).to(device)
         normalize = spec.env.normalize_obs and not self.image
         self.obs_norm = ObsNormalizer(shapes.obs_shape).to(device) if normalize else None

@@ -246,6 +246,11 @@ class OnPolicyCommon(StrictModel):
     log_std_init: Float | None = Field(
         None, description="Initial log std of the Gaussian policy (continuous only; null = 0)."
     )
+    ortho_init: bool = Field(
+        True,
+        description="Orthogonal initialisation (gain sqrt(2) hidden, 0.01 policy head, 1 value "
+        "head), SB3's ortho_init; false keeps PyTorch's default init (RL Zoo's gSDE entries).",
+    )
     actor: NetSpec = Field(
         default_factory=lambda: NetSpec(hidden=[64, 64], activation="tanh"),
         description="Policy network (after the Nature CNN for image observations).",

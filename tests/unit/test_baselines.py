@@ -140,3 +140,14 @@ def test_dqn_evaluation_is_epsilon_greedy_with_cleanrls_005(pipelines_dir):
     assert share_greedy == pytest.approx(1 - 0.05 * 2 / 3, abs=0.01)  # 3 actions, 1 is greedy
     pure = agent_for(pipelines_dir, "dqn", "cartpole", DISCRETE, ["algorithm.eval_epsilon=0"])
     assert (pure.act(obs, deterministic=True) == greedy).all()
+
+
+@pytest.mark.parametrize("ortho_init", [True, False])
+def test_ortho_init_false_keeps_pytorchs_default_initialisation(pipelines_dir, ortho_init):
+    extra = [f"algorithm.ortho_init={str(ortho_init).lower()}"]
+    net = agent_for(pipelines_dir, "a2c", "pendulum", CONTINUOUS, extra).net
+    rows = net.policy_head.weight.detach()  # (2, 64): orthogonal rows of norm 0.01 if ortho
+    orthogonal = torch.allclose(rows @ rows.T, 1e-4 * torch.eye(2), atol=1e-7)
+    assert orthogonal is ortho_init
+    if not ortho_init:  # nn.Linear's default: uniform in +-1/sqrt(fan_in)
+        assert rows.abs().max() <= 1 / 8 and rows.abs().max() > 0.05
