@@ -28,6 +28,8 @@ class EnvShapes:
     obs_dtype: np.dtype
     discrete: bool
     action_dim: int  # number of actions (discrete) or action vector length (continuous)
+    # (low, high) of a continuous action, in the units the agent acts in; None: unbounded
+    action_bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     @property
     def action_shape(self) -> tuple[int, ...]:
@@ -105,7 +107,7 @@ def _atari(env_id: str, atari: AtariSpec, kwargs: dict) -> gym.Env:
     return LifeLossSignal(single) if atari.episodic_life else single
 
 
-def _make_one(env: EnvSpec) -> Callable[[], gym.Env]:
+def _make_one(env: EnvSpec, rescale_actions: bool) -> Callable[[], gym.Env]:
     def make() -> gym.Env:
         # RescaleAction of a float32 Box warns about float64 bounds it casts back; harmless.
         warnings.filterwarnings("ignore", message=".*precision lowered by casting.*")
@@ -116,7 +118,7 @@ def _make_one(env: EnvSpec) -> Callable[[], gym.Env]:
             _register_optional_envs()  # in a fresh worker process of an async vector env
             return _atari(env.id, env.atari, kwargs)
         single = gym.make(env.id, **kwargs)
-        if isinstance(single.action_space, gym.spaces.Box):
+        if rescale_actions and isinstance(single.action_space, gym.spaces.Box):
             single = gym.wrappers.RescaleAction(single, -1.0, 1.0)
         return single
 
@@ -124,10 +126,17 @@ def _make_one(env: EnvSpec) -> Callable[[], gym.Env]:
 
 
 def make_vec_env(
-    env: EnvSpec, seed: int, num_envs: int | None = None, training: bool = False
+    env: EnvSpec,
+    seed: int,
+    num_envs: int | None = None,
+    training: bool = False,
+    rescale_actions: bool = True,
 ) -> VectorEnv:
-    """A seeded vector env: actions in [-1, 1], same-step auto-reset, episode statistics.
+    """A seeded vector env: same-step auto-reset, episode statistics.
 
+    With rescale_actions, a Box action space is rescaled to [-1, 1], for agents that squash
+    their actions with tanh (SAC, CrossQ); without, actions stay in the env's own units
+    (PPO and A2C sample there and clip to the bounds, as SB3 and CleanRL do).
     On auto-reset the returned observation is the new episode's first one and the last
     observation of the finished episode is in info["final_obs"] (see `next_observations`).
     Episode statistics see the env's own rewards; a training env of an Atari spec with
@@ -139,7 +148,9 @@ def make_vec_env(
     count = num_envs or env.num_envs
     vector_cls = AsyncVectorEnv if env.vectorization == "async" and count > 1 else SyncVectorEnv
     try:
-        envs = vector_cls([_make_one(env)] * count, autoreset_mode=AutoresetMode.SAME_STEP)
+        envs = vector_cls(
+            [_make_one(env, rescale_actions)] * count, autoreset_mode=AutoresetMode.SAME_STEP
+        )
     except gym.error.DependencyNotInstalled as exc:
         entry = str(gym.spec(env.id).entry_point)
         extra = next((x for key, x in _EXTRA_FOR_ENTRY_POINT.items() if key in entry), None)
@@ -161,7 +172,12 @@ def env_shapes(envs: VectorEnv) -> EnvShapes:
     if isinstance(action_space, gym.spaces.Discrete):
         return EnvShapes(obs_space.shape, obs_space.dtype, True, int(action_space.n))
     if isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1:
-        return EnvShapes(obs_space.shape, obs_space.dtype, False, int(action_space.shape[0]))
+        low, high = action_space.low.astype(float), action_space.high.astype(float)
+        bounded = bool(np.isfinite(low).all() and np.isfinite(high).all())
+        bounds = (tuple(low.tolist()), tuple(high.tolist())) if bounded else None
+        return EnvShapes(
+            obs_space.shape, obs_space.dtype, False, int(action_space.shape[0]), bounds
+        )
     raise RlpipeError(f"unsupported action space {action_space}: need Discrete or a 1-D Box")
 
 

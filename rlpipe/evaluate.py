@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from rlpipe.algos import build_agent
+from rlpipe.algos import build_agent, squashes_actions
 from rlpipe.envs import env_shapes, make_vec_env
 from rlpipe.errors import RlpipeError
 from rlpipe.runs import MODEL_FILE, SPEC_FILE, atomic_write_json, seed_dir
@@ -42,7 +42,12 @@ def evaluate_run(
         weights = seed_dir(artifacts or run_dir, seed) / MODEL_FILE
         if not weights.is_file():
             raise RlpipeError(f"no weights for seed {seed} at {weights}: train the run first")
-        envs = make_vec_env(spec.env, seed + EVAL_SEED_OFFSET, num_envs=episodes)
+        envs = make_vec_env(
+            spec.env,
+            seed + EVAL_SEED_OFFSET,
+            num_envs=episodes,
+            rescale_actions=squashes_actions(spec),
+        )
         agent = build_agent(spec, env_shapes(envs), torch.device(device))
         agent.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
         per_seed.append(

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rlpipe.algos import build_agent
+from rlpipe.algos import build_agent, squashes_actions
 from rlpipe.algos.ppo import PPO
 from rlpipe.buffers import RolloutBuffer
 from rlpipe.envs import env_shapes, learning_terminals, make_vec_env
@@ -84,8 +84,11 @@ def train_onpolicy(
         return done
     algo, meta, max_frame = spec.algorithm, spec.meta, spec.env.max_frame
     seed_everything(seed)
-    envs = make_vec_env(spec.env, seed, training=True)
-    eval_envs = make_vec_env(spec.env, seed + EVAL_SEED_OFFSET, num_envs=meta.eval_episodes)
+    rescale = squashes_actions(spec)
+    envs = make_vec_env(spec.env, seed, training=True, rescale_actions=rescale)
+    eval_envs = make_vec_env(
+        spec.env, seed + EVAL_SEED_OFFSET, num_envs=meta.eval_episodes, rescale_actions=rescale
+    )
     shapes = env_shapes(envs)
     agent: PPO = build_agent(spec, shapes, device)
     num_envs = envs.num_envs

@@ -16,6 +16,11 @@ Agent = SAC | DQN | PPO
 AGENTS = {"sac": SAC, "crossq": CrossQ, "ppo": PPO, "a2c": A2C, "dqn": DQN}
 
 
+def squashes_actions(spec: Spec) -> bool:
+    """Whether spec's agent acts in [-1, 1] (tanh-squashed) rather than in the env's units."""
+    return AGENTS[spec.algorithm.name].squashes_actions
+
+
 def build_agent(spec: Spec, shapes: EnvShapes, device: torch.device) -> Agent:
     """The agent for spec.algorithm, on device, for an env of the given shapes."""
     name = spec.algorithm.name

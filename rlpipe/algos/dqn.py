@@ -35,6 +35,8 @@ from rlpipe.spec.schema import DQNSpec, Spec
 class DQN:
     """DQN for discrete actions, on vector observations or Atari frames (Nature CNN)."""
 
+    squashes_actions = False  # discrete actions: nothing to rescale
+
     def __init__(self, spec: Spec, shapes: EnvShapes, device: torch.device) -> None:
         if not shapes.discrete:
             raise RlpipeError(

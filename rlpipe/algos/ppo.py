@@ -30,11 +30,14 @@ from rlpipe.spec.schema import A2CSpec, PPOSpec, Spec
 class PPO:
     """PPO for discrete or continuous actions, on vector observations or Atari frames."""
 
+    squashes_actions = False  # Gaussian samples in the env's own units, clipped to its bounds
+
     def __init__(self, spec: Spec, shapes: EnvShapes, device: torch.device) -> None:
         self.spec: PPOSpec | A2CSpec = spec.algorithm
         self.device = device
         self.discrete = shapes.discrete
         self.image = is_image(shapes)
+        self.action_low, self.action_high = shapes.action_bounds or (-np.inf, np.inf)
         algo = self.spec
         self.net = ActorCritic(
             shapes, algo.actor, algo.critic, algo.shared_network, algo.log_std_init, algo.ortho_init
@@ -73,9 +76,9 @@ class PPO:
         return self.net.value(x)
 
     def env_actions(self, actions: torch.Tensor) -> np.ndarray:
-        """Actions as the env takes them: Gaussian samples clipped into [-1, 1]."""
+        """Actions as the env takes them: Gaussian samples clipped to the env's bounds."""
         actions = actions.cpu().numpy()
-        return actions if self.discrete else np.clip(actions, -1.0, 1.0)
+        return actions if self.discrete else np.clip(actions, self.action_low, self.action_high)
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:

@@ -34,6 +34,7 @@ class SAC:
     """Soft Actor-Critic for continuous or discrete actions."""
 
     uses_target_networks = True
+    squashes_actions = True  # tanh into [-1, 1]: the env's Box is rescaled to match
 
     def __init__(
         self,

@@ -13,7 +13,7 @@ from rlpipe.nets import BatchRenorm
 from rlpipe.spec import resolve_spec
 
 DISCRETE = EnvShapes((4,), np.dtype("float32"), True, 3)
-CONTINUOUS = EnvShapes((3,), np.dtype("float32"), False, 2)
+CONTINUOUS = EnvShapes((3,), np.dtype("float32"), False, 2, ((-1.0, -1.0), (1.0, 1.0)))
 FRAMES = EnvShapes((4, 84, 84), np.dtype("uint8"), True, 6)
 
 
