@@ -134,7 +134,9 @@ class OffPolicyCommon(StrictModel):
         "target_entropy_scale * log(n_actions) (discrete).",
     )
     target_entropy_scale: Probability = Field(
-        0.89, description="Fraction of the maximum entropy targeted with discrete actions."
+        0.89,
+        description="Fraction of the maximum entropy targeted with discrete actions; 0.89 as "
+        "CleanRL's sac_atari.py (SLM-Lab uses 0.6).",
     )
     log_alpha_min: Float = Field(-20.0, description="Lower clamp of log(alpha).")
     log_alpha_max: Float = Field(2.0, description="Upper clamp of log(alpha).")
