@@ -84,6 +84,52 @@ class LifeLossSignal(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
+class FireOnReset(gym.Wrapper):
+    """Presses FIRE after a reset, and after a lost life if asked, in games that wait for it.
+
+    Breakout, for one, serves no ball until FIRE: a deterministic policy that never presses
+    it stalls until the time limit. As SB3's FireResetEnv (which CleanRL uses too): after a
+    reset, FIRE, then action 2, resetting again if either ends the game. SB3 resets through
+    it after every lost life when episodic life is on; here the game goes on through a lost
+    life (see LifeLossSignal), so the same two presses follow a lost life within the step,
+    their rewards added to it.
+    """
+
+    def __init__(self, env: gym.Env, after_life_loss: bool) -> None:
+        super().__init__(env)
+        self.after_life_loss = after_life_loss
+        self.lives = 0
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict]:
+        """Reset the game and start it with FIRE, then action 2."""
+        obs, info = self.env.reset(**kwargs)
+        for action in (1, 2):
+            obs, _, terminated, truncated, info = self.env.step(action)
+            if terminated or truncated:
+                obs, info = self.env.reset(**kwargs)
+        self.lives = info.get("lives", 0)
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        """Step; after a lost life (game not over), press FIRE and action 2 as well."""
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        lost_life = info.get("lives", 0) < self.lives
+        if self.after_life_loss and lost_life and not (terminated or truncated):
+            for press in (1, 2):
+                obs, extra, terminated, truncated, info = self.env.step(press)
+                reward += extra
+                if terminated or truncated:
+                    break
+        self.lives = info.get("lives", 0)
+        return obs, reward, terminated, truncated, info
+
+
+def _needs_fire(env: gym.Env) -> bool:
+    """Whether the game's actions include FIRE where SB3's FireResetEnv expects it."""
+    meanings = env.unwrapped.get_action_meanings()
+    return len(meanings) >= 3 and meanings[1] == "FIRE"
+
+
 def _atari(env_id: str, atari: AtariSpec, kwargs: dict) -> gym.Env:
     """An ALE game with the standard preprocessing: uint8 (stack, size, size) grey frames."""
     # AtariPreprocessing does the frame skipping (with max-pooling), so ALE must not.
@@ -101,6 +147,8 @@ def _atari(env_id: str, atari: AtariSpec, kwargs: dict) -> gym.Env:
         terminal_on_life_loss=False,
         grayscale_obs=True,
     )
+    if atari.fire_on_reset and _needs_fire(single):
+        single = FireOnReset(single, after_life_loss=atari.episodic_life)
     single = FrameStackObservation(single, atari.frame_stack)
     if max_episode_steps is not None:
         single = gym.wrappers.TimeLimit(single, max_episode_steps)

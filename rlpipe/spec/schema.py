@@ -400,6 +400,11 @@ class AtariSpec(StrictModel):
     clip_reward: bool = Field(
         True, description="Train on rewards clipped to [-1, 1]; reported scores stay unclipped."
     )
+    fire_on_reset: bool = Field(
+        True,
+        description="In games with a FIRE action, press FIRE (then action 2) after a reset, "
+        "and after a lost life with episodic_life, as SB3's FireResetEnv (used by CleanRL).",
+    )
     repeat_action_probability: Annotated[Float, Field(ge=0, lt=1)] = Field(
         0.25, description="Sticky actions (ALE v5 default, Machado et al. 2018)."
     )

@@ -68,6 +68,28 @@ def test_episodic_life_ends_episodes_for_the_learner_only(pipelines_dir):
 
 @needs_ale
 @pytest.mark.parametrize(
+    "fire_on_reset,episodic_life,lives_lost",
+    [(True, True, 2), (True, False, 1), (False, True, 0)],
+)
+def test_breakout_is_started_with_fire_after_reset_and_after_a_lost_life(
+    pipelines_dir, fire_on_reset, episodic_life, lives_lost
+):
+    # Doing nothing, a served ball is lost every 23 steps (seed 0); unserved, none is.
+    overrides = [f"env.atari.fire_on_reset={str(fire_on_reset).lower()}",
+                 f"env.atari.episodic_life={str(episodic_life).lower()}"]  # fmt: skip
+    spec = resolve_spec("dqn", "breakout", [*ATARI, *overrides], pipelines_dir).spec
+    envs = make_vec_env(spec.env, 0, num_envs=1)
+    _, info = envs.reset(seed=0)
+    assert info["lives"][0] == 5
+    for _ in range(50):
+        _, _, terminated, truncated, info = envs.step(np.zeros(1, dtype=np.int64))  # NOOP
+        assert not (terminated | truncated).any()
+    envs.close()
+    assert info["lives"][0] == 5 - lives_lost
+
+
+@needs_ale
+@pytest.mark.parametrize(
     "family,extra,logged",
     [("ppo", ATARI_PPO, [200, 400]), ("dqn", ATARI_DQN, [100, 200, 300, 400])],  # PPO: per rollout
 )
