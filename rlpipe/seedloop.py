@@ -96,14 +96,21 @@ class StatAccumulator:
 
 
 def evaluate(agent: Any, envs: Any, seed: int) -> float:
-    """Mean return of one deterministic episode in each eval env (reset with a fixed seed)."""
-    obs, _ = envs.reset(seed=seed)
-    n = envs.num_envs
-    returns, done = np.zeros(n), np.zeros(n, dtype=bool)
-    while not done.all():
-        obs, rewards, terminated, truncated, _ = envs.step(agent.act(obs, deterministic=True))
-        returns += np.where(done, 0.0, rewards)
-        done |= terminated | truncated
+    """Mean return of one evaluation-policy episode in each eval env.
+
+    The envs are reset with seed, and so is torch's generator for whatever randomness the
+    evaluation policy has (DQN's eval_epsilon): the same weights give the same return, and
+    the training run's own random stream is left as it was.
+    """
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        obs, _ = envs.reset(seed=seed)
+        n = envs.num_envs
+        returns, done = np.zeros(n), np.zeros(n, dtype=bool)
+        while not done.all():
+            obs, rewards, terminated, truncated, _ = envs.step(agent.act(obs, deterministic=True))
+            returns += np.where(done, 0.0, rewards)
+            done |= terminated | truncated
     return float(returns.mean())
 
 

@@ -8,8 +8,9 @@ import torch
 
 from rlpipe.algos import build_agent
 from rlpipe.buffers import Batch
-from rlpipe.envs import EnvShapes
+from rlpipe.envs import EnvShapes, env_shapes, make_vec_env
 from rlpipe.nets import BatchRenorm
+from rlpipe.seedloop import evaluate
 from rlpipe.spec import resolve_spec
 
 DISCRETE = EnvShapes((4,), np.dtype("float32"), True, 3)
@@ -151,3 +152,16 @@ def test_ortho_init_false_keeps_pytorchs_default_initialisation(pipelines_dir, o
     assert orthogonal is ortho_init
     if not ortho_init:  # nn.Linear's default: uniform in +-1/sqrt(fan_in)
         assert rows.abs().max() <= 1 / 8 and rows.abs().max() > 0.05
+
+
+def test_dqn_evaluation_is_reproducible_and_leaves_the_training_random_stream(pipelines_dir):
+    spec = resolve_spec("dqn", "cartpole", ["algorithm.eval_epsilon=0.5"], pipelines_dir).spec
+    envs = make_vec_env(spec.env, seed=0, num_envs=4)
+    dqn = build_agent(spec, env_shapes(envs), torch.device("cpu"))
+    torch.manual_seed(0)
+    training_stream = torch.get_rng_state()
+    first = evaluate(dqn, envs, seed=7)
+    assert torch.equal(torch.get_rng_state(), training_stream)
+    torch.manual_seed(123)  # whatever state training left the generator in
+    assert evaluate(dqn, envs, seed=7) == first
+    envs.close()
