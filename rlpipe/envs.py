@@ -28,6 +28,8 @@ class EnvShapes:
     obs_dtype: np.dtype
     discrete: bool
     action_dim: int  # number of actions (discrete) or action vector length (continuous)
+    # (low, high) of a continuous action, in the units the agent acts in; None: unbounded
+    action_bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     @property
     def action_shape(self) -> tuple[int, ...]:
@@ -87,6 +89,52 @@ class LifeLossSignal(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
+class FireOnReset(gym.Wrapper):
+    """Presses FIRE after a reset, and after a lost life if asked, in games that wait for it.
+
+    Breakout, for one, serves no ball until FIRE: a deterministic policy that never presses
+    it stalls until the time limit. As SB3's FireResetEnv (which CleanRL uses too): after a
+    reset, FIRE, then action 2, resetting again if either ends the game. SB3 resets through
+    it after every lost life when episodic life is on; here the game goes on through a lost
+    life (see LifeLossSignal), so the same two presses follow a lost life within the step,
+    their rewards added to it.
+    """
+
+    def __init__(self, env: gym.Env, after_life_loss: bool) -> None:
+        super().__init__(env)
+        self.after_life_loss = after_life_loss
+        self.lives = 0
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict]:
+        """Reset the game and start it with FIRE, then action 2."""
+        obs, info = self.env.reset(**kwargs)
+        for action in (1, 2):
+            obs, _, terminated, truncated, info = self.env.step(action)
+            if terminated or truncated:
+                obs, info = self.env.reset(**kwargs)
+        self.lives = info.get("lives", 0)
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        """Step; after a lost life (game not over), press FIRE and action 2 as well."""
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        lost_life = info.get("lives", 0) < self.lives
+        if self.after_life_loss and lost_life and not (terminated or truncated):
+            for press in (1, 2):
+                obs, extra, terminated, truncated, info = self.env.step(press)
+                reward += extra
+                if terminated or truncated:
+                    break
+        self.lives = info.get("lives", 0)
+        return obs, reward, terminated, truncated, info
+
+
+def _needs_fire(env: gym.Env) -> bool:
+    """Whether the game's actions include FIRE where SB3's FireResetEnv expects it."""
+    meanings = env.unwrapped.get_action_meanings()
+    return len(meanings) >= 3 and meanings[1] == "FIRE"
+
+
 def _atari(env_id: str, atari: AtariSpec, kwargs: dict) -> gym.Env:
     """An ALE game with the standard preprocessing: uint8 (stack, size, size) grey frames."""
     # AtariPreprocessing does the frame skipping (with max-pooling), so ALE must not.
@@ -104,13 +152,15 @@ def _atari(env_id: str, atari: AtariSpec, kwargs: dict) -> gym.Env:
         terminal_on_life_loss=False,
         grayscale_obs=True,
     )
+    if atari.fire_on_reset and _needs_fire(single):
+        single = FireOnReset(single, after_life_loss=atari.episodic_life)
     single = FrameStackObservation(single, atari.frame_stack)
     if max_episode_steps is not None:
         single = gym.wrappers.TimeLimit(single, max_episode_steps)
     return LifeLossSignal(single) if atari.episodic_life else single
 
 
-def _make_one(env: EnvSpec) -> Callable[[], gym.Env]:
+def _make_one(env: EnvSpec, rescale_actions: bool) -> Callable[[], gym.Env]:
     def make() -> gym.Env:
         # RescaleAction of a float32 Box warns about float64 bounds it casts back; harmless.
         warnings.filterwarnings("ignore", message=".*precision lowered by casting.*")
@@ -121,7 +171,7 @@ def _make_one(env: EnvSpec) -> Callable[[], gym.Env]:
             _register_optional_envs()  # in a fresh worker process of an async vector env
             return _atari(env.id, env.atari, kwargs)
         single = gym.make(env.id, **kwargs)
-        if isinstance(single.action_space, gym.spaces.Box):
+        if rescale_actions and isinstance(single.action_space, gym.spaces.Box):
             single = gym.wrappers.RescaleAction(single, -1.0, 1.0)
         return single
 
@@ -129,10 +179,18 @@ def _make_one(env: EnvSpec) -> Callable[[], gym.Env]:
 
 
 def make_vec_env(
-    env: EnvSpec, seed: int, num_envs: int | None = None, training: bool = False
+    env: EnvSpec,
+    seed: int,
+    num_envs: int | None = None,
+    training: bool = False,
+    *,
+    rescale_actions: bool,
 ) -> VectorEnv:
-    """A seeded vector env: actions in [-1, 1], same-step auto-reset, episode statistics.
+    """A seeded vector env: same-step auto-reset, episode statistics.
 
+    With rescale_actions, a Box action space is rescaled to [-1, 1], for agents that squash
+    their actions with tanh (SAC, CrossQ); without, actions stay in the env's own units
+    (PPO and A2C sample there and clip to the bounds, as SB3 and CleanRL do).
     On auto-reset the returned observation is the new episode's first one and the last
     observation of the finished episode is in info["final_obs"] (see `next_observations`).
     Episode statistics see the env's own rewards; a training env of an Atari spec with
@@ -144,7 +202,9 @@ def make_vec_env(
     count = num_envs or env.num_envs
     vector_cls = AsyncVectorEnv if env.vectorization == "async" and count > 1 else SyncVectorEnv
     try:
-        envs = vector_cls([_make_one(env)] * count, autoreset_mode=AutoresetMode.SAME_STEP)
+        envs = vector_cls(
+            [_make_one(env, rescale_actions)] * count, autoreset_mode=AutoresetMode.SAME_STEP
+        )
     except gym.error.DependencyNotInstalled as exc:
         entry = str(gym.spec(env.id).entry_point)
         extra = next((x for key, x in _EXTRA_FOR_ENTRY_POINT.items() if key in entry), None)
@@ -166,7 +226,12 @@ def env_shapes(envs: VectorEnv) -> EnvShapes:
     if isinstance(action_space, gym.spaces.Discrete):
         return EnvShapes(obs_space.shape, obs_space.dtype, True, int(action_space.n))
     if isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1:
-        return EnvShapes(obs_space.shape, obs_space.dtype, False, int(action_space.shape[0]))
+        low, high = action_space.low.astype(float), action_space.high.astype(float)
+        bounded = bool(np.isfinite(low).all() and np.isfinite(high).all())
+        bounds = (tuple(low.tolist()), tuple(high.tolist())) if bounded else None
+        return EnvShapes(
+            obs_space.shape, obs_space.dtype, False, int(action_space.shape[0]), bounds
+        )
     raise RlpipeError(f"unsupported action space {action_space}: need Discrete or a 1-D Box")
 
 

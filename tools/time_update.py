@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from rlpipe import fast
-from rlpipe.algos.registry import build_agent
+from rlpipe.algos.registry import algorithm, build_agent
 from rlpipe.buffers import Batch
 from rlpipe.envs import env_shapes, make_vec_env
 from rlpipe.spec import resolve_spec
@@ -23,7 +23,9 @@ from rlpipe.spec import resolve_spec
 
 def time_update(spec, compile: bool, warmup: int, updates: int) -> float:
     """Milliseconds per update, after warm-up updates (compilation happens there)."""
-    envs = make_vec_env(spec.env, 0)
+    envs = make_vec_env(
+        spec.env, 0, rescale_actions=algorithm(spec.algorithm.name).squashes_actions
+    )
     shapes = env_shapes(envs)
     envs.close()
     torch.manual_seed(0)

@@ -9,7 +9,18 @@ The paper's critic update, in one screen:
 
 The actor and temperature updates are SAC's, with the critics in eval mode (running
 statistics) so the actor's gradient does not move them; policy_delay and Adam betas
-(0.5, 0.999) come from the spec.
+(0.5, 0.999) come from the spec, the temperature's betas (Adam's own) from alpha_adam_betas.
+
+The actor has BatchRenorm too by default (the authors' bn_mode "brn_actor", sb3-contrib's
+Actor(batch_norm=True)). Its modes follow both references, the authors' sbx/sac/sac.py and
+sb3-contrib's crossq/crossq.py:
+- a' ~ pi(.|s') for the critic target: eval mode (update_critic applies the actor with
+  train=False; sb3-contrib calls actor.set_bn_training_mode(False) before sampling);
+- the actor loss: train mode, so its running statistics follow the replay batches
+  (update_actor applies it with train=True; sb3-contrib set_bn_training_mode(True));
+- the temperature loss: the entropy of that same train-mode sample (update_temperature
+  takes update_actor's entropy; sb3-contrib reuses its log_prob);
+- acting and evaluation: eval mode (sb3-contrib's predict sets training mode off).
 """
 
 from __future__ import annotations
@@ -40,7 +51,7 @@ class CrossQ(SAC):
         return 0.5 * (q - target).square().mean(1).sum(), q
 
     def update_actor_and_alpha(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
-        """SAC's actor and alpha steps, with the critics' BatchRenorm in eval mode."""
+        """SAC's actor and alpha steps (actor in train mode), with the critics in eval mode."""
         self.critics.eval()
         try:
             return super().update_actor_and_alpha(obs)

@@ -8,7 +8,8 @@ Runs in the off-policy loop of rlpipe/loops/offpolicy.py (replay, learning_start
 
 The target network is copied every target_update_interval updates (tau = 1) or
 Polyak-averaged (tau < 1). Exploration is epsilon-greedy, epsilon decaying linearly from
-epsilon_start to epsilon_end over the first exploration_fraction of max_frame.
+epsilon_start to epsilon_end over the first exploration_fraction of max_frame. Evaluation
+episodes act epsilon-greedily with eval_epsilon (0.05, as CleanRL's evaluation).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rlpipe.algos.base import Agent, optimizer_step, polyak_update
+from rlpipe.algos.nets.batchrenorm import in_mode
 from rlpipe.algos.nets.cnn import NatureCNN
 from rlpipe.algos.nets.mlp import mlp_from_spec
 from rlpipe.buffers import Batch
@@ -51,7 +53,10 @@ class DQN(Agent):
         else:
             obs_dim = int(np.prod(shapes.obs_shape))
             self.q_net = mlp_from_spec(obs_dim, self.n_actions, self.spec.q_net)
-        self.q_net.to(device)
+        # Both networks rest in eval mode: acting, evaluation and the TD target use
+        # BatchRenorm's running statistics (if q_net has any); only the TD loss's own
+        # forward pass trains q_net (see update).
+        self.q_net.to(device).eval()
         self.q_target = copy.deepcopy(self.q_net).requires_grad_(False)
         self.optimizer = torch.optim.Adam(
             self.q_net.parameters(), lr=self.spec.lr, eps=self.spec.adam_eps
@@ -75,10 +80,12 @@ class DQN(Agent):
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
-        """Greedy actions, or epsilon-greedy ones while training."""
+        """Epsilon-greedy actions: the training schedule's epsilon, or eval_epsilon for the
+        evaluation policy (deterministic=True; CleanRL's evaluation protocol)."""
         greedy = self.q_net(self.prepare(obs)).argmax(-1)
-        if not deterministic:
-            explore = torch.rand(len(greedy), device=self.device) < self.epsilon
+        epsilon = self.spec.eval_epsilon if deterministic else self.epsilon
+        if epsilon > 0:
+            explore = torch.rand(len(greedy), device=self.device) < epsilon
             random = torch.randint(0, self.n_actions, greedy.shape, device=self.device)
             greedy = torch.where(explore, random, greedy)
         return greedy.cpu().numpy()
@@ -97,7 +104,8 @@ class DQN(Agent):
             else:
                 v_next = q_next.max(-1).values
             target = batch.rewards + spec.gamma * (1.0 - batch.terminated) * v_next
-        q = self.q_net(obs).gather(-1, batch.actions.long().unsqueeze(-1)).squeeze(-1)
+        with in_mode(self.q_net, training=True):
+            q = self.q_net(obs).gather(-1, batch.actions.long().unsqueeze(-1)).squeeze(-1)
         if spec.loss == "huber":
             loss = F.smooth_l1_loss(q, target)
         else:

@@ -37,9 +37,10 @@ class PPO(Agent):
         super().__init__(spec.algorithm, shapes, device, spec.env.normalize_obs)
         self.spec: PPOSpec | A2CSpec
         self.discrete = shapes.discrete
+        self.action_low, self.action_high = shapes.action_bounds or (-np.inf, np.inf)
         algo = self.spec
         self.net = ActorCritic(
-            shapes, algo.actor, algo.critic, algo.shared_network, algo.log_std_init
+            shapes, algo.actor, algo.critic, algo.shared_network, algo.log_std_init, algo.ortho_init
         ).to(device)
         self.optimizer = self._make_optimizer()
 
@@ -59,9 +60,9 @@ class PPO(Agent):
         return self.net.value(x)
 
     def env_actions(self, actions: torch.Tensor) -> np.ndarray:
-        """Actions as the env takes them: Gaussian samples clipped into [-1, 1]."""
+        """Actions as the env takes them: Gaussian samples clipped to the env's bounds."""
         actions = actions.cpu().numpy()
-        return actions if self.discrete else np.clip(actions, -1.0, 1.0)
+        return actions if self.discrete else np.clip(actions, self.action_low, self.action_high)
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:

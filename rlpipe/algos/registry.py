@@ -31,6 +31,11 @@ class Algorithm:
         return getattr(importlib.import_module(module), cls)
 
     @property
+    def squashes_actions(self) -> bool:
+        """Whether its agent acts in [-1, 1] (tanh-squashed), so envs rescale their Box to it."""
+        return bool(self.agent_class().squashes_actions)
+
+    @property
     def compilable(self) -> bool:
         """Whether rlpipe.fast has losses of this agent to compile."""
         return bool(self.agent_class().compiled_methods)

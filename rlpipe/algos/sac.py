@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from rlpipe.algos.base import Agent, adam, optimizer_step, polyak_update
+from rlpipe.algos.nets.batchrenorm import in_mode
 from rlpipe.algos.nets.mlp import mlp_from_spec
 from rlpipe.algos.nets.soft_policies import CategoricalActor, SquashedGaussianActor
 from rlpipe.buffers import Batch
@@ -28,6 +29,7 @@ class SAC(Agent):
 
     metric_columns = ("loss_critic", "loss_actor", "loss_alpha", "alpha", "q_mean", "entropy")
     compiled_methods = ("critic_loss", "actor_loss")
+    squashes_actions = True  # tanh into [-1, 1]: the env's Box is rescaled to match
 
     def __init__(self, spec: Spec, shapes: EnvShapes, device: torch.device) -> None:
         super().__init__(spec.algorithm, shapes, device, spec.env.normalize_obs)
@@ -45,6 +47,10 @@ class SAC(Agent):
             self.target_entropy = -float(n)
         if spec.target_entropy != "auto":
             self.target_entropy = float(spec.target_entropy)
+        # The actor rests in eval mode: acting, evaluation and the next actions of the critic
+        # target use BatchRenorm's running statistics (and leave them alone); only the
+        # actor's own update trains it (see update_actor_and_alpha).
+        self.actor.eval()
         self.critics = nn.ModuleList(
             mlp_from_spec(critic_in, critic_out, spec.critic) for _ in range(spec.n_critics)
         )
@@ -56,12 +62,13 @@ class SAC(Agent):
         betas = tuple(spec.adam_betas)
         self.actor_optimizer = adam(self.actor.parameters(), spec.actor_lr, device, betas)
         self.critic_optimizer = adam(self.critics.parameters(), spec.critic_lr, device, betas)
-        self.alpha_optimizer = adam([self.log_alpha], spec.alpha_lr, device, betas)
+        alpha_betas = tuple(spec.alpha_adam_betas)
+        self.alpha_optimizer = adam([self.log_alpha], spec.alpha_lr, device, alpha_betas)
 
     def _make_targets(self) -> nn.ModuleList | None:
         targets = copy.deepcopy(self.critics)
         targets.requires_grad_(False)
-        return targets
+        return targets.eval()  # never trained: normalisation layers use running statistics
 
     def to(self, device: torch.device) -> SAC:
         """Move every network to device."""
@@ -166,10 +173,15 @@ class SAC(Agent):
         return stats
 
     def update_actor_and_alpha(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One actor step, then one temperature step on the same observations."""
+        """One actor step, then one temperature step on the same observations.
+
+        The actor is in train mode for its loss (BatchRenorm: batch statistics, running ones
+        updated), and the temperature step uses the entropy of that same sample.
+        """
         self.critics.requires_grad_(False)  # the actor needs dQ/da, not dQ/d(critic weights)
         try:
-            actor_loss, entropy = self.actor_loss(obs)
+            with in_mode(self.actor, training=True):
+                actor_loss, entropy = self.actor_loss(obs)
         finally:
             self.critics.requires_grad_(True)
         self._step(self.actor_optimizer, actor_loss, self.actor)

@@ -21,14 +21,16 @@ from rlpipe.spec.schema import Spec
 
 def bench_rlpipe(spec: Spec, window: Window) -> BenchResult:
     """Time rlpipe's own training step (act, step, store, update) for window.frames frames."""
-    from rlpipe.algos.registry import build_agent
+    from rlpipe.algos.registry import algorithm, build_agent
     from rlpipe.envs import env_shapes, make_vec_env
     from rlpipe.fast import accelerate
     from rlpipe.loops.offpolicy import ReplayTrainer, replay_buffer_for
 
     device = torch.device(window.device)
     torch.manual_seed(window.seed)
-    envs = make_vec_env(spec.env, window.seed)
+    envs = make_vec_env(
+        spec.env, window.seed, rescale_actions=algorithm(spec.algorithm.name).squashes_actions
+    )
     shapes = env_shapes(envs)
     agent = accelerate(build_agent(spec, shapes, device), window.compile)
     total = spec.algorithm.learning_starts + window.warmup_frames + window.frames

@@ -3,9 +3,9 @@
 Mirrored exactly: network widths and activation, batch size, update-to-data ratio, buffer,
 learning starts, discount, policy delay, Adam betas, entropy settings, Polyak tau and the
 BatchRenorm settings. Learning rates do not change the cost of an update; SB3 takes one
-for all optimisers, so the critic's is used. sb3-contrib's CrossQ puts BatchRenorm in the
-actor too; rlpipe's actor has none (the spec's actor.norm), so the SB3 actor is built
-without it: the two sides then run the same layers.
+for all optimisers, so the critic's is used; nor do the temperature's Adam betas, which
+SB3 leaves at Adam's own. sb3-contrib's CrossQ actor has BatchRenorm or nothing, with the
+critics' settings: it mirrors the spec's actor.norm, so the two sides run the same layers.
 """
 
 from __future__ import annotations
@@ -30,8 +30,22 @@ def sb3_unsupported(spec: Spec) -> str | None:
         return f"--vs sb3 compares the soft actor-critics (SAC, CrossQ), not {algo.name}"
     if spec.env.normalize_obs:
         return "SB3's SAC has no observation normalisation; use -s env.normalize_obs=false"
-    if algo.actor.norm.type != "none" or (_has_targets(algo) and algo.critic.norm.type != "none"):
-        return "SB3 builds plain MLPs here; the spec's network normalisation has no SB3 twin"
+    if _has_targets(algo) and (algo.actor.norm.type != "none" or algo.critic.norm.type != "none"):
+        return "SB3's SAC builds plain MLPs; the spec's network normalisation has no SB3 twin"
+    if not _has_targets(algo) and algo.actor.norm.type not in ("none", "batch_renorm"):
+        return (
+            f"sb3-contrib's CrossQ actor has BatchRenorm or no normalisation, not "
+            f"{algo.actor.norm.type}; use -s algorithm.actor.norm=none or batch_renorm"
+        )
+    if (
+        not _has_targets(algo)
+        and algo.actor.norm.type == "batch_renorm"
+        and algo.actor.norm != algo.critic.norm
+    ):
+        return (
+            "sb3-contrib's CrossQ gives the actor the critics' BatchRenorm settings; the "
+            "spec's actor.norm differs from critic.norm"
+        )
     if algo.utd >= 1 and algo.utd != int(algo.utd):
         return f"utd {algo.utd} is not a whole number of updates per frame"
     if algo.utd < 1 and (1 / algo.utd) != int(1 / algo.utd):
@@ -88,12 +102,13 @@ def _model(spec: Spec, window: Window, env: Any) -> Any:
             **common,
         )
     norm = algo.critic.norm
+    actor_batch_norm = algo.actor.norm.type == "batch_renorm"
 
-    class PlainActorPolicy(CrossQPolicy):
-        """sb3-contrib's CrossQ policy with a plain MLP actor, as rlpipe's."""
+    class ActorNormPolicy(CrossQPolicy):
+        """sb3-contrib's CrossQ policy with BatchRenorm in the actor only if the spec has it."""
 
         def make_actor(self, features_extractor: Any = None) -> Any:
-            self.actor_kwargs["batch_norm"] = False
+            self.actor_kwargs["batch_norm"] = actor_batch_norm
             return super().make_actor(features_extractor)
 
     policy_kwargs |= {
@@ -102,7 +117,7 @@ def _model(spec: Spec, window: Window, env: Any) -> Any:
         "renorm_warmup_steps": norm.warmup_steps,
     }
     return CrossQ(
-        PlainActorPolicy, env, policy_delay=algo.policy_delay, policy_kwargs=policy_kwargs, **common
+        ActorNormPolicy, env, policy_delay=algo.policy_delay, policy_kwargs=policy_kwargs, **common
     )
 
 
@@ -118,7 +133,7 @@ def bench_sb3(spec: Spec, window: Window) -> BenchResult:
     device = torch.device(window.device)
     torch.manual_seed(window.seed)
     # The same gymnasium env and wrappers as rlpipe's, unwrapped from its vector env.
-    env = make_vec_env(spec.env, window.seed, num_envs=1).unwrapped.envs[0]
+    env = make_vec_env(spec.env, window.seed, num_envs=1, rescale_actions=True).unwrapped.envs[0]
     model = _model(spec, window, env)
     algo = spec.algorithm
     timed_from = algo.learning_starts + window.warmup_frames

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rlpipe.algos.registry import build_agent
+from rlpipe.algos.registry import algorithm, build_agent
 from rlpipe.envs import env_shapes, make_vec_env
 from rlpipe.rundir import DamagedRunFile, RunFolder, atomic_write_json
 
@@ -18,14 +18,21 @@ EVAL_ENVS_AT_ONCE = 16
 
 
 def evaluate(agent: Any, envs: Any, seed: int) -> float:
-    """Mean return of one deterministic episode in each eval env (reset with a fixed seed)."""
-    obs, _ = envs.reset(seed=seed)
-    n = envs.num_envs
-    returns, done = np.zeros(n), np.zeros(n, dtype=bool)
-    while not done.all():
-        obs, rewards, terminated, truncated, _ = envs.step(agent.act(obs, deterministic=True))
-        returns += np.where(done, 0.0, rewards)
-        done |= terminated | truncated
+    """Mean return of one evaluation-policy episode in each eval env.
+
+    The envs are reset with seed, and so is torch's generator for whatever randomness the
+    evaluation policy has (DQN's eval_epsilon): the same weights give the same return, and
+    the training run's own random stream is left as it was.
+    """
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        obs, _ = envs.reset(seed=seed)
+        n = envs.num_envs
+        returns, done = np.zeros(n), np.zeros(n, dtype=bool)
+        while not done.all():
+            obs, rewards, terminated, truncated, _ = envs.step(agent.act(obs, deterministic=True))
+            returns += np.where(done, 0.0, rewards)
+            done |= terminated | truncated
     return float(returns.mean())
 
 
@@ -44,6 +51,7 @@ def evaluate_run(
     saved = run.read_spec()
     spec = saved.spec
     episodes = episodes or spec.meta.eval_episodes
+    rescale = algorithm(spec.algorithm.name).squashes_actions
     per_seed = []
     for seed in spec.meta.seed_list:
         weights = run.seed(seed).load_weights(device)
@@ -52,7 +60,7 @@ def evaluate_run(
         for first in range(0, episodes, EVAL_ENVS_AT_ONCE):
             batch = min(EVAL_ENVS_AT_ONCE, episodes - first)
             env_seed = seed + EVAL_SEED_OFFSET + first
-            envs = make_vec_env(spec.env, env_seed, num_envs=batch)
+            envs = make_vec_env(spec.env, env_seed, num_envs=batch, rescale_actions=rescale)
             try:
                 if agent is None:
                     agent = build_agent(spec, env_shapes(envs), device)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from rlpipe.algos.base import Agent
-from rlpipe.algos.registry import build_agent
+from rlpipe.algos.registry import algorithm, build_agent
 from rlpipe.envs import env_shapes, make_vec_env
 from rlpipe.fast import accelerate
 from rlpipe.loops.evaluate import EVAL_SEED_OFFSET, evaluate
@@ -71,9 +71,13 @@ class SeedSession(ABC):
         if job.resume and (done := job.folder.read_result()) is not None:
             return done.model_dump()
         seed_everything(job.seed)
-        self.envs = make_vec_env(spec.env, job.seed, training=True)
+        rescale = algorithm(spec.algorithm.name).squashes_actions
+        self.envs = make_vec_env(spec.env, job.seed, training=True, rescale_actions=rescale)
         self.eval_envs = make_vec_env(
-            spec.env, job.seed + EVAL_SEED_OFFSET, num_envs=spec.meta.eval_episodes
+            spec.env,
+            job.seed + EVAL_SEED_OFFSET,
+            num_envs=spec.meta.eval_episodes,
+            rescale_actions=rescale,
         )
         try:
             self.shapes = env_shapes(self.envs)

@@ -295,6 +295,20 @@ def _budget_lines(suite: Suite) -> list[str]:
     return lines
 
 
+NOTES = (
+    "- Evaluation (`eval_return`, `rlpipe eval`): one episode in each of the spec's eval envs "
+    "(fixed seeds) with the deterministic policy: the tanh of the Gaussian mean (SAC, CrossQ), "
+    "the Gaussian mean clipped to the bounds or the most probable action (PPO, A2C); DQN acts "
+    "epsilon-greedily with `eval_epsilon` 0.05, as CleanRL's DQN evaluation. Atari: ALE v5 "
+    "(sticky actions 0.25), whole games over all lives, FIRE pressed after a reset and after "
+    "a lost life in games that need it (SB3's FireResetEnv, as CleanRL uses it).",
+    "- Discrete SAC and CrossQ target an entropy of 0.89 log|A| and take the minimum of the "
+    "Q estimates in the policy loss, as CleanRL's sac_atari.py; SLM-Lab uses 0.6 log|A| and "
+    "the mean of the two Q estimates.",
+)
+"""Where the suite's protocol departs from, or chooses between, the references it is compared to."""
+
+
 def _preamble(suite: Suite, suite_path: str, data_digest: str | None) -> list[str]:
     """Return the title, the digest of benchmarks.json, reproduction commands, score definition
     and frame budgets."""
@@ -324,12 +338,18 @@ def _preamble(suite: Suite, suite_path: str, data_digest: str | None) -> list[st
         "training), mean over seeds; in brackets, the 95% percentile-bootstrap confidence "
         "interval of that mean over seeds. **Status** follows from score and target: pass when "
         "the score is at or above the target. **SLM-Lab v5.2**: the published reference score "
-        "and the frames it trained for; compare frames before comparing scores.",
+        "and the frames it trained for; compare frames before comparing scores. SLM-Lab's "
+        "score is a moving average over 100 checkpoints, where rlpipe's averages the last "
+        "100 training episodes.",
         "",
         "**Frame budgets**: each run trains for the frames below (the Frames column shows what "
         "it ran); the suite budget is the most a run of that env may use.",
         "",
         *_budget_lines(suite),
+        "",
+        "**Notes**:",
+        "",
+        *NOTES,
     ]
 
 

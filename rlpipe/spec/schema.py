@@ -110,6 +110,15 @@ class NetSpec(StrictModel):
         return {"type": value} if isinstance(value, str) else value
 
 
+def _check_batch_renorm_batch(batch_size: int, **nets: NetSpec) -> None:
+    """BatchRenorm trains on batch statistics, which one sample does not have."""
+    for key, net in nets.items():
+        if net.norm.type == "batch_renorm" and batch_size < 2:
+            raise ValueError(
+                f"{key}.norm is batch_renorm, which needs batch_size >= 2 (got {batch_size})"
+            )
+
+
 # ---------------------------------------------------------------------------- algorithms
 
 
@@ -147,7 +156,13 @@ class OffPolicyCommon(ReplayCommon):
     critic_lr: PositiveFloat = Field(3e-4, description="Adam learning rate of the critics.")
     alpha_lr: PositiveFloat = Field(3e-4, description="Adam learning rate of log(alpha).")
     adam_betas: tuple[Probability, Probability] = Field(
-        (0.9, 0.999), description="Adam (beta1, beta2) for every optimiser."
+        (0.9, 0.999), description="Adam (beta1, beta2) of the actor and critic optimisers."
+    )
+    alpha_adam_betas: tuple[Probability, Probability] = Field(
+        (0.9, 0.999),
+        description="Adam (beta1, beta2) of the temperature optimiser. Default: Adam's own, "
+        "as in the CrossQ authors' code (optax.adam for the entropy coefficient), "
+        "sb3-contrib's CrossQ, SB3's SAC and CleanRL's SAC.",
     )
     init_alpha: PositiveFloat = Field(1.0, description="Initial entropy temperature alpha.")
     autotune_alpha: bool = Field(True, description="Learn alpha to reach the target entropy.")
@@ -157,7 +172,9 @@ class OffPolicyCommon(ReplayCommon):
         "target_entropy_scale * log(n_actions) (discrete).",
     )
     target_entropy_scale: Probability = Field(
-        0.89, description="Fraction of the maximum entropy targeted with discrete actions."
+        0.89,
+        description="Fraction of the maximum entropy targeted with discrete actions; 0.89 as "
+        "CleanRL's sac_atari.py (SLM-Lab uses 0.6).",
     )
     log_alpha_min: Float = Field(-20.0, description="Lower clamp of log(alpha).")
     log_alpha_max: Float = Field(2.0, description="Upper clamp of log(alpha).")
@@ -178,6 +195,7 @@ class OffPolicyCommon(ReplayCommon):
         lo, hi = self.log_std_bounds
         if lo >= hi:
             raise ValueError("log_std_min must be below log_std_max")
+        _check_batch_renorm_batch(self.batch_size, actor=self.actor, critic=self.critic)
         return self
 
     @property
@@ -209,9 +227,15 @@ class CrossQSpec(OffPolicyCommon):
     adam_betas: tuple[Probability, Probability] = Field(
         (0.5, 0.999), description="Adam (beta1, beta2); CrossQ uses beta1 = 0.5."
     )
+    actor: NetSpec = Field(
+        default_factory=lambda: NetSpec(hidden=[256, 256], norm=BatchRenormSpec()),
+        description="Policy network; BatchRenorm by default, as in the CrossQ authors' code "
+        "(bn_mode brn_actor) and sb3-contrib's CrossQ actor (batch_norm=True).",
+    )
     critic: NetSpec = Field(
         default_factory=lambda: NetSpec(hidden=[1024, 1024], norm=BatchRenormSpec()),
-        description="Each Q network; CrossQ needs BatchRenorm here.",
+        description="Each Q network; CrossQ needs BatchRenorm here. 1024 wide as sb3-contrib's "
+        "default; the paper and RL Zoo use 2048.",
     )
 
     @model_validator(mode="after")
@@ -258,6 +282,11 @@ class OnPolicyCommon(StrictModel):
     )
     log_std_init: Float | None = Field(
         None, description="Initial log std of the Gaussian policy (continuous only; null = 0)."
+    )
+    ortho_init: bool = Field(
+        True,
+        description="Orthogonal initialisation (gain sqrt(2) hidden, 0.01 policy head, 1 value "
+        "head), SB3's ortho_init; false keeps PyTorch's default init (RL Zoo's gSDE entries).",
     )
     actor: NetSpec = Field(
         default_factory=lambda: NetSpec(hidden=[64, 64], activation="tanh"),
@@ -356,6 +385,12 @@ class DQNSpec(ReplayCommon):
     exploration_fraction: Probability = Field(
         0.1, description="Fraction of max_frame over which epsilon decays linearly to its end."
     )
+    eval_epsilon: Annotated[Float, Field(ge=0, le=1)] = Field(
+        0.05,
+        description="Chance of a uniformly random action in evaluation episodes; greedy "
+        "otherwise. 0.05 as CleanRL's DQN evaluation (dqn_eval.py, used by dqn.py and "
+        "dqn_atari.py).",
+    )
     double_q: bool = Field(
         False, description="Double DQN: the online network picks the next action."
     )
@@ -381,6 +416,11 @@ class DQNSpec(ReplayCommon):
                 f"DQN needs discrete actions, but {spec.env.id} has continuous actions; "
                 "use sac, crossq, ppo or a2c for it"
             )
+
+    @model_validator(mode="after")
+    def _check_q_net_batch(self) -> DQNSpec:
+        _check_batch_renorm_batch(self.batch_size, q_net=self.q_net)
+        return self
 
 
 AlgorithmSpec = Annotated[
@@ -410,6 +450,11 @@ class AtariSpec(StrictModel):
     )
     clip_reward: bool = Field(
         True, description="Train on rewards clipped to [-1, 1]; reported scores stay unclipped."
+    )
+    fire_on_reset: bool = Field(
+        True,
+        description="In games with a FIRE action, press FIRE (then action 2) after a reset, "
+        "and after a lost life with episodic_life, as SB3's FireResetEnv (used by CleanRL).",
     )
     repeat_action_probability: Annotated[Float, Field(ge=0, lt=1)] = Field(
         0.25, description="Sticky actions (ALE v5 default, Machado et al. 2018)."

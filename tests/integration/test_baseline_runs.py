@@ -40,7 +40,7 @@ def test_atari_frames_are_stacked_uint8_and_scores_unclipped(pipelines_dir):
     # SpaceInvaders scores 5 to 30 points an invader: clipped rewards and scores differ.
     env_spec = resolve_spec("ppo", "spaceinvaders", [*ATARI, "env.max_episode_steps=100"],
                             pipelines_dir).spec.env  # fmt: skip
-    train_envs = make_vec_env(env_spec, 0, training=True)
+    train_envs = make_vec_env(env_spec, 0, training=True, rescale_actions=False)
     obs, _ = train_envs.reset(seed=0)
     assert obs.shape == (2, 4, 84, 84) and obs.dtype == np.uint8
     assert env_shapes(train_envs).obs_shape == (4, 84, 84)
@@ -55,7 +55,9 @@ def test_atari_frames_are_stacked_uint8_and_scores_unclipped(pipelines_dir):
 
 @needs_ale
 def test_episodic_life_ends_episodes_for_the_learner_only(pipelines_dir):
-    envs = make_vec_env(resolve_spec("dqn", "breakout", ATARI, pipelines_dir).spec.env, 0)
+    envs = make_vec_env(
+        resolve_spec("dqn", "breakout", ATARI, pipelines_dir).spec.env, 0, rescale_actions=False
+    )
     envs.reset(seed=0)
     lives_lost, games_over = 0, 0
     for _ in range(100):  # a random Breakout player loses a life every ~30 steps
@@ -63,6 +65,28 @@ def test_episodic_life_ends_episodes_for_the_learner_only(pipelines_dir):
         lives_lost += int((learning_terminals(terminated, info) & ~terminated).sum())
         games_over += int(terminated.sum())
     assert lives_lost >= 2 and games_over == 0
+
+
+@needs_ale
+@pytest.mark.parametrize(
+    "fire_on_reset,episodic_life,lives_lost",
+    [(True, True, 2), (True, False, 1), (False, True, 0)],
+)
+def test_breakout_is_started_with_fire_after_reset_and_after_a_lost_life(
+    pipelines_dir, fire_on_reset, episodic_life, lives_lost
+):
+    # Doing nothing, a served ball is lost every 23 steps (seed 0); unserved, none is.
+    overrides = [f"env.atari.fire_on_reset={str(fire_on_reset).lower()}",
+                 f"env.atari.episodic_life={str(episodic_life).lower()}"]  # fmt: skip
+    spec = resolve_spec("dqn", "breakout", [*ATARI, *overrides], pipelines_dir).spec
+    envs = make_vec_env(spec.env, 0, num_envs=1, rescale_actions=False)
+    _, info = envs.reset(seed=0)
+    assert info["lives"][0] == 5
+    for _ in range(50):
+        _, _, terminated, truncated, info = envs.step(np.zeros(1, dtype=np.int64))  # NOOP
+        assert not (terminated | truncated).any()
+    envs.close()
+    assert info["lives"][0] == 5 - lives_lost
 
 
 @needs_ale

@@ -7,10 +7,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from rlpipe.bench.sb3 import sb3_unsupported
+from rlpipe.bench.sb3 import _model, sb3_unsupported
 from rlpipe.bench.speed_report import add_record, read_records
-from rlpipe.bench.timing import BenchResult
+from rlpipe.bench.timing import BenchResult, Window
 from rlpipe.cli import app
+from rlpipe.envs import make_vec_env
 from rlpipe.spec import resolve_spec
 
 TINY = [
@@ -34,9 +35,31 @@ def test_specs_without_a_faithful_sb3_twin_are_named(pipelines_dir):
         )
 
     assert why("crossq") is None and why("sac") is None
+    assert why("crossq", "algorithm.actor.norm=none") is None
+    assert "BatchRenorm or no normalisation, not layer" in why(
+        "crossq", "algorithm.actor.norm=layer"
+    )
+    assert "differs from critic.norm" in why("crossq", "algorithm.actor.norm.momentum=0.1")
+    assert "SB3's SAC builds plain MLPs" in why("sac", "algorithm.actor.norm=batch_renorm")
     assert "observation normalisation" in why("sac", "env.normalize_obs=true")
     assert "not a whole number" in why("sac", "algorithm.utd=1.5")
     assert "does not clip gradients" in why("sac", "algorithm.max_grad_norm=10")
+
+
+@pytest.mark.parametrize("actor_norm,renorm_layers", [("batch_renorm", 3), ("none", 0)])
+def test_sb3_twin_mirrors_the_specs_actor_norm(pipelines_dir, actor_norm, renorm_layers):
+    pytest.importorskip("sb3_contrib")
+    from sb3_contrib.common.torch_layers import BatchRenorm1d
+
+    spec = resolve_spec("crossq", "pendulum", [*TINY, f"algorithm.actor.norm={actor_norm}"],
+                        pipelines_dir).spec  # fmt: skip
+    env = make_vec_env(spec.env, 0, num_envs=1, rescale_actions=True).unwrapped.envs[0]
+    model = _model(spec, Window(10, 10, "cpu", False, 1), env)
+    actor_layers = [m for m in model.actor.modules() if isinstance(m, BatchRenorm1d)]
+    assert len(actor_layers) == renorm_layers  # input and after each hidden layer, as rlpipe
+    assert all(layer.momentum == 0.01 and layer.warmup_steps == 100_000 for layer in actor_layers)
+    assert sum(isinstance(m, BatchRenorm1d) for m in model.critic.qf0.modules()) == 3
+    env.close()
 
 
 def test_bench_vs_sb3_times_the_same_updates_and_records_speed_md(pipelines_dir, tmp_path):

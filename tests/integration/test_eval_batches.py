@@ -23,7 +23,7 @@ def run_dir(tmp_path, pipelines_dir):
     resolved = resolve_spec("ppo", "pendulum", ["seeds=1"], pipelines_dir)
     run = RunFolder(tmp_path / "ppo-pendulum")
     run.write_spec(resolved.spec.model_dump(mode="json"), resolved.spec_hash, [])
-    envs = make_vec_env(resolved.spec.env, 0, num_envs=1)
+    envs = make_vec_env(resolved.spec.env, 0, num_envs=1, rescale_actions=False)
     torch.manual_seed(0)
     agent = build_agent(resolved.spec, env_shapes(envs), torch.device("cpu"))
     envs.close()
@@ -34,9 +34,9 @@ def run_dir(tmp_path, pipelines_dir):
 def test_many_episodes_run_in_batches_with_the_result_of_one_batch(run_dir, monkeypatch):
     sizes = []
 
-    def recording(env, seed, num_envs=None, training=False):
+    def recording(env, seed, num_envs=None, training=False, **kwargs):
         sizes.append(num_envs)
-        return make_vec_env(env, seed, num_envs, training)
+        return make_vec_env(env, seed, num_envs, training, **kwargs)
 
     monkeypatch.setattr(rlpipe.loops.evaluate, "make_vec_env", recording)
     batched = evaluate_run(run_dir, episodes=EPISODES)

@@ -14,9 +14,11 @@ from rlpipe.algos.nets.batchrenorm import BatchRenorm
 from rlpipe.algos.nets.soft_policies import SquashedGaussianActor
 from rlpipe.algos.registry import build_agent
 from rlpipe.buffers import Batch
-from rlpipe.envs import EnvShapes
+from rlpipe.envs import EnvShapes, env_shapes, make_vec_env
+from rlpipe.errors import RlpipeError
+from rlpipe.loops.evaluate import evaluate
 from rlpipe.spec import resolve_spec
-from rlpipe.spec.schema import NetSpec
+from rlpipe.spec.schema import BatchRenormSpec, CrossQSpec, NetSpec
 
 CONTINUOUS = EnvShapes((3,), np.dtype("float32"), False, 2)
 DISCRETE = EnvShapes((4,), np.dtype("float32"), True, 3)
@@ -167,3 +169,91 @@ def test_agent_state_dict_round_trip_restores_actions(pipelines_dir):
     clone.load_state_dict(agent.state_dict())
     assert np.array_equal(agent.act(obs, deterministic=True), clone.act(obs, deterministic=True))
     assert torch.equal(agent.obs_norm.mean, clone.obs_norm.mean)
+
+
+def renorm_statistics(module):
+    """Every BatchRenorm running statistic in module, cloned."""
+    return {
+        k: v.clone()
+        for k, v in module.state_dict().items()
+        if k.endswith(("running_mean", "running_var", "num_batches_tracked"))
+    }
+
+
+def assert_same(before, after):
+    assert before.keys() == after.keys() and before
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize("family", ["crossq", "sac"])
+def test_batch_renorm_actor_acts_with_one_env_and_acting_or_evaluating_leaves_its_statistics(
+    pipelines_dir, family
+):
+    spec = resolve_spec(family, "pendulum", [*SMALL, "algorithm.actor.norm=batch_renorm"],
+                        pipelines_dir).spec  # fmt: skip
+    envs = make_vec_env(spec.env, seed=0, num_envs=2, rescale_actions=True)
+    torch.manual_seed(0)
+    agent = build_agent(spec, env_shapes(envs), torch.device("cpu"))
+    assert sum(isinstance(m, BatchRenorm) for m in agent.actor.modules()) == 2
+    before = renorm_statistics(agent.actor)
+    one_env = np.zeros((1, 3), dtype=np.float32)
+    assert agent.act(one_env).shape == agent.act(one_env, deterministic=True).shape == (1, 1)
+    agent.act(np.random.default_rng(0).normal(size=(32, 3)).astype(np.float32))
+    assert math.isfinite(evaluate(agent, envs, seed=5))
+    envs.close()
+    assert_same(before, renorm_statistics(agent.actor))
+
+
+def test_batch_renorm_actor_is_trained_by_its_own_loss_only(pipelines_dir):
+    agent = agent_for(pipelines_dir, "crossq", CONTINUOUS, ["algorithm.policy_delay=2"])
+    first = agent.actor.net[0]  # BatchRenorm on the actor's input: the observations
+    assert isinstance(first, BatchRenorm) and not agent.actor.training
+    batch = batch_for(CONTINUOUS, n=16)
+    assert "loss_actor" in agent.update(batch)  # critic step (next actions), then actor step
+    assert first.num_batches_tracked.item() == 1  # the actor loss only; a' used eval mode
+    assert torch.allclose(first.running_mean, 0.01 * batch.obs.mean(0), atol=1e-6)
+    assert not agent.actor.training  # back to running statistics for acting
+    before = renorm_statistics(agent.actor)
+    assert "loss_actor" not in agent.update(batch_for(CONTINUOUS, n=16, seed=1))
+    assert_same(before, renorm_statistics(agent.actor))  # a critic step samples a' only
+
+
+def test_next_actions_of_the_critic_target_use_the_actors_running_statistics(pipelines_dir):
+    agent = agent_for(pipelines_dir, "crossq", CONTINUOUS)
+    agent.update(batch_for(CONTINUOUS, n=16))  # moves the running statistics off their start
+    next_obs = batch_for(CONTINUOUS, n=16, seed=2).next_obs
+    torch.manual_seed(4)
+    sampled, _ = agent.next_action(next_obs)
+    torch.manual_seed(4)
+    with torch.no_grad():
+        expected, _ = agent.actor.eval()(next_obs)
+        agent.actor.train()
+        torch.manual_seed(4)
+        batch_stats, _ = agent.actor(next_obs)
+        agent.actor.eval()
+    assert torch.allclose(sampled, expected) and not torch.allclose(sampled, batch_stats)
+
+
+def test_temperature_adam_betas_are_adams_own_unless_the_spec_says_otherwise(pipelines_dir):
+    crossq = agent_for(pipelines_dir, "crossq", CONTINUOUS)
+    assert crossq.actor_optimizer.param_groups[0]["betas"] == (0.5, 0.999)
+    assert crossq.alpha_optimizer.param_groups[0]["betas"] == (0.9, 0.999)
+    old = agent_for(
+        pipelines_dir, "crossq", CONTINUOUS, ["algorithm.alpha_adam_betas=[0.5, 0.999]"]
+    )
+    assert old.alpha_optimizer.param_groups[0]["betas"] == (0.5, 0.999)
+
+
+def test_crossq_actor_has_batch_renorm_by_default_in_the_schema_and_the_pipeline(pipelines_dir):
+    assert CrossQSpec(name="crossq").actor.norm == BatchRenormSpec()
+    for name in ("hopper", "pendulum"):
+        algo = resolve_spec("crossq", name, [], pipelines_dir).spec.algorithm
+        assert algo.actor.norm == algo.critic.norm == BatchRenormSpec()
+        assert algo.actor.hidden == [256, 256]
+
+
+def test_batch_renorm_with_a_batch_of_one_is_rejected_before_training(pipelines_dir):
+    with pytest.raises(
+        RlpipeError, match=r"actor.norm is batch_renorm, which needs batch_size >= 2"
+    ):
+        resolve_spec("crossq", "pendulum", ["algorithm.batch_size=1"], pipelines_dir)

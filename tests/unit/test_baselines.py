@@ -6,13 +6,15 @@ import numpy as np
 import pytest
 import torch
 
+from rlpipe.algos.nets.batchrenorm import BatchRenorm
 from rlpipe.algos.registry import build_agent
 from rlpipe.buffers import Batch
-from rlpipe.envs import EnvShapes
+from rlpipe.envs import EnvShapes, env_shapes, make_vec_env
+from rlpipe.loops.evaluate import evaluate
 from rlpipe.spec import resolve_spec
 
 DISCRETE = EnvShapes((4,), np.dtype("float32"), True, 3)
-CONTINUOUS = EnvShapes((3,), np.dtype("float32"), False, 2)
+CONTINUOUS = EnvShapes((3,), np.dtype("float32"), False, 2, ((-1.0, -1.0), (1.0, 1.0)))
 FRAMES = EnvShapes((4, 84, 84), np.dtype("uint8"), True, 6)
 
 
@@ -111,3 +113,55 @@ def test_dqn_hard_target_copy_every_interval(pipelines_dir):
     assert not torch.equal(online, target)
     dqn.update(dqn_batch())
     assert torch.equal(online, target)
+
+
+def test_dqn_batch_renorm_q_net_acts_with_one_env_and_trains_only_in_the_td_loss(pipelines_dir):
+    dqn = agent_for(pipelines_dir, "dqn", "cartpole", DISCRETE,
+                    ["algorithm.q_net.norm=batch_renorm", "algorithm.double_q=true"])  # fmt: skip
+    first, first_target = dqn.q_net[0], dqn.q_target[0]
+    assert isinstance(first, BatchRenorm) and not dqn.q_net.training
+    one_env = np.zeros((1, 4), dtype=np.float32)
+    assert dqn.act(one_env).shape == dqn.act(one_env, deterministic=True).shape == (1,)
+    dqn.act(np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32))
+    assert first.num_batches_tracked.item() == 0 and torch.equal(first.running_mean, torch.zeros(4))
+    batch = dqn_batch()
+    dqn.update(batch)  # target and double-Q argmax in eval mode, the TD loss in train mode
+    assert first.num_batches_tracked.item() == 1
+    assert torch.allclose(first.running_mean, 0.01 * batch.obs.mean(0), atol=1e-6)
+    assert first_target.num_batches_tracked.item() == 0 and not dqn.q_net.training
+
+
+def test_dqn_evaluation_is_epsilon_greedy_with_cleanrls_005(pipelines_dir):
+    obs = np.ones((6000, 4), dtype=np.float32)
+    dqn = agent_for(pipelines_dir, "dqn", "cartpole", DISCRETE)
+    assert dqn.spec.eval_epsilon == 0.05
+    greedy = dqn.q_net(torch.as_tensor(obs[:1])).argmax(-1).item()
+    torch.manual_seed(1)
+    share_greedy = (dqn.act(obs, deterministic=True) == greedy).mean()
+    assert share_greedy == pytest.approx(1 - 0.05 * 2 / 3, abs=0.01)  # 3 actions, 1 is greedy
+    pure = agent_for(pipelines_dir, "dqn", "cartpole", DISCRETE, ["algorithm.eval_epsilon=0"])
+    assert (pure.act(obs, deterministic=True) == greedy).all()
+
+
+@pytest.mark.parametrize("ortho_init", [True, False])
+def test_ortho_init_false_keeps_pytorchs_default_initialisation(pipelines_dir, ortho_init):
+    extra = [f"algorithm.ortho_init={str(ortho_init).lower()}"]
+    net = agent_for(pipelines_dir, "a2c", "pendulum", CONTINUOUS, extra).net
+    rows = net.policy_head.weight.detach()  # (2, 64): orthogonal rows of norm 0.01 if ortho
+    orthogonal = torch.allclose(rows @ rows.T, 1e-4 * torch.eye(2), atol=1e-7)
+    assert orthogonal is ortho_init
+    if not ortho_init:  # nn.Linear's default: uniform in +-1/sqrt(fan_in)
+        assert rows.abs().max() <= 1 / 8 and rows.abs().max() > 0.05
+
+
+def test_dqn_evaluation_is_reproducible_and_leaves_the_training_random_stream(pipelines_dir):
+    spec = resolve_spec("dqn", "cartpole", ["algorithm.eval_epsilon=0.5"], pipelines_dir).spec
+    envs = make_vec_env(spec.env, seed=0, num_envs=4, rescale_actions=False)
+    dqn = build_agent(spec, env_shapes(envs), torch.device("cpu"))
+    torch.manual_seed(0)
+    training_stream = torch.get_rng_state()
+    first = evaluate(dqn, envs, seed=7)
+    assert torch.equal(torch.get_rng_state(), training_stream)
+    torch.manual_seed(123)  # whatever state training left the generator in
+    assert evaluate(dqn, envs, seed=7) == first
+    envs.close()

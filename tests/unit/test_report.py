@@ -319,6 +319,17 @@ def test_how_to_reproduce_gives_commands_score_definition_and_budgets(project, s
     assert text.index("## How to reproduce") < text.index("## Classic")
 
 
+def test_preamble_states_the_score_windows_and_the_evaluation_protocol(project, suite):
+    text = render_markdown(list(rows_of(project, suite).values()), suite, SUITE_PATH)
+    preamble = text[: text.index("## Classic")]
+    assert "SLM-Lab's score is a moving average over 100 checkpoints" in preamble
+    assert "rlpipe's averages the last 100 training episodes" in preamble
+    notes = preamble[preamble.index("**Notes**") :]
+    assert "`eval_epsilon` 0.05, as CleanRL's DQN evaluation" in notes
+    assert "FIRE pressed after a reset and after a lost life" in notes
+    assert "0.89 log|A|" in notes and "SLM-Lab uses 0.6 log|A|" in notes
+
+
 def test_suite_outside_params_is_copied_where_dvc_reads_it(project, suite):
     text = render_markdown(list(rows_of(project, suite).values()), suite, "params/suite-smoke.yaml")
     assert "cp params/suite-smoke.yaml params/suite.yaml" in text

@@ -85,3 +85,30 @@ def test_log_std_init_on_a_discrete_env_is_rejected(pipelines_dir):
 def test_on_policy_networks_refuse_norm_layers(pipelines_dir):
     message = error_of("ppo", "hopper", ["algorithm.actor.norm=layer"], pipelines_dir)
     assert "actor.norm: PPO networks take norm none only" in message
+
+
+MUJOCO = ["ant", "halfcheetah", "hopper", "humanoid", "humanoidstandup",
+          "inverteddoublependulum", "invertedpendulum", "pusher", "reacher", "swimmer", "walker2d"]  # fmt: skip
+
+
+def test_a2c_pendulum_resolves_rl_zoos_gamma_and_init(pipelines_dir):
+    spec = resolve_spec("a2c", "pendulum", [], pipelines_dir).spec
+    algo = spec.algorithm
+    assert algo.gamma == 0.9  # RL Zoo's Pendulum-v1 A2C entry; 0.99 before this was caught
+    assert (algo.num_steps, algo.gae_lambda, algo.vf_coef, algo.lr) == (8, 0.9, 0.4, 7e-4)
+    assert algo.anneal_lr and algo.normalize_reward and spec.env.normalize_obs
+    assert algo.ortho_init is False and algo.log_std_init is None  # no gSDE here: log std 0
+    assert spec.env.num_envs == 8 and spec.env.max_frame == 1_000_000
+
+
+@pytest.mark.parametrize("name", MUJOCO)
+def test_a2c_mujoco_specs_are_sb3_defaults_with_normalisation(pipelines_dir, name):
+    spec = resolve_spec("a2c", name, [], pipelines_dir).spec
+    algo = spec.algorithm
+    assert (algo.num_steps, algo.lr, algo.gae_lambda, algo.vf_coef, algo.ent_coef) == (
+        5, 7e-4, 1.0, 0.5, 0.0)  # fmt: skip
+    assert (algo.optimizer, algo.max_grad_norm, algo.anneal_lr) == ("rmsprop", 0.5, False)
+    assert algo.ortho_init and algo.log_std_init is None and not algo.normalize_advantage
+    assert algo.normalize_reward and spec.env.normalize_obs and spec.env.num_envs == 1
+    assert algo.gamma == (0.9999 if name == "swimmer" else 0.99)
+    assert spec.env.max_frame == (2_000_000 if name == "humanoid" else 1_000_000)

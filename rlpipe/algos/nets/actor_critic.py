@@ -29,11 +29,17 @@ def encoder(shapes: EnvShapes, net: NetSpec) -> tuple[nn.Module, int]:
     return nn.Sequential(first, body, ACTIVATIONS[net.activation]()), net.hidden[-1]
 
 
+def _keep_default_init(module: nn.Module, gain: float) -> nn.Module:
+    """Leave module with PyTorch's default initialisation (ortho_init false)."""
+    return module
+
+
 class ActorCritic(nn.Module):
     """Policy and value function; categorical or diagonal Gaussian (state-independent std).
 
-    Initialisation follows the PPO implementation details (Huang et al., 2022): orthogonal
-    weights with gain sqrt(2) in hidden layers, 0.01 on the policy head, 1 on the value head.
+    With ortho_init, initialisation follows the PPO implementation details (Huang et al.,
+    2022) and SB3: orthogonal weights with gain sqrt(2) in hidden layers, 0.01 on the policy
+    head, 1 on the value head; without it, PyTorch's default initialisation throughout.
     """
 
     def __init__(
@@ -43,6 +49,7 @@ class ActorCritic(nn.Module):
         critic: NetSpec,
         shared: bool,
         log_std_init: float | None,
+        ortho_init: bool = True,
     ) -> None:
         super().__init__()
         self.discrete = shapes.discrete
@@ -52,10 +59,11 @@ class ActorCritic(nn.Module):
         else:
             self.critic_body, critic_width = encoder(shapes, critic)
         self.shared = shared
-        orthogonal_init_(self.actor_body, math.sqrt(2))
-        orthogonal_init_(self.critic_body, math.sqrt(2))
-        self.policy_head = orthogonal_init_(nn.Linear(actor_width, shapes.action_dim), 0.01)
-        self.value_head = orthogonal_init_(nn.Linear(critic_width, 1), 1.0)
+        init = orthogonal_init_ if ortho_init else _keep_default_init
+        init(self.actor_body, math.sqrt(2))
+        init(self.critic_body, math.sqrt(2))
+        self.policy_head = init(nn.Linear(actor_width, shapes.action_dim), 0.01)
+        self.value_head = init(nn.Linear(critic_width, 1), 1.0)
         if not self.discrete:
             start = 0.0 if log_std_init is None else log_std_init
             self.log_std = nn.Parameter(torch.full((shapes.action_dim,), start))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
@@ -76,3 +79,18 @@ class BatchRenorm(nn.Module):
             f"{self.num_features}, momentum={self.momentum}, eps={self.eps}, "
             f"r_max={self.r_max}, d_max={self.d_max}, warmup_steps={self.warmup_steps}"
         )
+
+
+@contextmanager
+def in_mode(module: nn.Module, training: bool) -> Iterator[nn.Module]:
+    """Run a block with module in train (or eval) mode; its previous mode comes back after.
+
+    What the mode changes here is BatchRenorm: train mode normalises with batch statistics
+    and updates the running ones, eval mode uses the running statistics and leaves them be.
+    """
+    was_training = module.training
+    module.train(training)
+    try:
+        yield module
+    finally:
+        module.train(was_training)
