@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from rlpipe.errors import RlpipeError
+from rlpipe.rundir import RunFolder
 from rlpipe.spec import DEFAULT_SUITE, Suite, resolve_spec
 
 DVC_FILE = "dvc.yaml"
@@ -52,6 +53,15 @@ class TrainStage:
     name: str
     run: str  # the suite run key (runs/<run>)
     seeds: tuple[int, ...] | None  # None: every seed, one stage for the whole run
+
+
+def run_folder(key: str) -> RunFolder:
+    """The run folder of a suite run, with its weights in artifacts/ (the DVC cache)."""
+    return RunFolder(Path("runs") / key, Path("artifacts") / key)
+
+
+def _posix(path: Path) -> str:
+    return path.as_posix()
 
 
 def seed_groups(seeds: list[int], groups: int) -> list[tuple[int, ...]]:
@@ -94,15 +104,16 @@ def _train_stage(suite: Suite, stage: TrainStage) -> dict[str, Any]:
         f"rlpipe train {run.family} {run.spec} {overrides} --device {suite.device} "
         f"--out runs/{key} --artifacts artifacts/{key} --overwrite --quiet"
     )
+    folder = run_folder(key)
     if stage.seeds is None:
-        outs: list[Any] = [{f"runs/{key}": {"cache": False}}, f"artifacts/{key}"]
+        outs: list[Any] = [{_posix(folder.path): {"cache": False}}, _posix(folder.artifacts)]
     else:
         command += " --only-seeds " + ",".join(str(s) for s in stage.seeds)
-        group = "seeds-" + "-".join(str(s) for s in stage.seeds)
+        seeds = [folder.seed(s) for s in stage.seeds]
         outs = [
-            *({f"runs/{key}/seed-{s}": {"cache": False}} for s in stage.seeds),
-            {f"runs/{key}/groups/{group}.json": {"cache": False}},
-            *(f"artifacts/{key}/seed-{s}" for s in stage.seeds),
+            *({_posix(seed.path): {"cache": False}} for seed in seeds),
+            {_posix(folder.group_file(stage.seeds)): {"cache": False}},
+            *(_posix(seed.artifacts) for seed in seeds),
         ]
     return {
         "cmd": command,
@@ -121,17 +132,19 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
     for key, run in suite.runs.items():
         if run.seed_groups > 1:
             groups = [s for s in trains if s.run == key]
+            folder = run_folder(key)
+            seeds = [folder.seed(seed) for s in groups for seed in s.seeds or ()]
             stages[f"summarize-{key}"] = {
-                "cmd": f"rlpipe summarize runs/{key}",
+                "cmd": f"rlpipe summarize {_posix(folder.path)}",
                 "deps": [
                     "rlpipe/launch.py",
                     "rlpipe/rundir/summary.py",
-                    *(f"runs/{key}/seed-{seed}" for s in groups for seed in s.seeds or ()),
-                    f"runs/{key}/groups",
+                    *(_posix(seed.path) for seed in seeds),
+                    *(_posix(folder.group_file(s.seeds or ())) for s in groups),
                 ],
                 "outs": [
-                    {f"runs/{key}/{name}": {"cache": False}}
-                    for name in ("spec.json", "provenance.json", "summary.json")
+                    {_posix(path): {"cache": False}}
+                    for path in (folder.spec_file, folder.provenance_file, folder.summary_file)
                 ],
             }
     run_files = {key: f"runs/{key}" for key in suite.runs}

@@ -206,7 +206,9 @@ def _check_dvc_lock(suite: Suite, paths: AuditPaths) -> list[Finding]:
     expected = render_dvc_yaml(suite, paths.suite, paths.pipelines)
     if dvc_file.read_text(encoding="utf-8") != expected:
         findings.append(
-            Finding("suite-mismatch", DVC_FILE, "dvc.yaml is not the suite's: run rlpipe suite stages")
+            Finding(
+                "suite-mismatch", DVC_FILE, "dvc.yaml is not the suite's: run rlpipe suite stages"
+            )
         )
     if not (paths.root / "dvc.lock").is_file():
         return [
@@ -234,7 +236,9 @@ def _check_dvc_lock(suite: Suite, paths: AuditPaths) -> list[Finding]:
                 )
             )
         for output, state in status.changed_outputs:
-            findings.append(Finding("dvc-lock-mismatch", key, f"{output} is {state} since dvc.lock"))
+            findings.append(
+                Finding("dvc-lock-mismatch", key, f"{output} is {state} since dvc.lock")
+            )
     return findings
 
 

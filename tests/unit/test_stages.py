@@ -31,10 +31,10 @@ def test_more_groups_than_seeds_is_an_error():
 
 
 def test_a_split_run_gets_one_train_stage_per_group_and_a_summarize_stage(tmp_path):
-    suite_path = make_suite_file(
-        tmp_path / "suite.yaml", runs=[("sac", "pendulum", 1000)], seeds=4
+    suite_path = make_suite_file(tmp_path / "suite.yaml", runs=[("sac", "pendulum", 1000)], seeds=4)
+    suite_path.write_text(
+        suite_path.read_text().replace("frames: 1000}", "frames: 1000, seed_groups: 2}")
     )
-    suite_path.write_text(suite_path.read_text().replace("frames: 1000}", "frames: 1000, seed_groups: 2}"))
     suite = load_suite(suite_path)
     stages = train_stages(suite, REPO / "pipelines")
     assert [(s.name, s.seeds) for s in stages] == [
