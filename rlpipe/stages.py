@@ -149,9 +149,17 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
             }
     run_files = {key: f"runs/{key}" for key in suite.runs}
     for key in suite.runs:
+        folder = run_folder(key)
+        # The weights exactly as train stages output them: a missing output (weights not
+        # pulled into a fresh clone) is what `dvc repro --allow-missing` skips; a missing
+        # folder that merely contains outputs would be a changed dependency.
+        groups = [stage.seeds for stage in trains if stage.run == key and stage.seeds]
+        weights = [_posix(folder.seed(s).artifacts) for g in groups for s in g] or [
+            _posix(folder.artifacts)
+        ]
         stages[f"eval-{key}"] = {
             "cmd": f"rlpipe eval runs/{key} --artifacts artifacts/{key} --output evals/{key}.json",
-            "deps": [*EVAL_CODE, run_files[key], f"artifacts/{key}"],
+            "deps": [*EVAL_CODE, run_files[key], *weights],
             "outs": [{f"evals/{key}.json": {"cache": False}}],
         }
     suite_file = Path(suite_path).as_posix()
