@@ -213,6 +213,14 @@ def train(
             "enough to repay compiling (see rlpipe/fast.py).",
         ),
     ] = None,
+    only_seeds: Annotated[
+        str | None,
+        typer.Option(
+            "--only-seeds",
+            help="Train just these seeds of the run (comma-separated, e.g. 2,3) as one seed group "
+            "(groups/seeds-2-3.json); `rlpipe summarize` combines the groups when all are done.",
+        ),
+    ] = None,
     restart_seed: Annotated[
         list[int] | None,
         typer.Option(
@@ -233,7 +241,7 @@ def train(
     all_overrides = [*(overrides or []), *([f"meta.seeds={seeds}"] if seeds else [])]
     resolved = resolve_spec(family, spec, all_overrides, pipelines)
     options = TrainOptions(device, out, artifacts, resume, overwrite, profile, workers, compile_,
-                           tuple(restart_seed or ()))  # fmt: skip
+                           tuple(restart_seed or ()), parse_seed_list(only_seeds))  # fmt: skip
     console.print(
         f"[bold]{family}/{spec}[/] {shown(resolved.spec.env.id)}, spec hash "
         f"[cyan]{resolved.spec_hash[:12]}[/], seeds {resolved.spec.meta.seed_list}"
@@ -245,6 +253,33 @@ def train(
         err_console.print("interrupted: checkpoints are kept; continue with --resume")
         raise typer.Exit(130) from None
     print_table(summary_table(run_dir, summary))
+
+
+def parse_seed_list(text: str | None) -> tuple[int, ...]:
+    """Seeds from a comma-separated list ("2,3"); () for None."""
+    if text is None:
+        return ()
+    try:
+        seeds = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise RlpipeError(f"--only-seeds {text!r}: expected seeds like 2,3") from None
+    if any(seed < 0 for seed in seeds):
+        raise RlpipeError(f"--only-seeds {text!r}: seeds are not negative")
+    return seeds
+
+
+@app.command()
+@user_errors
+def summarize(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder whose seed groups have finished.")],
+) -> None:
+    """Combine a run's seed groups (rlpipe train --only-seeds) into its spec, provenance and
+    summary."""
+    from rlpipe.launch import summarize_groups
+    from rlpipe.render import summary_table
+    from rlpipe.rundir import RunFolder
+
+    print_table(summary_table(run_dir, summarize_groups(RunFolder(run_dir))))
 
 
 SuiteOpt = Annotated[Path, typer.Option("--suite", help="Suite file.")]
@@ -317,8 +352,8 @@ def audit(
 ) -> None:
     """Fail (exit 1) if any published number, link, plot or spec no longer matches its run.
 
-    Checks: missing-run, missing-plot, wrong-link, number-mismatch, data-mismatch,
-    status-mismatch, spec-drift, over-budget, dvc-lock-mismatch, suite-mismatch.
+
+
     """
     from rlpipe.report.audit import AuditPaths, findings_json
     from rlpipe.report.audit import audit as run_audit
@@ -434,6 +469,36 @@ def bench(
     if report:
         path = add_record(reports_dir, record)
         err_console.print(f"recorded in {shown(path)}")
+
+
+suite_app = typer.Typer(help="The benchmark suite as DVC stages.", no_args_is_help=True)
+app.add_typer(suite_app, name="suite")
+
+
+@suite_app.command("stages")
+@user_errors
+def suite_stages(
+    suite: SuiteOpt = DEFAULT_SUITE,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if dvc.yaml is out of date; write nothing.")
+    ] = False,
+    pipelines: PipelinesOpt = Path("pipelines"),
+) -> None:
+    """Write dvc.yaml from the suite file: train (per seed group), summarize, eval, plot, report."""
+    from rlpipe.rundir import atomic_write_text
+    from rlpipe.spec import load_suite
+    from rlpipe.stages import DVC_FILE, render_dvc_yaml
+
+    text = render_dvc_yaml(load_suite(suite), suite, pipelines)
+    current = Path(DVC_FILE).read_text(encoding="utf-8") if Path(DVC_FILE).exists() else None
+    if check:
+        if current != text:
+            err_console.print(f"{DVC_FILE} is out of date: run rlpipe suite stages")
+            raise typer.Exit(1)
+        console.print(f"{DVC_FILE} is up to date with {suite}")
+        return
+    atomic_write_text(Path(DVC_FILE), text)
+    console.print(f"wrote {DVC_FILE} from {suite}; `dvc repro` runs the stages not yet done")
 
 
 def run() -> None:

@@ -24,8 +24,9 @@ from rlpipe.errors import RlpipeError
 from rlpipe.fast import check_compilable, compile_by_default, planned_updates
 from rlpipe.loops import SeedJob, train_seed
 from rlpipe.loops.seedloop import SeedProgress
-from rlpipe.rundir import RunFolder, Summary, run_folder_lock
+from rlpipe.rundir import RunFolder, SeedGroup, Summary, group_name, run_folder_lock
 from rlpipe.rundir.provenance import finish_provenance, provenance
+from rlpipe.rundir.summary import summarize
 from rlpipe.spec import ResolvedSpec, Spec
 
 
@@ -42,6 +43,7 @@ class TrainOptions:
     workers: int | None = None
     compile: bool | None = None  # None: where measured faster (rlpipe.fast.compile_by_default)
     restart_seeds: tuple[int, ...] = ()  # with resume: retrain these seeds from scratch
+    only_seeds: tuple[int, ...] = ()  # train just these seeds, as one seed group of the run
 
 
 @contextlib.contextmanager
@@ -87,6 +89,15 @@ def _check_options(spec: Spec, run: RunFolder, options: TrainOptions) -> None:
         raise RlpipeError(
             f"--restart-seed {unknown[0]}: not a seed of this run (seeds {spec.meta.seed_list})"
         )
+    outside = sorted(set(options.only_seeds) - set(spec.meta.seed_list))
+    if outside:
+        raise RlpipeError(
+            f"--only-seeds {outside[0]}: not a seed of this run (seeds {spec.meta.seed_list})"
+        )
+    if len(set(options.only_seeds)) != len(options.only_seeds):
+        raise RlpipeError(f"--only-seeds {list(options.only_seeds)}: a seed is named twice")
+    if options.only_seeds and not set(options.restart_seeds) <= set(options.only_seeds):
+        raise RlpipeError("--restart-seed: with --only-seeds, restart only seeds of that group")
     check_env_id(spec.env.id)
     for path, what in ((run.path, "run folder"), (run.artifacts, "--artifacts")):
         for parent in [path, *path.parents]:
@@ -122,6 +133,95 @@ def prepare_run_folder(resolved: ResolvedSpec, run: RunFolder, options: TrainOpt
         resolved.spec.model_dump(mode="json"), resolved.spec_hash, list(resolved.overrides)
     )
     return True
+
+
+def prepare_seed_group(resolved: ResolvedSpec, run: RunFolder, options: TrainOptions) -> bool:
+    """Check (or clear) the seed group's files before it trains; True if the group is new.
+
+    A seed group trains some seeds of a run into its seed-K folders and records itself in
+    groups/seeds-A-B.json; `summarize_groups` later writes the run's own spec, provenance and
+    summary once every group has finished. The run's other seeds are never touched.
+    """
+    seeds = sorted(options.only_seeds)
+    record = run.group_file(seeds)
+    if record.exists() and options.overwrite:
+        for seed in seeds:
+            run.seed(seed).discard()
+        record.unlink()
+    elif record.exists() and not options.resume:
+        raise RlpipeError(
+            f"{record} already records seeds {seeds}; continue them with --resume, replace them "
+            "with --overwrite, or choose another folder with --out"
+        )
+    elif record.exists():
+        group = next(g for g in run.read_groups() if sorted(g.seeds) == seeds)
+        if group.spec_hash != resolved.spec_hash:
+            raise RlpipeError(
+                f"cannot resume {record}: it was trained from spec hash {group.spec_hash[:12]}, "
+                f"this spec hashes to {resolved.spec_hash[:12]}; use the same spec, or --overwrite"
+            )
+        for seed in options.restart_seeds:
+            run.seed(seed).discard()
+        return False
+    for seed in seeds:
+        leftover = run.seed(seed)
+        if any(leftover.path.glob("*")) and not options.overwrite:
+            raise RlpipeError(
+                f"{leftover.path} already holds files of another training; replace them with "
+                "--overwrite"
+            )
+        if options.overwrite:
+            leftover.discard()
+    check_writable_folder(run.path, "run folder")
+    check_writable_folder(run.artifacts, "--artifacts")
+    return True
+
+
+def summarize_groups(run: RunFolder) -> Summary:
+    """Write the run's spec.json, provenance.json and summary.json from its seed groups.
+
+    Every group must come from the same spec (hash), the groups together must train exactly the
+    spec's seeds, and every seed must have finished; otherwise nothing is written.
+    """
+    from rlpipe.spec import Spec, hash_document
+
+    groups = run.read_groups()
+    if not groups:
+        raise RlpipeError(
+            f"{run.path} has no seed groups (groups/seeds-*.json): train them with "
+            "rlpipe train ... --only-seeds"
+        )
+    hashes = {group.spec_hash for group in groups}
+    if len(hashes) > 1:
+        detail = ", ".join(f"seeds {g.seeds}: {g.spec_hash[:12]}" for g in groups)
+        raise RlpipeError(
+            f"the seed groups of {run.path} were trained from different specs ({detail}); "
+            "retrain the stale ones"
+        )
+    first = groups[0]
+    if hash_document(first.spec) != first.spec_hash:
+        raise RlpipeError(f"{run.group_file(first.seeds)}: its spec does not hash to its spec_hash")
+    seed_list = Spec.model_validate(first.spec).meta.seed_list
+    covered = sorted(seed for group in groups for seed in group.seeds)
+    if covered != seed_list:
+        missing = sorted(set(seed_list) - set(covered))
+        what = f"seeds {missing} have no group" if missing else f"groups cover seeds {covered}"
+        raise RlpipeError(
+            f"{run.path}: {what}, but the spec trains seeds {seed_list}; train the missing "
+            "groups with rlpipe train ... --only-seeds"
+        )
+    results = []
+    for seed in seed_list:
+        result = run.seed(seed).read_result()
+        if result is None:
+            raise RlpipeError(
+                f"seed {seed} of {run.path} has not finished; continue its group with --resume"
+            )
+        results.append(result.model_dump())
+    run.write_spec(first.spec, first.spec_hash, first.overrides)
+    groups_provenance = [{"seeds": g.seeds, **g.provenance} for g in groups]
+    run.write_provenance({**first.provenance, "groups": groups_provenance})
+    return run.write_summary(results)
 
 
 def plan_workers(seeds: int, device: torch.device, requested: int | None) -> tuple[int, int]:
@@ -197,12 +297,20 @@ def _train_parallel(
     return [results[job.seed] for job in jobs]
 
 
-def _remove_unstarted(run: RunFolder) -> None:
-    """Remove what a fresh run wrote before it failed to start, so a retry needs no flags."""
-    if any(run.path.glob("seed-*")):
-        return
-    for path in (run.spec_file, run.provenance_file):
-        path.unlink(missing_ok=True)
+def _remove_unstarted(run: RunFolder, group: list[int]) -> None:
+    """Remove what a fresh run (or seed group) wrote before it failed to start, so that a
+    retry needs no flags."""
+    if group:
+        if any(run.seed(seed).path.exists() for seed in group):
+            return
+        run.group_file(group).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            run.group_file(group).parent.rmdir()
+    else:
+        if any(run.path.glob("seed-*")):
+            return
+        for path in (run.spec_file, run.provenance_file):
+            path.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         run.path.rmdir()
 
@@ -223,13 +331,17 @@ def train_run(
     out = options.out or RunFolder.for_spec(spec.family, spec.name).path
     run = RunFolder(out, options.artifacts)
     _check_options(spec, run, options)
-    with run_folder_lock(run.path):
-        fresh = prepare_run_folder(resolved, run, options)
+    group = group_name(options.only_seeds) if options.only_seeds else None
+    with run_folder_lock(run.path, group):
+        if group:
+            fresh = prepare_seed_group(resolved, run, options)
+        else:
+            fresh = prepare_run_folder(resolved, run, options)
         try:
             summary = _train_seeds(resolved, run, options, device, compile, report)
         except Exception:
             if fresh:
-                _remove_unstarted(run)
+                _remove_unstarted(run, sorted(options.only_seeds))
             raise
     return run.path, summary
 
@@ -243,8 +355,13 @@ def _train_seeds(
     report: Callable[[SeedProgress], None],
 ) -> Summary:
     spec = resolved.spec
-    workers, threads = plan_workers(spec.meta.seeds, device, options.workers)
-    if options.resume and run.provenance_file.exists():
+    seeds = sorted(options.only_seeds) or spec.meta.seed_list
+    workers, threads = plan_workers(len(seeds), device, options.workers)
+    group = run.group_file(seeds) if options.only_seeds else None
+    if options.resume and group is not None and group.exists():
+        record = dict(next(g for g in run.read_groups() if sorted(g.seeds) == seeds).provenance)
+        record["resumes"] = record.get("resumes", 0) + 1
+    elif options.resume and group is None and run.provenance_file.exists():
         record = run.read_provenance()
         record["resumes"] = record.get("resumes", 0) + 1
     else:
@@ -252,18 +369,29 @@ def _train_seeds(
         record = provenance(resolved.spec_hash, str(device))
     record["seed_workers"] = workers
     record["compiled"] = compile
-    run.write_provenance(record)
 
-    first = spec.meta.seed_list[0]
+    def write_record(record: dict[str, Any]) -> None:
+        if group is None:
+            run.write_provenance(record)
+            return
+        document = resolved.spec.model_dump(mode="json")
+        overrides = list(resolved.overrides)
+        run.write_group(SeedGroup(seeds=seeds, spec_hash=resolved.spec_hash, spec=document,
+                                  overrides=overrides, provenance=record))  # fmt: skip
+
+    write_record(record)
     jobs = [
-        SeedJob(run.seed(s), device, options.resume, options.profile and s == first, compile)
-        for s in spec.meta.seed_list
+        SeedJob(run.seed(s), device, options.resume, options.profile and s == seeds[0], compile)
+        for s in seeds
     ]
     if workers == 1:
         torch.set_num_threads(threads)
         results = [train_seed(spec, dataclasses.replace(job, report=report)) for job in jobs]
     else:
         results = _train_parallel(spec, jobs, workers, threads, report)
-    summary = run.write_summary(results)
-    run.write_provenance(finish_provenance(record))
+    if group is None:
+        summary = run.write_summary(results)
+    else:  # the group's own numbers; the run's summary.json waits for every group
+        summary = Summary.model_validate(summarize(str(group), results))
+    write_record(finish_provenance(record))
     return summary

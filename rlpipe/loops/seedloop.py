@@ -232,6 +232,8 @@ class SeedLoop:
             "frames": frame,
             "wall_s": wall_s,
             "fps": frame / max(wall_s, 1e-9),
+            "device": str(self.device),
+            "torch_threads": torch.get_num_threads(),
         }
         self.folder.write_result(result)
         return result

@@ -49,6 +49,7 @@ CHECKS = {
     "spec-drift": "the spec in pipelines/ no longer hashes to the run's spec hash",
     "over-budget": "a run used more frames than the suite's budget for its env",
     "dvc-lock-mismatch": "run files differ from what dvc.lock records",
+    "stale-stage": "a run's train stage depends on code or spec that changed since it ran",
     "suite-mismatch": "a suite entry without a run or row, or a row without a suite entry",
 }
 
@@ -332,29 +333,50 @@ def _check_data(
 
 
 def _check_dvc_lock(suite: Suite, paths: AuditPaths) -> list[Finding]:
-    lock = paths.root / "dvc.lock"
-    if not (paths.root / "dvc.yaml").is_file():
-        return []
-    if not lock.is_file():
-        return [Finding("dvc-lock-mismatch", "dvc.lock", "dvc.yaml has no dvc.lock: run dvc repro")]
-    from dvc.exceptions import DvcException
-    from dvc.repo import Repo
+    """dvc.yaml generated from the suite; run files as dvc.lock records them; no train stage
+    whose code or spec changed since it ran (stale-stage)."""
+    from rlpipe.stages import DVC_FILE, render_dvc_yaml, stage_status, train_stages
 
-    try:
-        with Repo(str(paths.root)) as repo:
-            status = repo.status(targets=[f"train@{key}" for key in suite.runs])
-    except DvcException as exc:
-        return [Finding("dvc-lock-mismatch", "dvc.lock", f"dvc cannot compare the runs: {exc}")]
+    dvc_file = paths.root / DVC_FILE
+    if not dvc_file.is_file():
+        return []
     findings = []
-    for stage, changes in status.items():
-        key = stage.split("@", 1)[-1].split(":")[-1]
-        for change in changes:
-            changed_outs = change.get("changed outs", {}) if isinstance(change, dict) else {}
-            for path, state in changed_outs.items():
-                if str(path).startswith(str(paths.runs)) or str(path).startswith("runs"):
-                    findings.append(
-                        Finding("dvc-lock-mismatch", key, f"{path} is {state} since dvc.lock")
-                    )
+    expected = render_dvc_yaml(suite, paths.suite, paths.pipelines)
+    if dvc_file.read_text(encoding="utf-8") != expected:
+        findings.append(
+            Finding(
+                "suite-mismatch", DVC_FILE, "dvc.yaml is not the suite's: run rlpipe suite stages"
+            )
+        )
+    if not (paths.root / "dvc.lock").is_file():
+        return [
+            *findings,
+            Finding("dvc-lock-mismatch", "dvc.lock", "dvc.yaml has no dvc.lock: run dvc repro"),
+        ]
+    stages = train_stages(suite, paths.pipelines)
+    run_of = {stage.name: stage.run for stage in stages}
+    names = [*run_of, *(f"summarize-{k}" for k, r in suite.runs.items() if r.seed_groups > 1)]
+    run_of |= {f"summarize-{k}": k for k in suite.runs}
+    try:
+        statuses = stage_status(paths.root, names)
+    except RlpipeError as exc:
+        return [*findings, Finding("dvc-lock-mismatch", "dvc.lock", str(exc))]
+    for status in statuses:
+        key = run_of.get(status.stage, status.stage)
+        if status.changed_code:
+            changed = "; ".join(status.changed_code)
+            findings.append(
+                Finding(
+                    "stale-stage",
+                    key,
+                    f"stage {status.stage} ran before these changed: {changed}; its numbers may "
+                    "not be what the current code and spec produce (dvc repro re-runs it)",
+                )
+            )
+        for output, state in status.changed_outputs:
+            findings.append(
+                Finding("dvc-lock-mismatch", key, f"{output} is {state} since dvc.lock")
+            )
     return findings
 
 

@@ -19,6 +19,8 @@ from rlpipe.rundir.folder import (
     RunFolder,
     SavedSpec,
     SeedFolder,
+    SeedGroup,
+    group_name,
     read_json,
 )
 from rlpipe.rundir.lock import run_folder_lock
@@ -40,12 +42,14 @@ __all__ = [
     "RunFolder",
     "SavedSpec",
     "SeedFolder",
+    "SeedGroup",
     "SeedResult",
     "Summary",
     "atomic_torch_save",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "group_name",
     "read_json",
     "read_rows",
     "run_folder_lock",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from rlpipe.errors import RlpipeError
 from rlpipe.rundir.atomic import atomic_torch_save, atomic_write_json
@@ -35,6 +35,7 @@ CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_FILE = "state.pt"
 PROFILE_FILE = "profile.json"
 EVAL_FILE = "eval.json"
+GROUPS_DIR = "groups"
 
 _RUN_NAME_PART = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]*")
 _SEED_FOLDER = re.compile(r"seed-(\d+)")
@@ -108,6 +109,23 @@ class SavedSpec:
     spec_hash: str
     overrides: tuple[str, ...]
     document: dict[str, Any]  # the spec as saved, for re-hashing exactly what is on disk
+
+
+class SeedGroup(BaseModel):
+    """groups/seeds-A-B.json: one seed group of a run, trained as its own suite stage."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seeds: list[int]
+    spec_hash: str
+    spec: dict[str, Any]
+    overrides: list[str]
+    provenance: dict[str, Any]
+
+
+def group_name(seeds: list[int] | tuple[int, ...]) -> str:
+    """The name of a seed group: seeds-0-1 for seeds 0 and 1, seeds-3 for seed 3 alone."""
+    return "seeds-" + "-".join(str(seed) for seed in sorted(seeds))
 
 
 @dataclass(frozen=True)
@@ -337,6 +355,24 @@ class RunFolder:
         summary = summarize(str(self.path), seed_results)
         atomic_write_json(self.summary_file, summary)
         return Summary.model_validate(summary)
+
+    # ------------------------------------------------------------------ seed groups
+
+    def group_file(self, seeds: list[int] | tuple[int, ...]) -> Path:
+        """groups/seeds-A-B.json, the record of one seed group."""
+        return self.path / GROUPS_DIR / f"{group_name(seeds)}.json"
+
+    def read_groups(self) -> list[SeedGroup]:
+        """The seed groups trained into this run, ordered by their first seed."""
+        groups = [
+            read_model(path, SeedGroup, self._fix())
+            for path in sorted((self.path / GROUPS_DIR).glob("seeds-*.json"))
+        ]
+        return sorted(groups, key=lambda group: min(group.seeds))
+
+    def write_group(self, group: SeedGroup) -> None:
+        """Write a seed group's record atomically."""
+        atomic_write_json(self.group_file(group.seeds), group.model_dump())
 
     # ------------------------------------------------------------------ provenance.json
 

@@ -1,4 +1,11 @@
-"""One writer per run folder: an exclusive lock held while `rlpipe train` writes into it."""
+"""One writer per run folder (or per seed group of it), through flock'ed lock files beside it.
+
+A whole-run `rlpipe train` holds the run's lock exclusively. A seed-group train (a suite stage
+that trains some seeds of a run) holds the run's lock shared, so that groups can train side by
+side but never beside a whole-run writer, and its group's lock exclusively. The kernel releases
+an flock when its owner exits, however it exits, so a lock left by a killed run is never in
+the way; the file records the owner's pid for the error message.
+"""
 
 from __future__ import annotations
 
@@ -12,19 +19,15 @@ from pathlib import Path
 from rlpipe.errors import RlpipeError
 
 
-def lock_path(run_dir: Path) -> Path:
-    """The lock file of a run folder: beside it, so that --overwrite can delete the folder."""
-    return run_dir.parent / f".{run_dir.name}.lock"
+def lock_path(run_dir: Path, group: str | None = None) -> Path:
+    """The lock file of a run folder (or of one of its seed groups): beside the folder, so
+    that --overwrite can delete the folder while holding it."""
+    suffix = f".{group}" if group else ""
+    return run_dir.parent / f".{run_dir.name}{suffix}.lock"
 
 
-@contextlib.contextmanager
-def run_folder_lock(run_dir: Path) -> Iterator[None]:
-    """Hold the run folder's lock, or raise RlpipeError naming the process that holds it.
-
-    The lock is an flock on a file that records the owner's pid and host: the kernel releases it
-    when the owner exits, however it exits, so a lock left by a killed run is never in the way.
-    """
-    path = lock_path(Path(run_dir))
+def _open_locked(path: Path, mode: int, what: Path) -> int:
+    """An fd of path holding an flock in `mode`, or raise RlpipeError naming the holder."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -40,12 +43,12 @@ def run_folder_lock(run_dir: Path) -> Iterator[None]:
                 f"({error.strerror or error}); choose a writable folder"
             ) from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
         except BlockingIOError:
             owner = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
             os.close(fd)
             raise RlpipeError(
-                f"{run_dir} is being written by {owner}; wait for it to finish or stop it, or "
+                f"{what} is being written by {owner}; wait for it to finish or stop it, or "
                 "train into another folder with --out"
             ) from None
         # The holder before us may have removed the file after we opened it: lock the live one.
@@ -54,13 +57,40 @@ def run_folder_lock(run_dir: Path) -> Iterator[None]:
         except FileNotFoundError:
             same = False
         if same:
-            break
+            return fd
         os.close(fd)
+
+
+def _release(path: Path, fd: int) -> None:
+    """Unlock; remove the file if no one else holds it."""
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"rlpipe train (pid {os.getpid()} on {socket.gethostname()})".encode(), 0)
-        yield
-    finally:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with contextlib.suppress(OSError):
             os.unlink(path)
+    except BlockingIOError:
+        pass  # another group still holds it shared
+    finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def run_folder_lock(run_dir: Path, group: str | None = None) -> Iterator[None]:
+    """Hold the run folder's lock (exclusive, or shared plus the group's own for a group)."""
+    run_dir = Path(run_dir)
+    owner = f"rlpipe train (pid {os.getpid()} on {socket.gethostname()})".encode()
+    locks: list[tuple[Path, int]] = []
+    try:
+        run_lock = lock_path(run_dir)
+        mode = fcntl.LOCK_SH if group else fcntl.LOCK_EX
+        locks.append((run_lock, _open_locked(run_lock, mode, run_dir)))
+        if group:
+            group_lock = lock_path(run_dir, group)
+            locks.append((group_lock, _open_locked(group_lock, fcntl.LOCK_EX, run_dir / group)))
+        for _, fd in locks:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, owner, 0)
+        yield
+    finally:
+        for path, fd in reversed(locks):
+            _release(path, fd)

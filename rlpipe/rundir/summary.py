@@ -29,6 +29,8 @@ class SeedResult(_Record):
     frames: int
     wall_s: float
     fps: float
+    device: str | None = None
+    torch_threads: int | None = None
 
 
 class Summary(_Record):
@@ -43,6 +45,8 @@ class Summary(_Record):
     wall_s: float
     seeds: list[int]
     per_seed: list[SeedResult]
+    cpu_core_s: float | None = None
+    gpu_s: float | None = None
 
 
 def _mean_or_none(values: list[float | None]) -> float | None:
@@ -61,13 +65,30 @@ def _seed_result(where: str, result: Mapping[str, Any]) -> dict[str, Any]:
     def number(value: Any) -> float | None:
         return None if value is None else float(value)
 
-    return {
+    seed = {
         "seed": int(result["seed"]),
         "return_ma": number(result["return_ma"]),
         "eval_return": number(result.get("eval_return")),
         "frames": int(result["frames"]),
         "wall_s": float(result["wall_s"]),
         "fps": float(result["fps"]),
+    }
+    for key in ("device", "torch_threads"):
+        if result.get(key) is not None:
+            seed[key] = result[key]
+    return seed
+
+
+def _compute(per_seed: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Compute used: CPU core-seconds (wall time x torch threads) and GPU-seconds, summed over
+    seeds; None where a seed did not record its device and threads."""
+    if any("device" not in seed or "torch_threads" not in seed for seed in per_seed):
+        return {"cpu_core_s": None, "gpu_s": None}
+    on_gpu = [seed for seed in per_seed if str(seed["device"]).startswith("cuda")]
+    on_cpu = [seed for seed in per_seed if seed not in on_gpu]
+    return {
+        "cpu_core_s": sum(seed["wall_s"] * seed["torch_threads"] for seed in on_cpu),
+        "gpu_s": sum(seed["wall_s"] for seed in on_gpu),
     }
 
 
@@ -105,5 +126,6 @@ def summarize(where: str, seed_results: list[Mapping[str, Any]]) -> dict[str, An
         "wall_s": max(r["wall_s"] for r in per_seed),
         "seeds": seeds,
         "per_seed": per_seed,
+        **_compute(per_seed),
     }
     return json_ready(summary)

@@ -32,6 +32,12 @@ class SuiteRun(StrictModel):
     family: str = Field(description="Pipeline family, e.g. crossq.")
     spec: str = Field(description="Spec name in the family; also the key into `envs`.")
     frames: PositiveInt = Field(description="Env frames to train (max_frame override).")
+    seed_groups: PositiveInt = Field(
+        1,
+        description="Train the seeds as this many DVC stages (contiguous groups of seeds), so "
+        "that no stage runs longer than a machine can give it; the run folder, summary, report "
+        "and audit treat the groups as one entry.",
+    )
 
 
 class Suite(StrictModel):
@@ -46,6 +52,10 @@ class Suite(StrictModel):
     @model_validator(mode="after")
     def _runs_name_known_envs(self) -> Suite:
         for key, run in self.runs.items():
+            if run.seed_groups > self.seeds:
+                raise ValueError(
+                    f"runs.{key}: seed_groups {run.seed_groups} is more than the {self.seeds} seeds"
+                )
             if run.spec not in self.envs:
                 raise ValueError(f"runs.{key}: spec '{run.spec}' has no entry in envs")
             if key != f"{run.family}-{run.spec}":

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ import pytest
 from tests.conftest import REPO
 
 BIN = Path(sys.executable).parent
+FIRST_GROUP = "train-sac-pendulum-seeds-0"
+GROUP_FILE = "runs/sac-pendulum/groups/seeds-0.json"
 COPIED = ["rlpipe", "pipelines", "params", "references", "dvc.yaml", ".dvcignore", "pyproject.toml"]
 
 
@@ -34,9 +37,19 @@ def audit_checks(project: Path) -> list[str]:
     return sorted({f["check"] for f in document["findings"]})
 
 
+@dataclass(frozen=True)
+class Project:
+    """The suite project and what its two-step `dvc repro` printed."""
+
+    root: Path
+    first_stage_started: str  # started_at of the first seed group, from the first repro
+    second_repro: str  # stdout of the repro that continued after the "interruption"
+
+
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    """A git + DVC copy of the repo with the smoke suite, after one `dvc repro`."""
+def suite_project(tmp_path_factory) -> Project:
+    """A git + DVC copy of the repo with the smoke suite. `dvc repro` is stopped after one seed
+    group's train stage (as an interrupted session would be), then run again to the end."""
     root = tmp_path_factory.mktemp("suite") / "project"
     root.mkdir()
     for name in COPIED:
@@ -51,10 +64,18 @@ def project(tmp_path_factory) -> Path:
     run(root, "git", "config", "user.name", "ci")
     run(root, "dvc", "init", "-q")
     run(root, "dvc", "config", "core.analytics", "false")
-    run(root, "dvc", "repro")
+    run(root, "rlpipe", "suite", "stages")
+    run(root, "dvc", "repro", FIRST_GROUP)
+    started = json.loads((root / GROUP_FILE).read_text())["provenance"]["started_at"]
+    second = run(root, "dvc", "repro").stdout
     run(root, "git", "add", "-A")
     run(root, "git", "commit", "-qm", "smoke suite")
-    return root
+    return Project(root, started, second)
+
+
+@pytest.fixture
+def project(suite_project) -> Path:
+    return suite_project.root
 
 
 def restore(project: Path) -> None:
@@ -68,14 +89,55 @@ def test_repro_produces_report_plots_and_a_passing_audit(project):
     assert (project / "reports" / "plots" / "cartpole.png").read_bytes()[:4] == b"\x89PNG"
     assert (project / "evals" / "sac-pendulum.json").is_file()
     assert (project / "artifacts" / "sac-pendulum" / "seed-0" / "model.pt").is_file()
-    assert "train@crossq-cartpole" in (project / "dvc.lock").read_text()
+    lock = (project / "dvc.lock").read_text()
+    assert "train-crossq-cartpole:" in lock and "summarize-sac-pendulum:" in lock
     assert audit_checks(project) == []
+
+
+def test_seed_groups_make_one_entry_of_all_seeds(project):
+    summary = json.loads((project / "runs/sac-pendulum/summary.json").read_text())
+    assert summary["seeds"] == [0, 1]
+    groups = json.loads((project / "runs/sac-pendulum/provenance.json").read_text())["groups"]
+    assert [g["seeds"] for g in groups] == [[0], [1]]
+    rows = json.loads((project / "reports/benchmarks.json").read_text())["rows"]
+    assert [r["run"] for r in rows].count("sac-pendulum") == 1
+
+
+def test_a_stopped_suite_continues_without_redoing_finished_stages(suite_project):
+    assert f"Stage '{FIRST_GROUP}' didn't change, skipping" in suite_project.second_repro
+    assert "Running stage 'train-sac-pendulum-seeds-1'" in suite_project.second_repro
+    record = json.loads((suite_project.root / GROUP_FILE).read_text())
+    assert record["provenance"]["started_at"] == suite_project.first_stage_started
+
+
+def test_a_fresh_clone_plans_no_training_and_passes_the_audit(project, tmp_path):
+    clone = tmp_path / "clone"
+    run(tmp_path, "git", "clone", "-q", str(project), str(clone))
+    assert not list(clone.glob("artifacts/**/model.pt"))  # weights live in the DVC cache
+    planned = run(clone, "dvc", "repro", "--allow-missing", "--dry").stdout
+    assert "Running stage" not in planned, planned
+    assert audit_checks(clone) == []
+
+
+def test_report_code_changes_leave_train_stages_clean_algorithm_changes_do_not(project):
+    try:
+        (project / "rlpipe/report/benchmarks.py").open("a").write("\n# a report-only edit\n")
+        assert audit_checks(project) == []
+        (project / "rlpipe/algos/sac.py").open("a").write("\n# an algorithm edit\n")
+        result = run(project, "rlpipe", "audit", "--json", check=False)
+        findings = json.loads(result.stdout)["findings"]
+        stale = {f["row"]: f["message"] for f in findings if f["check"] == "stale-stage"}
+        assert set(stale) == {"crossq-cartpole", "sac-pendulum"}
+        assert "rlpipe/algos modified" in stale["sac-pendulum"]
+        assert {f["check"] for f in findings} == {"stale-stage"}
+    finally:
+        restore(project)
 
 
 def test_second_repro_retrains_nothing(project):
     started = json.loads((project / "runs/sac-pendulum/provenance.json").read_text())["started_at"]
     result = run(project, "dvc", "repro")
-    assert "Running stage 'train@" not in result.stdout
+    assert "Running stage 'train-" not in result.stdout
     assert "didn't change, skipping" in result.stdout
     again = json.loads((project / "runs/sac-pendulum/provenance.json").read_text())["started_at"]
     assert again == started
@@ -142,7 +204,7 @@ def tamper_run_file(project):
 def tamper_suite_entry(project):
     _edit(
         project / "params/suite.yaml",
-        "  sac-pendulum: {family: sac, spec: pendulum, frames: 300}\n",
+        "  sac-pendulum: {family: sac, spec: pendulum, frames: 300, seed_groups: 2}\n",
         "",
     )
 
@@ -154,7 +216,7 @@ def tamper_suite_entry(project):
         (tamper_plot, "missing-plot"),
         (tamper_score, "number-mismatch"),
         (tamper_status, "status-mismatch"),
-        (tamper_spec, "spec-drift"),
+        (tamper_spec, "spec-drift stale-stage"),
         (tamper_budget, "over-budget"),
         (tamper_run_file, "dvc-lock-mismatch"),
         (tamper_suite_entry, "suite-mismatch"),
@@ -163,7 +225,7 @@ def tamper_suite_entry(project):
 def test_audit_catches_each_kind_of_tampering_with_exactly_that_finding(project, tamper, check):
     try:
         tamper(project)
-        assert audit_checks(project) == [check]
+        assert audit_checks(project) == check.split()
     finally:
         restore(project)
     assert audit_checks(project) == []

@@ -1,0 +1,65 @@
+"""The suite as DVC stages: seed groups, generated dvc.yaml, and the committed one up to date."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from rlpipe.errors import RlpipeError
+from rlpipe.spec import load_suite
+from rlpipe.stages import TRAIN_CODE, render_dvc_yaml, seed_groups, train_stages
+from tests.conftest import REPO
+from tests.fixtures import make_suite_file
+
+
+@pytest.mark.parametrize(
+    "seeds,groups,expected",
+    [
+        ([0, 1, 2, 3], 2, [(0, 1), (2, 3)]),
+        ([0, 1, 2, 3], 1, [(0, 1, 2, 3)]),
+        ([0, 1, 2, 3, 4], 2, [(0, 1, 2), (3, 4)]),
+        ([5, 6, 7], 3, [(5,), (6,), (7,)]),
+    ],
+)
+def test_seed_groups_are_contiguous_and_as_even_as_possible(seeds, groups, expected):
+    assert seed_groups(seeds, groups) == expected
+
+
+def test_more_groups_than_seeds_is_an_error():
+    with pytest.raises(RlpipeError, match="cannot split 2 seeds into 3"):
+        seed_groups([0, 1], 3)
+
+
+def test_a_split_run_gets_one_train_stage_per_group_and_a_summarize_stage(tmp_path):
+    suite_path = make_suite_file(tmp_path / "suite.yaml", runs=[("sac", "pendulum", 1000)], seeds=4)
+    suite_path.write_text(
+        suite_path.read_text().replace("frames: 1000}", "frames: 1000, seed_groups: 2}")
+    )
+    suite = load_suite(suite_path)
+    stages = train_stages(suite, REPO / "pipelines")
+    assert [(s.name, s.seeds) for s in stages] == [
+        ("train-sac-pendulum-seeds-0-1", (0, 1)),
+        ("train-sac-pendulum-seeds-2-3", (2, 3)),
+    ]
+    dvc = yaml.safe_load(render_dvc_yaml(suite, suite_path, REPO / "pipelines"))["stages"]
+    group = dvc["train-sac-pendulum-seeds-2-3"]
+    assert group["cmd"].endswith("--only-seeds 2,3")
+    assert group["deps"] == list(TRAIN_CODE)
+    assert group["params"] == [{"pipelines/sac.yaml": ["vars", "defaults", "specs.pendulum"]}]
+    assert {"runs/sac-pendulum/seed-2": {"cache": False}} in group["outs"]
+    assert "artifacts/sac-pendulum/seed-3" in group["outs"]
+    assert dvc["summarize-sac-pendulum"]["cmd"] == "rlpipe summarize runs/sac-pendulum"
+    assert list(dvc)[-2:] == ["plot", "report"]
+
+
+def test_train_stages_do_not_depend_on_report_audit_hub_cli_or_bench_code():
+    for path in TRAIN_CODE:
+        assert not path.startswith(("rlpipe/report", "rlpipe/hub", "rlpipe/cli", "rlpipe/bench"))
+        assert (REPO / path).exists(), path
+
+
+def test_the_committed_dvc_yaml_is_the_suites():
+    suite_path = REPO / "params" / "suite.yaml"
+    expected = render_dvc_yaml(load_suite(suite_path), suite_path.relative_to(REPO),
+                               REPO / "pipelines")  # fmt: skip
+    assert (REPO / "dvc.yaml").read_text() == expected, "run `rlpipe suite stages`"
