@@ -352,8 +352,8 @@ def audit(
 ) -> None:
     """Fail (exit 1) if any published number, link, plot or spec no longer matches its run.
 
-
-
+    Checks: missing-run, missing-plot, wrong-link, number-mismatch, data-mismatch,
+    status-mismatch, spec-drift, over-budget, dvc-lock-mismatch, stale-stage, suite-mismatch.
     """
     from rlpipe.report.audit import AuditPaths, findings_json
     from rlpipe.report.audit import audit as run_audit
