@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -227,14 +226,3 @@ class RayRunner:
 def make_runner(use_ray: bool, address: str | None) -> Runner:
     """The Ray runner when asked for, else the local one."""
     return RayRunner(address) if use_ray else LocalRunner()
-
-
-def wait_all(runs: dict[str, Running], poll_s: float = 1.0) -> dict[str, CommandResult]:
-    """Poll until every command ended; results by name (used where nothing else is watched)."""
-    results: dict[str, CommandResult] = {}
-    while len(results) < len(runs):
-        for name, running in runs.items():
-            if name not in results and (result := running.poll()) is not None:
-                results[name] = result
-        time.sleep(0 if len(results) == len(runs) else poll_s)
-    return results

@@ -64,7 +64,9 @@ def run_search(
     resolved = resolve_spec(
         request.family, request.spec, [*request.overrides, *seeds], options.pipelines
     )
-    check_space(space, request.family, request.spec, [*request.overrides, *seeds], options.pipelines)
+    check_space(
+        space, request.family, request.spec, [*request.overrides, *seeds], options.pipelines
+    )
     settings = settings_for(
         resolved,
         space,
@@ -108,4 +110,3 @@ def run_search(
 
 def _shown(options: SearchOptions) -> str:
     return options.storage or str(options.folder / "study.db")
-

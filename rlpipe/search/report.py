@@ -160,7 +160,6 @@ def _markdown(
     return "\n".join(lines)
 
 
-
 def _save_plot(axes: Any, path: Path) -> None:
     import matplotlib.pyplot as plt
 

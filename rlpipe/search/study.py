@@ -248,7 +248,9 @@ def requeue_interrupted(study: Any) -> list[int]:
     retried = {t.user_attrs.get("retry_of") for t in study.get_trials(deepcopy=False)}
     requeued = []
     for trial in study.get_trials(deepcopy=False):
-        stale = trial.state == TrialState.RUNNING and _driver_is_dead(trial.user_attrs.get("driver"))
+        stale = trial.state == TrialState.RUNNING and _driver_is_dead(
+            trial.user_attrs.get("driver")
+        )
         if stale:
             study._storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
             study.tell(trial.number, state=TrialState.FAIL)

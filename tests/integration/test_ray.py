@@ -1,0 +1,155 @@
+"""Search trials and suite train stages as Ray tasks, on a local Ray head this module starts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
+
+BIN = Path(sys.executable).parent
+COPIED = ["rlpipe", "pipelines", "params", "references", "dvc.yaml", ".dvcignore", "pyproject.toml"]
+SPACE = "algorithm.lr: {type: log_float, low: 1e-4, high: 3e-3}\n"
+BROKEN = (
+    "algorithm: {learning_starts: 1000, actor_lr",
+    "algorithm: {learning_startz: 1000, actor_lr",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _environment() -> dict[str, str]:
+    return {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "HF_HUB_OFFLINE": "1",
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # loopback addresses only, no network
+        "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",  # stop at once at the end
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
+
+
+@pytest.fixture(scope="module")
+def ray_address() -> Iterator[str]:
+    """A Ray head with 2 CPUs on loopback, every port free-picked; stopped afterwards."""
+    temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: it holds unix sockets
+    port = _free_port()
+    ports = {
+        name: _free_port()
+        for name in ("node-manager", "object-manager", "dashboard-agent-listen",
+                     "dashboard-agent-grpc", "runtime-env-agent", "metrics-export")
+    }  # fmt: skip
+    command = [
+        "ray", "start", "--head", "--block", "--num-cpus=2", "--include-dashboard=false",
+        f"--port={port}", "--object-store-memory=100000000", f"--temp-dir={temp_dir}",
+        "--disable-usage-stats", *(f"--{name}-port={value}" for name, value in ports.items()),
+    ]  # fmt: skip
+    log = open(Path(temp_dir) / "head.log", "w")  # noqa: SIM115 (closed below)
+    head = subprocess.Popen(command, env=_environment(), stdout=log, stderr=subprocess.STDOUT)
+    address = f"127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while subprocess.run(
+            ["ray", "status", f"--address={address}"], env=_environment(), capture_output=True
+        ).returncode:
+            assert head.poll() is None, (Path(temp_dir) / "head.log").read_text()
+            assert time.monotonic() < deadline, "the Ray head did not start"
+            time.sleep(1)
+        yield address
+    finally:
+        head.send_signal(signal.SIGTERM)
+        try:
+            head.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            head.kill()
+            head.wait()
+        log.close()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def run(cwd: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        command, cwd=cwd, env=_environment(), capture_output=True, text=True, check=False
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def test_search_trials_run_as_ray_tasks(tmp_path, ray_address):
+    import optuna
+
+    (tmp_path / "space.yaml").write_text(SPACE)
+    run(
+        tmp_path,
+        "rlpipe", "search", "ppo", "cartpole", "--space", "space.yaml", "--trials", "2",
+        "-s", "max_frame=512", "-s", "meta.log_interval=256", "--pruner", "none",
+        "--ray", ray_address, "--pipelines", str(REPO / "pipelines"),
+    )  # fmt: skip
+    folder = tmp_path / "searches" / "ppo-cartpole"
+    study = optuna.load_study(study_name="ppo-cartpole", storage=f"sqlite:///{folder / 'study.db'}")
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    for trial in study.trials:
+        assert (folder / f"trial-{trial.number}" / "summary.json").is_file()
+    assert (folder / "SEARCH.md").is_file() and (folder / "best.yaml").is_file()
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A git + DVC copy of the repo with the 2-run smoke suite, nothing trained yet."""
+    root = tmp_path / "project"
+    root.mkdir()
+    for name in COPIED:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, root / name)
+    shutil.copy2(root / "params" / "suite-smoke.yaml", root / "params" / "suite.yaml")
+    run(root, "git", "init", "-q")
+    run(root, "git", "config", "user.email", "ci@example.invalid")
+    run(root, "git", "config", "user.name", "ci")
+    run(root, "dvc", "init", "-q")
+    run(root, "dvc", "config", "core.analytics", "false")
+    run(root, "git", "add", "-A")
+    run(root, "git", "commit", "-qm", "smoke suite")
+    return root
+
+
+def test_suite_stages_run_on_ray_are_committed_so_dvc_and_audit_are_clean(project, ray_address):
+    sac = project / "pipelines" / "sac.yaml"
+    good = sac.read_text()
+    assert BROKEN[0] in good
+    sac.write_text(good.replace(*BROKEN, 1))  # only sac's pendulum spec is broken
+
+    failed = run(project, "rlpipe", "suite", "run", "--ray", ray_address, check=False)
+    assert failed.returncode == 2
+    assert "train@sac-pendulum" in failed.stderr and "learning_startz" in failed.stderr
+    assert "committed: train@crossq-cartpole" in failed.stderr  # finished stages are kept
+    assert "train@crossq-cartpole" in (project / "dvc.lock").read_text()
+    assert "train@sac-pendulum" not in (project / "dvc.lock").read_text()
+
+    sac.write_text(good)
+    result = run(project, "rlpipe", "suite", "run", "--ray", ray_address)
+    assert "1 stale train stages: train@sac-pendulum" in result.stdout
+    assert "Data and pipelines are up to date." in run(project, "dvc", "status").stdout
+    audit = run(project, "rlpipe", "audit", check=False)
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    report = (project / "reports" / "BENCHMARKS.md").read_text()
+    assert "crossq-cartpole" in report and "sac-pendulum" in report
