@@ -3,6 +3,7 @@ run the trials here or on Ray, and write the search's report."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,10 @@ def run_search(
     report: Callable[[SearchEvent], None] = lambda _: None,
 ) -> SearchOutcome:
     """Run (or resume) a search until `options.trials` trials have finished."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", options.name):
+        raise RlpipeError(
+            f"--name {options.name!r}: a search name is a folder name: letters, digits, _ . -"
+        )
     space = load_space(request.space_file)
     seeds = [f"meta.seeds={request.seeds}"]
     resolved = resolve_spec(

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -16,16 +14,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.suite_project import BROKEN_SAC_PENDULUM, environment, make_project
+from tests.suite_project import run as run_in
 
 pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
 
-BIN = Path(sys.executable).parent
-COPIED = ["rlpipe", "pipelines", "params", "references", "dvc.yaml", ".dvcignore", "pyproject.toml"]
 SPACE = "algorithm.lr: {type: log_float, low: 1e-4, high: 3e-3}\n"
-BROKEN = (
-    "algorithm: {learning_starts: 1000, actor_lr",
-    "algorithm: {learning_startz: 1000, actor_lr",
-)
 
 
 def _free_port() -> int:
@@ -35,14 +29,11 @@ def _free_port() -> int:
 
 
 def _environment() -> dict[str, str]:
-    return {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        "HF_HUB_OFFLINE": "1",
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # loopback addresses only, no network
-        "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",  # stop at once at the end
-        "RAY_USAGE_STATS_ENABLED": "0",
-    }
+    return environment(
+        RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",  # loopback addresses only, no network
+        RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="0",  # stop at once at the end
+        RAY_USAGE_STATS_ENABLED="0",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -84,12 +75,7 @@ def ray_address() -> Iterator[str]:
 
 
 def run(cwd: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        command, cwd=cwd, env=_environment(), capture_output=True, text=True, check=False
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
+    return run_in(cwd, *command, check=check, env=_environment())
 
 
 def test_search_trials_run_as_ray_tasks(tmp_path, ray_address):
@@ -113,30 +99,14 @@ def test_search_trials_run_as_ray_tasks(tmp_path, ray_address):
 @pytest.fixture
 def project(tmp_path) -> Path:
     """A git + DVC copy of the repo with the 2-run smoke suite, nothing trained yet."""
-    root = tmp_path / "project"
-    root.mkdir()
-    for name in COPIED:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, root / name)
-    shutil.copy2(root / "params" / "suite-smoke.yaml", root / "params" / "suite.yaml")
-    run(root, "git", "init", "-q")
-    run(root, "git", "config", "user.email", "ci@example.invalid")
-    run(root, "git", "config", "user.name", "ci")
-    run(root, "dvc", "init", "-q")
-    run(root, "dvc", "config", "core.analytics", "false")
-    run(root, "git", "add", "-A")
-    run(root, "git", "commit", "-qm", "smoke suite")
-    return root
+    return make_project(tmp_path / "project")
 
 
 def test_suite_stages_run_on_ray_are_committed_so_dvc_and_audit_are_clean(project, ray_address):
     sac = project / "pipelines" / "sac.yaml"
     good = sac.read_text()
-    assert BROKEN[0] in good
-    sac.write_text(good.replace(*BROKEN, 1))  # only sac's pendulum spec is broken
+    assert BROKEN_SAC_PENDULUM[0] in good
+    sac.write_text(good.replace(*BROKEN_SAC_PENDULUM))
 
     failed = run(project, "rlpipe", "suite", "run", "--ray", ray_address, check=False)
     assert failed.returncode == 2

@@ -256,3 +256,18 @@ def test_trial_cut_off_by_a_killed_search_is_failed_and_requeued_once(tmp_path, 
     rerun = study.ask()  # the queued trial comes first, with the cut-off trial's values
     assert rerun.number == waiting[0].number
     assert suggest(rerun, space) == values
+
+
+def test_journal_file_storage_holds_a_study_that_resumes(tmp_path, pipelines_dir):
+    settings, space = search_settings(tmp_path, pipelines_dir)
+    journal = str(tmp_path / "shared" / "study.log")
+    (tmp_path / "shared").mkdir()
+    options = SearchOptions("j", 2, root=tmp_path / "searches", storage=journal)
+    study = open_study(settings, options)
+    trial = study.ask()
+    suggest(trial, space)
+    study.tell(trial, -1.0)
+    resumed = SearchOptions("j", 2, root=tmp_path / "searches", storage=journal, resume=True)
+    again = open_study(settings, resumed)
+    assert [t.value for t in again.trials] == [-1.0]
+    assert not (tmp_path / "searches" / "j").exists()  # nothing in the default place
