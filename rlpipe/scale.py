@@ -198,9 +198,11 @@ class RayRunner:
             ray.init(address=address, log_to_driver=False, configure_logging=False)
         except (ConnectionError, ValueError, RuntimeError) as exc:
             where = address or "a local Ray instance"
+            cause = f" ({exc.__cause__})" if exc.__cause__ else ""
             raise RlpipeError(
-                f"--ray {address or ''}: cannot connect to {where}: {exc}; start a cluster "
-                "with `ray start --head` (and `ray start --address HEAD:PORT` on each worker)"
+                f"--ray {address or ''}: cannot connect to {where}: {exc}{cause}; start a "
+                "cluster with `ray start --head` (and `ray start --address HEAD:PORT` on each "
+                "worker)"
             ) from None
         self.task = ray.remote(max_retries=0)(execute)
 

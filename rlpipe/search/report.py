@@ -95,6 +95,7 @@ def _cell(value: Any) -> str:
 def _markdown(
     settings: SearchSettings,
     name: str,
+    folder: Path,
     storage: str,
     rows: list[TrialRow],
     best: TrialRow | None,
@@ -127,8 +128,7 @@ def _markdown(
             f"Trial {best.number}: {_cell(best.value)}, values in `{BEST_FILE}`:",
             "",
             "```bash",
-            f"rlpipe train {settings.family} {settings.spec} --overrides "
-            f"searches/{name}/{BEST_FILE}",
+            f"rlpipe train {settings.family} {settings.spec} --overrides {folder / BEST_FILE}",
             "```",
             "",
             *(f"- `{key}` = {_cell(value)}" for key, value in best.params.items()),
@@ -215,7 +215,7 @@ def write_search_report(
         folder / TRIALS_FILE,
         {"name": name, "settings": settings.__dict__, "trials": [r.__dict__ for r in rows]},
     )
-    text = _markdown(settings, name, storage, rows, best, plots)
+    text = _markdown(settings, name, folder, storage, rows, best, plots)
     atomic_write_text(folder / SEARCH_FILE, text)
     files += [folder / TRIALS_FILE, folder / SEARCH_FILE]
     return SearchReport(folder, rows, best, files)

@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -36,10 +37,19 @@ def _environment() -> dict[str, str]:
     )
 
 
-@pytest.fixture(scope="module")
-def ray_address() -> Iterator[str]:
-    """A Ray head with 2 CPUs on loopback, every port free-picked; stopped afterwards."""
-    temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: it holds unix sockets
+def _node_is_up(address: str) -> bool:
+    # `ray status` answers before the node has registered; wait for its CPUs to show.
+    status = subprocess.run(
+        ["ray", "status", f"--address={address}"],
+        env=_environment(),
+        capture_output=True,
+        text=True,
+    )
+    return "CPU" in status.stdout
+
+
+def _start_head(temp_dir: str, log: IO[str]) -> tuple[subprocess.Popen, str]:
+    """`ray start --head --block` with 2 CPUs, every port free-picked; its address."""
     port = _free_port()
     ports = {
         name: _free_port()
@@ -51,27 +61,43 @@ def ray_address() -> Iterator[str]:
         f"--port={port}", "--object-store-memory=100000000", f"--temp-dir={temp_dir}",
         "--disable-usage-stats", *(f"--{name}-port={value}" for name, value in ports.items()),
     ]  # fmt: skip
-    log = open(Path(temp_dir) / "head.log", "w")  # noqa: SIM115 (closed below)
     head = subprocess.Popen(command, env=_environment(), stdout=log, stderr=subprocess.STDOUT)
-    address = f"127.0.0.1:{port}"
+    return head, f"127.0.0.1:{port}"
+
+
+def _stop(head: subprocess.Popen) -> None:
+    head.send_signal(signal.SIGTERM)
     try:
-        deadline = time.monotonic() + 300
-        while subprocess.run(
-            ["ray", "status", f"--address={address}"], env=_environment(), capture_output=True
-        ).returncode:
-            assert head.poll() is None, (Path(temp_dir) / "head.log").read_text()
-            assert time.monotonic() < deadline, "the Ray head did not start"
-            time.sleep(1)
-        yield address
-    finally:
-        head.send_signal(signal.SIGTERM)
+        head.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        head.kill()
+        head.wait()
+
+
+@pytest.fixture(scope="module")
+def ray_address() -> Iterator[str]:
+    """A local Ray head on loopback, stopped afterwards. Ray gives its raylet 30 s to
+    register, which a machine loaded by other jobs can miss: then it is started again."""
+    temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: it holds unix sockets
+    log_path = Path(temp_dir) / "head.log"
+    with open(log_path, "w") as log:
+        for _attempt in range(3):
+            head, address = _start_head(temp_dir, log)
+            deadline = time.monotonic() + 300
+            while head.poll() is None and time.monotonic() < deadline:
+                if _node_is_up(address):
+                    break
+                time.sleep(1)
+            if head.poll() is None and time.monotonic() < deadline:
+                break
+            _stop(head)
+        else:
+            pytest.fail(f"the Ray head did not start:\n{log_path.read_text()[-3000:]}")
         try:
-            head.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            head.kill()
-            head.wait()
-        log.close()
-        shutil.rmtree(temp_dir, ignore_errors=True)
+            yield address
+        finally:
+            _stop(head)
+    shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def run(cwd: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess:
