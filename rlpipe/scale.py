@@ -82,6 +82,7 @@ class _Process:
             start_new_session=True,
         )
         self.stopped = False
+        self.result: CommandResult | None = None
 
     def poll(self) -> CommandResult | None:
         code = self.process.poll()
@@ -89,6 +90,8 @@ class _Process:
 
     def stop(self) -> None:
         """SIGTERM to the command's process group (rlpipe train keeps its checkpoints)."""
+        if self.process.poll() is not None:
+            return
         self.stopped = True
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -102,9 +105,12 @@ class _Process:
         return self._result(code)
 
     def _result(self, code: int) -> CommandResult:
-        result = CommandResult(code, _tail(self.output), socket.gethostname(), self.stopped)
-        self.output.close()
-        return result
+        if self.result is None:  # read the output once, then release it
+            self.result = CommandResult(
+                code, _tail(self.output), socket.gethostname(), self.stopped
+            )
+            self.output.close()
+        return self.result
 
 
 def execute(command: Command, cwd: str) -> CommandResult:

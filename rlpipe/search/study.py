@@ -251,7 +251,7 @@ def requeue_interrupted(study: Any) -> list[int]:
         stale = trial.state == TrialState.RUNNING and _driver_is_dead(
             trial.user_attrs.get("driver")
         )
-        if stale:
+        if stale:  # Optuna's public API only sets attributes of trials this process runs
             study._storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
             study.tell(trial.number, state=TrialState.FAIL)
         interrupted = stale or (
@@ -291,7 +291,7 @@ class TrialObjective:
         self.settings, self.options, self.space = settings, options, space
         self.runner, self.resources, self.report = runner, resources, report
         self.cwd = str(Path.cwd())
-        self.lock = threading.Lock()  # rich progress and the study's storage from threads
+        self.lock = threading.Lock()  # parallel trials report from Optuna's worker threads
 
     def __call__(self, trial: Any) -> float:
         """Train and score one trial."""
