@@ -328,7 +328,9 @@ class TrialObjective:
                     trial.report(value, frame)
                     trial.set_user_attr("frames", frame)
                     self._emit(SearchEvent("value", trial.number, frame, value))
-                    if result is None and trial.should_prune():
+                    # A trial at its last row has its score: let it finish rather than prune.
+                    last_row = frame >= settings.max_frame
+                    if result is None and not last_row and trial.should_prune():
                         running.stop()
                         result = self._wait(running)
                         self._emit(SearchEvent("end", trial.number, frame, value, "PRUNED"))
