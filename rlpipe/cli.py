@@ -213,6 +213,14 @@ def train(
             "enough to repay compiling (see rlpipe/fast.py).",
         ),
     ] = None,
+    overrides_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--overrides",
+            help="YAML file of name: value settings (e.g. a search's best.yaml), applied "
+            "before -s.",
+        ),
+    ] = None,
     only_seeds: Annotated[
         str | None,
         typer.Option(
@@ -238,7 +246,8 @@ def train(
 
     if resume and overwrite:
         raise RlpipeError("--resume and --overwrite exclude each other")
-    all_overrides = [*(overrides or []), *([f"meta.seeds={seeds}"] if seeds else [])]
+    from_file = _overrides_from_file(family, spec, overrides_file, pipelines)
+    all_overrides = [*from_file, *(overrides or []), *([f"meta.seeds={seeds}"] if seeds else [])]
     resolved = resolve_spec(family, spec, all_overrides, pipelines)
     options = TrainOptions(device, out, artifacts, resume, overwrite, profile, workers, compile_,
                            tuple(restart_seed or ()), parse_seed_list(only_seeds))  # fmt: skip
@@ -282,7 +291,32 @@ def summarize(
     print_table(summary_table(run_dir, summarize_groups(RunFolder(run_dir))))
 
 
+def _overrides_from_file(family: str, spec: str, path: Path | None, pipelines: Path) -> list[str]:
+    """An override file's settings as -s strings; an error in them names the file."""
+    if path is None:
+        return []
+    from rlpipe.search.overrides import read_overrides_file
+
+    from_file = read_overrides_file(path)
+    try:
+        resolve_spec(family, spec, from_file, pipelines)
+    except RlpipeError as exc:
+        raise RlpipeError(f"--overrides {path}: {exc}") from None
+    return from_file
+
+
 SuiteOpt = Annotated[Path, typer.Option("--suite", help="Suite file.")]
+RayOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray",
+        metavar="[ADDRESS]",
+        help="Run on a Ray cluster: --ray ADDRESS (host:port, auto), or --ray alone for the "
+        "cluster `ray start` made on this machine (else a new local one). Needs the ray extra.",
+    ),
+]
+RAY_LOCAL = "local"
+"""The value `--ray` gets when no address follows it (see _ray_without_address)."""
 
 
 @app.command("eval")
@@ -471,7 +505,10 @@ def bench(
         err_console.print(f"recorded in {shown(path)}")
 
 
-suite_app = typer.Typer(help="The benchmark suite as DVC stages.", no_args_is_help=True)
+suite_app = typer.Typer(
+    help="The benchmark suite as DVC stages: write them, run them here or on Ray.",
+    no_args_is_help=True,
+)
 app.add_typer(suite_app, name="suite")
 
 
@@ -501,6 +538,138 @@ def suite_stages(
     console.print(f"wrote {DVC_FILE} from {suite}; `dvc repro` runs the stages not yet done")
 
 
+@app.command()
+@user_errors
+def search(
+    family: FamilyArg,
+    spec: SpecArg,
+    space: Annotated[
+        Path, typer.Option(help="Search space YAML: dotted spec keys with distributions.")
+    ],
+    trials: Annotated[int, typer.Option(help="Trials in the search (finished ones count).", min=1)],
+    overrides: OverridesOpt = None,
+    name: Annotated[
+        str | None, typer.Option(help="Search name and folder; default <family>-<spec>.")
+    ] = None,
+    seeds: Annotated[int, typer.Option(help="Seeds per trial.", min=1)] = 1,
+    objective: Annotated[
+        str,
+        typer.Option(
+            help="score: the run's score (final training-return moving average); eval: its "
+            "final deterministic eval return."
+        ),
+    ] = "score",
+    pruner: Annotated[str, typer.Option(help="median, hyperband or none.")] = "median",
+    startup_trials: Annotated[
+        int, typer.Option(help="Trials sampled at random and never pruned.", min=0)
+    ] = 5,
+    warmup_frames: Annotated[
+        int, typer.Option(help="Frames before a trial may be pruned.", min=0)
+    ] = 0,
+    seed: Annotated[int, typer.Option(help="Sampler seed.")] = 0,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="Optuna storage: an RDB URL (postgresql://...) or a journal file path; "
+            "default sqlite:///searches/<name>/study.db."
+        ),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the search; finished trials are kept.")
+    ] = False,
+    ray: RayOpt = None,
+    parallel: Annotated[
+        int | None,
+        typer.Option(help="Trials at once; default 1, or as many as the Ray cluster fits.", min=1),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="Seed processes per trial (CPUs each trial takes).", min=1)
+    ] = 1,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N for each trial.")] = "auto",
+    out: Annotated[Path, typer.Option(help="Folder of searches.")] = Path("searches"),
+    pipelines: PipelinesOpt = Path("pipelines"),
+) -> None:
+    """Search hyperparameters with Optuna; each trial is an `rlpipe train` run folder."""
+    from rlpipe.launch import sigterm_as_interrupt
+    from rlpipe.search.driver import SearchRequest, run_search
+    from rlpipe.search.render import SearchProgress, trials_table
+    from rlpipe.search.study import SearchOptions
+
+    if objective not in ("score", "eval"):
+        raise RlpipeError(f"--objective {objective}: expected score or eval")
+    if pruner not in ("median", "hyperband", "none"):
+        raise RlpipeError(f"--pruner {pruner}: expected median, hyperband or none")
+    request = SearchRequest(
+        family, spec, space, tuple(overrides or []), seeds, objective, pruner,  # type: ignore[arg-type]
+        startup_trials, warmup_frames, seed,
+    )  # fmt: skip
+    options = SearchOptions(
+        name or f"{family}-{spec}", trials, out, storage, resume, parallel, workers, device,
+        pipelines,
+    )  # fmt: skip
+    address = None if ray in (None, RAY_LOCAL) else ray
+    max_frame = resolve_spec(family, spec, overrides or [], pipelines).spec.env.max_frame
+    console.print(f"[bold]search {options.name}[/]: {family}/{spec}, {trials} trials")
+    try:
+        with sigterm_as_interrupt(), SearchProgress(console, trials, max_frame) as progress:
+            outcome = run_search(request, options, ray is not None, address, progress.update)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: finished trials are kept; continue with --resume")
+        raise typer.Exit(130) from None
+    if outcome.requeued:
+        console.print(f"re-queued trials cut off by the last stop: {outcome.requeued}")
+    print_table(trials_table(outcome.report, objective))
+    best = outcome.report.best
+    if best is not None:
+        console.print(f"best: trial {best.number}, {objective} {best.value:.1f}")
+    console.print(f"wrote {options.folder}/SEARCH.md")
+
+
+
+
+@suite_app.command("run")
+@user_errors
+def suite_run(
+    ray: RayOpt = None,
+    repro: Annotated[
+        bool,
+        typer.Option("--repro/--no-repro", help="Run `dvc repro` (eval, plot, report) after."),
+    ] = True,
+) -> None:
+    """Train the stale DVC train stages (here or on Ray), commit them, then `dvc repro`."""
+    from rlpipe.launch import sigterm_as_interrupt
+    from rlpipe.suite_run import run_suite
+
+    address = None if ray in (None, RAY_LOCAL) else ray
+
+    def show(message: str) -> None:
+        console.print(escape(message), highlight=False)
+
+    try:
+        with sigterm_as_interrupt():
+            result = run_suite(Path.cwd(), ray is not None, address, repro, show)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: stages that finished are committed")
+        raise typer.Exit(130) from None
+    console.print(
+        f"trained {len(result.trained)} stale train stages"
+        + (", dvc repro done" if result.reproduced else "")
+    )
+
+
+def _ray_without_address(argv: list[str]) -> list[str]:
+    """`--ray` takes an optional value: the next word is its address only if it looks like
+    one (host:port, ray://..., auto); else `--ray` means a local cluster."""
+    fixed = []
+    for index, word in enumerate(argv):
+        fixed.append(word)
+        if word == "--ray":
+            following = argv[index + 1] if index + 1 < len(argv) else ""
+            if not (":" in following or following == "auto"):
+                fixed.append(RAY_LOCAL)
+    return fixed
+
+
 def run() -> None:
     """Console-script entry point."""
-    app()
+    app(args=_ray_without_address(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Hyperparameter search with Optuna: each trial an ordinary `rlpipe train` run folder."""

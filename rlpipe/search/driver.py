@@ -1,0 +1,117 @@
+"""`rlpipe search` end to end: check the space against the spec, open (or resume) the study,
+run the trials here or on Ray, and write the search's report."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rlpipe.errors import RlpipeError
+from rlpipe.scale import Resources, make_runner
+from rlpipe.search.report import SearchReport, write_search_report
+from rlpipe.search.space import check_space, load_space
+from rlpipe.search.study import (
+    PrunerName,
+    SearchEvent,
+    SearchOptions,
+    TrialFailed,
+    TrialObjective,
+    counted_trials,
+    open_study,
+    settings_for,
+)
+from rlpipe.search.trial import Objective
+from rlpipe.spec import resolve_spec
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """What to search: a spec, a space file, the -s settings every trial shares, and how."""
+
+    family: str
+    spec: str
+    space_file: Path
+    overrides: tuple[str, ...] = ()
+    seeds: int = 1
+    objective: Objective = "score"
+    pruner: PrunerName = "median"
+    startup_trials: int = 5
+    warmup_frames: int = 0
+    seed: int = 0
+    pruner_override: object | None = None  # an Optuna pruner object (tests), else by name
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """The report of a search, the trials it re-queued on resume and how many it ran now."""
+
+    report: SearchReport
+    requeued: list[int]
+    ran: int
+
+
+def run_search(
+    request: SearchRequest,
+    options: SearchOptions,
+    ray: bool = False,
+    ray_address: str | None = None,
+    report: Callable[[SearchEvent], None] = lambda _: None,
+) -> SearchOutcome:
+    """Run (or resume) a search until `options.trials` trials have finished."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", options.name):
+        raise RlpipeError(
+            f"--name {options.name!r}: a search name is a folder name: letters, digits, _ . -"
+        )
+    space = load_space(request.space_file)
+    seeds = [f"meta.seeds={request.seeds}"]
+    resolved = resolve_spec(
+        request.family, request.spec, [*request.overrides, *seeds], options.pipelines
+    )
+    check_space(
+        space, request.family, request.spec, [*request.overrides, *seeds], options.pipelines
+    )
+    settings = settings_for(
+        resolved,
+        space,
+        request.overrides,
+        request.seeds,
+        request.objective,
+        request.pruner,
+        request.startup_trials,
+        request.warmup_frames,
+        request.seed,
+    )
+    study = open_study(settings, options, request.pruner_override)
+    waiting = [t for t in study.get_trials(deepcopy=False) if t.state.name == "WAITING"]
+    requeued = [t.user_attrs["retry_of"] for t in waiting if "retry_of" in t.user_attrs]
+    remaining = max(0, options.trials - counted_trials(study))
+    runner = make_runner(ray, ray_address)
+    gpus = 1.0 if options.device.startswith("cuda") else 0.0
+    resources = Resources(cpus=float(min(options.workers, request.seeds)), gpus=gpus)
+    if resources.cpus > runner.max_cpus_per_node():
+        runner.close()
+        raise RlpipeError(
+            f"--workers {options.workers}: no node has {resources.cpus:g} CPUs "
+            f"(the largest has {runner.max_cpus_per_node():g})"
+        )
+    objective = TrialObjective(settings, options, space, runner, resources, report)
+    # By default as many trials at once as the cluster has room for (one at a time here).
+    parallel = options.parallel or (int(runner.total_cpus() // resources.cpus) if ray else 1)
+    before = len(study.trials)
+    try:
+        if remaining:
+            study.optimize(
+                objective, n_trials=remaining, n_jobs=max(1, parallel), catch=(TrialFailed,)
+            )
+    finally:
+        runner.close()
+        written = write_search_report(
+            study, settings, space, options.name, options.folder, _shown(options)
+        )
+    return SearchOutcome(written, requeued, len(study.trials) - before)
+
+
+def _shown(options: SearchOptions) -> str:
+    return options.storage or str(options.folder / "study.db")

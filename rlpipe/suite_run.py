@@ -1,0 +1,158 @@
+"""`rlpipe suite run`: train the suite's stale DVC train stages (here, or as Ray tasks),
+record each finished one with `dvc commit`, then `dvc repro` for eval, plot and report.
+
+A committed stage is recorded in dvc.lock exactly as if `dvc repro` had run it: same
+command, same outputs, hashes taken from the working tree. Ray workers write into the same
+working tree, which must be on a filesystem every node shares, at the same path.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rlpipe.errors import RlpipeError
+from rlpipe.scale import CommandResult, Resources, Runner, Running, make_runner
+from rlpipe.spec import DEFAULT_SUITE, load_suite
+
+POLL_S = 1.0
+
+
+@dataclass(frozen=True)
+class StaleStage:
+    """A train stage DVC would re-run, with its command as DVC interpolated it."""
+
+    name: str  # e.g. train-crossq-cartpole, train-crossq-hopper-seeds-0-1
+    cmd: str
+
+
+@dataclass(frozen=True)
+class SuiteRunResult:
+    """The train stages trained and committed, and whether `dvc repro` ran after."""
+
+    trained: list[str]
+    reproduced: bool
+
+
+def stale_train_stages(root: Path) -> list[StaleStage]:
+    """The suite's train stages (whole runs and seed groups) whose code, spec, command or run
+    files changed since dvc.lock recorded them; weights merely missing from the cache (a fresh
+    clone) are not a change, as `dvc repro --allow-missing` sees it."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    from rlpipe.stages import stage_status, train_stages
+
+    names = [
+        stage.name for stage in train_stages(load_suite(root / DEFAULT_SUITE), root / "pipelines")
+    ]
+    stale = {status.stage for status in stage_status(root, names)}
+    try:
+        with Repo(str(root)) as repo:
+            stages = {stage.addressing: stage for stage in repo.index.stages}
+    except DvcException as exc:
+        raise RlpipeError(f"{root}: dvc cannot read the pipeline: {exc}") from None
+    return [StaleStage(name, stages[name].cmd) for name in names if name in stale]
+
+
+def _dvc(root: Path, *args: str) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "dvc", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        output = (completed.stdout + completed.stderr).strip()
+        raise RlpipeError(f"dvc {' '.join(args)} failed: {output[-2000:]}")
+
+
+def run_suite(
+    root: Path,
+    use_ray: bool,
+    address: str | None,
+    repro: bool = True,
+    show: Callable[[str], None] = lambda _: None,
+) -> SuiteRunResult:
+    """Train every stale train stage, commit each that finishes, then `dvc repro`.
+
+    Here the stages run one at a time; on Ray all are submitted and the cluster schedules
+    them by the CPUs (the suite's seeds) and GPUs (device cuda) each needs. A failed stage
+    fails the command with its name and the worker's output; finished ones stay committed.
+    """
+    suite = load_suite(root / DEFAULT_SUITE)
+    stages = stale_train_stages(root)
+    show(f"{len(stages)} stale train stages: {', '.join(s.name for s in stages) or 'none'}")
+    trained: list[str] = []
+    failures: list[str] = []
+    if stages:
+        runner = make_runner(use_ray, address)
+        try:
+            cpus = min(float(suite.seeds), runner.max_cpus_per_node())
+            gpus = 1.0 if suite.device.startswith("cuda") else 0.0
+            at_once = len(stages) if use_ray else 1
+            _run_stages(root, stages, runner, Resources(cpus, gpus), at_once,
+                        trained, failures, show)  # fmt: skip
+        finally:
+            runner.close()
+    if failures:
+        kept = f"; committed: {', '.join(trained)}" if trained else ""
+        raise RlpipeError("train stages failed:\n" + "\n".join(failures) + kept)
+    if repro:
+        show("dvc repro (eval, plot, report)")
+        _dvc(root, "repro")
+    return SuiteRunResult(trained, repro)
+
+
+def _run_stages(
+    root: Path,
+    stages: list[StaleStage],
+    runner: Runner,
+    resources: Resources,
+    at_once: int,
+    trained: list[str],
+    failures: list[str],
+    show: Callable[[str], None],
+) -> None:
+    pending = list(stages)
+    running: dict[str, Running] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < at_once:
+                stage = pending.pop(0)
+                show(f"{stage.name}: started")
+                running[stage.name] = runner.start(stage.cmd, str(root), resources)
+            for name, handle in list(running.items()):
+                if (result := handle.poll()) is not None:
+                    del running[name]
+                    _finish(root, name, result, trained, failures, show)
+            if running:
+                time.sleep(POLL_S)
+    finally:  # interrupted: stop what still runs, and wait for it to save its state
+        for handle in running.values():
+            handle.stop()
+        while any(handle.poll() is None for handle in running.values()):
+            time.sleep(POLL_S)
+
+
+def _finish(
+    root: Path,
+    name: str,
+    result: CommandResult,
+    trained: list[str],
+    failures: list[str],
+    show: Callable[[str], None],
+) -> None:
+    where = f" on {result.host}" if result.host else ""
+    if result.returncode != 0:
+        failures.append(f"{name}{where}: exit code {result.returncode}: {result.output_tail}")
+        show(f"{name}: failed{where}")
+        return
+    _dvc(root, "commit", "--force", name)
+    trained.append(name)
+    show(f"{name}: trained{where}, committed to dvc.lock")

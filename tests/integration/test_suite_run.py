@@ -1,0 +1,29 @@
+"""`rlpipe suite run` without Ray: stale train stages run here, one at a time, and are committed."""
+
+from __future__ import annotations
+
+from tests.suite_project import BROKEN_SAC_PENDULUM, make_project, run
+
+
+def test_local_suite_run_commits_finished_stages_and_names_the_failed_one(tmp_path):
+    project = make_project(tmp_path / "project")
+    sac = project / "pipelines" / "sac.yaml"
+    good = sac.read_text()
+    assert BROKEN_SAC_PENDULUM[0] in good
+    sac.write_text(good.replace(*BROKEN_SAC_PENDULUM))
+
+    failed = run(project, "rlpipe", "suite", "run", "--no-repro", check=False)
+    assert failed.returncode == 2
+    assert "train-sac-pendulum-seeds-0" in failed.stderr
+    assert "key algorithm.learning_startz: unknown key" in failed.stderr
+    assert "committed: train-crossq-cartpole" in failed.stderr
+    status = run(project, "dvc", "status", "train-crossq-cartpole").stdout
+    assert "Data and pipelines are up to date." in status
+
+    sac.write_text(good)
+    result = run(project, "rlpipe", "suite", "run", "--no-repro")
+    groups = "train-sac-pendulum-seeds-0, train-sac-pendulum-seeds-1"
+    assert f"2 stale train stages: {groups}" in result.stdout
+    stale = run(project, "dvc", "status").stdout
+    assert "train-" not in stale and "eval-sac-pendulum" in stale  # eval left to dvc repro
+    assert "summarize-sac-pendulum" in stale
