@@ -625,8 +625,6 @@ def search(
     console.print(f"wrote {options.folder}/SEARCH.md")
 
 
-
-
 @suite_app.command("run")
 @user_errors
 def suite_run(

@@ -3,7 +3,7 @@
     python tools/eval_protocols.py /tmp/crossq-pendulum --seeds 0 1 --episodes 10 100
 
 Per seed, the mean return of the deterministic policy over:
-- rlpipe's protocol (`rlpipe eval`): N eval envs reset with seeds s+1_000_003+i, one
+- rlpipe's protocol (`rlpipe eval`): N eval envs reset with seeds eval_seed(s)+i, one
   episode each;
 - the protocol of tools/sb3_crossq_pendulum.py: one env reset once with seed s+1_000_003,
   then N episodes in a row, as SB3's evaluate_policy draws them from that env's stream.
@@ -23,8 +23,11 @@ import torch
 
 from rlpipe.algos.registry import algorithm, build_agent
 from rlpipe.envs import env_shapes, make_vec_env
-from rlpipe.loops.evaluate import EVAL_SEED_OFFSET, evaluate
+from rlpipe.loops.evaluate import eval_seed, evaluate
 from rlpipe.rundir import RunFolder
+
+
+SB3_SCRIPT_EVAL_OFFSET = 1_000_003  # tools/sb3_crossq_pendulum.py seeds its eval env s + this
 
 
 def squashes_actions(spec) -> bool:
@@ -61,15 +64,16 @@ def main() -> None:
         for name in ("rlpipe", "sb3"):
             scores = []
             for seed in seeds:
-                eval_seed = seed + EVAL_SEED_OFFSET
-                envs = make_vec_env(spec.env, eval_seed, num_envs=episodes,
+                first_eval_seed = eval_seed(seed)
+                envs = make_vec_env(spec.env, first_eval_seed, num_envs=episodes,
                                     rescale_actions=squashes_actions(spec))  # fmt: skip
                 agent = build_agent(spec, env_shapes(envs), torch.device("cpu"))
                 agent.load_state_dict(run.seed(seed).load_weights("cpu"))
                 if name == "rlpipe":
-                    scores.append(evaluate(agent, envs, eval_seed))
+                    scores.append(evaluate(agent, envs, first_eval_seed))
                 else:
-                    scores.append(sequential_return(agent, spec, eval_seed, episodes))
+                    sb3_seed = seed + SB3_SCRIPT_EVAL_OFFSET
+                    scores.append(sequential_return(agent, spec, sb3_seed, episodes))
                 envs.close()
             per_seed = ", ".join(f"{s:.1f}" for s in scores)
             print(

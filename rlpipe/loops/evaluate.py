@@ -13,8 +13,20 @@ from rlpipe.envs import env_shapes, make_vec_env
 from rlpipe.rundir import DamagedRunFile, RunFolder, atomic_write_json
 
 EVAL_SEED_OFFSET = 1_000_003  # eval envs never share a seed with training envs
+EVAL_SEED_STRIDE = 1_000_000
+"""Eval episodes per training seed before two seeds' evaluation seeds would overlap."""
 EVAL_ENVS_AT_ONCE = 16
 """Most eval envs alive at once: more episodes run in successive batches of this many."""
+
+
+def eval_seed(seed: int) -> int:
+    """The env seed of a training seed's first eval episode (episode i gets eval_seed + i).
+
+    Each training seed has its own block of EVAL_SEED_STRIDE eval seeds, so two seeds of a
+    run are never scored on the same starting states (with seed + offset, seeds 0 and 1
+    shared 9 of 10 eval episodes, and their eval returns were correlated).
+    """
+    return EVAL_SEED_OFFSET + seed * EVAL_SEED_STRIDE
 
 
 def evaluate(agent: Any, envs: Any, seed: int) -> float:
@@ -45,7 +57,7 @@ def evaluate_run(
     """Evaluate every seed's final weights for N deterministic episodes; writes eval.json.
 
     Episodes run in batches of at most EVAL_ENVS_AT_ONCE envs; episode i of a seed always
-    gets env seed seed + EVAL_SEED_OFFSET + i, so the batching does not change the result.
+    gets env seed eval_seed(seed) + i, so the batching does not change the result.
     """
     device = device or torch.device("cpu")
     saved = run.read_spec()
@@ -59,7 +71,7 @@ def evaluate_run(
         total = 0.0
         for first in range(0, episodes, EVAL_ENVS_AT_ONCE):
             batch = min(EVAL_ENVS_AT_ONCE, episodes - first)
-            env_seed = seed + EVAL_SEED_OFFSET + first
+            env_seed = eval_seed(seed) + first
             envs = make_vec_env(spec.env, env_seed, num_envs=batch, rescale_actions=rescale)
             try:
                 if agent is None:

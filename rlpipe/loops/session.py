@@ -21,7 +21,7 @@ from rlpipe.algos.base import Agent
 from rlpipe.algos.registry import algorithm, build_agent
 from rlpipe.envs import env_shapes, make_vec_env
 from rlpipe.fast import accelerate
-from rlpipe.loops.evaluate import EVAL_SEED_OFFSET, evaluate
+from rlpipe.loops.evaluate import eval_seed, evaluate
 from rlpipe.loops.seedloop import SeedLoop, SeedProgress
 from rlpipe.rundir import SeedFolder
 from rlpipe.spec.schema import Spec
@@ -75,7 +75,7 @@ class SeedSession(ABC):
         self.envs = make_vec_env(spec.env, job.seed, training=True, rescale_actions=rescale)
         self.eval_envs = make_vec_env(
             spec.env,
-            job.seed + EVAL_SEED_OFFSET,
+            eval_seed(job.seed),
             num_envs=spec.meta.eval_episodes,
             rescale_actions=rescale,
         )
@@ -103,7 +103,7 @@ class SeedSession(ABC):
 
     def evaluate(self) -> float:
         """The deterministic policy's mean return over the eval envs."""
-        return evaluate(self.agent, self.eval_envs, self.job.seed + EVAL_SEED_OFFSET)
+        return evaluate(self.agent, self.eval_envs, eval_seed(self.job.seed))
 
     def checkpoint(self) -> dict[str, Any]:
         """This session's parts of a checkpoint (SeedLoop adds the loop state)."""
