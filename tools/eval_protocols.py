@@ -26,7 +26,6 @@ from rlpipe.envs import env_shapes, make_vec_env
 from rlpipe.loops.evaluate import eval_seed, evaluate
 from rlpipe.rundir import RunFolder
 
-
 SB3_SCRIPT_EVAL_OFFSET = 1_000_003  # tools/sb3_crossq_pendulum.py seeds its eval env s + this
 
 
