@@ -23,7 +23,6 @@ app = typer.Typer(
     name="rlpipe",
     help="Train deep-RL agents from declarative specs and publish traceable benchmarks.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
@@ -262,6 +261,22 @@ def train(
         err_console.print("interrupted: checkpoints are kept; continue with --resume")
         raise typer.Exit(130) from None
     print_table(summary_table(run_dir, summary))
+    console.print(next_steps(run_dir, options.artifacts))
+
+
+def next_steps(run_dir: Path, artifacts: Path | None) -> str:
+    """Where a run went and the commands to try next, as rich text."""
+    where = shown(run_dir)
+    with_artifacts = f" --artifacts {shown(artifacts)}" if artifacts else ""
+    return (
+        f"run folder: [bold]{where}[/] (spec.json, summary.json, seed-K/metrics.csv, "
+        "seed-K/model.pt)\n"
+        "next:\n"
+        f"  rlpipe enjoy {where}{with_artifacts} --episodes 3 --video {where}/replay.mp4"
+        "   # watch the policy\n"
+        f"  rlpipe eval {where}{with_artifacts}   # evaluate its final weights again\n"
+        "  rlpipe report   # BENCHMARKS.md of the suite's runs in runs/ (params/suite.yaml)"
+    )
 
 
 def parse_seed_list(text: str | None) -> tuple[int, ...]:
@@ -342,6 +357,64 @@ def eval_run(
     result = evaluate_run(RunFolder(run_dir, artifacts), episodes, resolve_device(device), output)
     per_seed = ", ".join(f"seed {s['seed']}: {s['return_mean']:.1f}" for s in result["per_seed"])
     console.print(f"eval return {result['return_mean']:.1f} ({per_seed})")
+
+
+@app.command()
+@user_errors
+def enjoy(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder, e.g. runs/crossq-hopper.")],
+    seed: Annotated[
+        int | None, typer.Option(help="Whose weights to play; default: the run's first seed.")
+    ] = None,
+    episodes: Annotated[int, typer.Option(help="Episodes to play.", min=1)] = 1,
+    video: Annotated[
+        Path | None,
+        typer.Option(help="Record every episode into this .mp4 (or .gif, scaled down) file."),
+    ] = None,
+    deterministic: Annotated[
+        bool,
+        typer.Option(
+            "--deterministic/--stochastic",
+            help="The evaluation policy (as rlpipe eval), or actions sampled as in training.",
+        ),
+    ] = True,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Cut each episode after this many steps.", min=1)
+    ] = None,
+    artifacts: Annotated[
+        Path | None, typer.Option(help="Folder holding seed-K/model.pt; default: the run folder.")
+    ] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+) -> None:
+    """Play a run's trained policy and print each episode's return; --video records it."""
+    from rlpipe.device import resolve_device
+    from rlpipe.rundir import RunFolder
+    from rlpipe.watch import play_run
+
+    def show(episode: Any) -> None:
+        cut = " (cut there by --max-steps)" if episode.cut else ""
+        console.print(
+            f"episode {episode.index + 1}: return {episode.episode_return:.1f}, "
+            f"{episode.length:,} steps{cut}",
+            highlight=False,
+        )
+
+    replay = play_run(
+        RunFolder(run_dir, artifacts), seed, episodes, deterministic, video, max_steps,
+        resolve_device(device), show,
+    )  # fmt: skip
+    returns = [episode.episode_return for episode in replay.episodes]
+    policy = "deterministic" if replay.deterministic else "stochastic"
+    console.print(
+        f"seed {replay.seed}, {policy} policy: mean return {sum(returns) / len(returns):.1f} "
+        f"over {len(returns)} episode{'s' if len(returns) != 1 else ''}",
+        highlight=False,
+    )
+    if replay.video is not None:
+        console.print(
+            f"wrote {shown(replay.video)} ({replay.frames:,} frames at {replay.fps:g} fps)",
+            highlight=False,
+        )
 
 
 @app.command()

@@ -7,11 +7,15 @@ from rlpipe.rundir.atomic import (
     atomic_write_text,
 )
 from rlpipe.rundir.folder import (
+    CARD_FILE,
+    CARD_FILES,
     CHECKPOINT_DIR,
+    CURVE_FILE,
     EVAL_FILE,
     METRICS_FILE,
     MODEL_FILE,
     PROVENANCE_FILE,
+    REPLAY_FILE,
     RESULT_FILE,
     SPEC_FILE,
     SUMMARY_FILE,
@@ -28,11 +32,15 @@ from rlpipe.rundir.metrics import WALL_CLOCK_COLUMNS, MetricsLog, read_rows, tru
 from rlpipe.rundir.summary import SeedResult, Summary
 
 __all__ = [
+    "CARD_FILE",
+    "CARD_FILES",
     "CHECKPOINT_DIR",
+    "CURVE_FILE",
     "EVAL_FILE",
     "METRICS_FILE",
     "MODEL_FILE",
     "PROVENANCE_FILE",
+    "REPLAY_FILE",
     "RESULT_FILE",
     "SPEC_FILE",
     "SUMMARY_FILE",
