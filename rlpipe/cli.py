@@ -492,18 +492,52 @@ def publish(
     repo: Annotated[
         str | None, typer.Option(help="Hub dataset repo id; default: the suite's hub_repo.")
     ] = None,
+    replay: Annotated[
+        bool,
+        typer.Option(
+            "--replay/--no-replay",
+            help="Put a replay GIF on each run's model card (renders the env: MuJoCo needs an "
+            "offscreen GL, see the README).",
+        ),
+    ] = True,
 ) -> None:
-    """Upload run folders (weights, no optimizer state) to the Hub, then relink the report."""
+    """Upload run folders (weights, no optimizer state) with a generated model card to the Hub,
+    then relink the report."""
     from rlpipe.hub import publish_runs
     from rlpipe.report.benchmarks import write_report
     from rlpipe.spec import load_suite
 
     loaded = load_suite(suite)
-    urls = publish_runs(run_keys or list(loaded.runs), repo or loaded.hub_repo)
+    with console.status("checking the runs and making their model cards", spinner="dots"):
+        urls = publish_runs(run_keys or list(loaded.runs), repo or loaded.hub_repo, replay=replay)
     for key, url in urls.items():
         console.print(f"{key}: {url}")
     write_report(loaded, suite)
     console.print("report links now point at the Hub")
+
+
+@app.command()
+@user_errors
+def pull(
+    repo_id: Annotated[str, typer.Argument(help="Hub dataset repo id, e.g. rlpipe/benchmarks.")],
+    run_key: Annotated[str, typer.Argument(help="Run name in the repo, e.g. crossq-hopper.")],
+    out: Annotated[Path | None, typer.Option(help="Run folder; default runs/RUN_KEY.")] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing folder at --out.")
+    ] = False,
+) -> None:
+    """Download a published run (weights, spec, summary, card), checked against its card."""
+    from rlpipe.sharing.pull import pull_run
+
+    pulled = pull_run(repo_id, run_key, out, overwrite)
+    facts = pulled.facts
+    where = shown(pulled.path)
+    console.print(
+        f"pulled {shown(run_key)} into [bold]{where}[/]: spec hash [cyan]{facts.spec_hash[:12]}[/], "
+        f"{len(facts.files)} files checked against the card"
+    )
+    console.print(f"next: rlpipe eval {where}   # the card says eval return {facts.eval_return}")
+    console.print(f"      rlpipe enjoy {where} --video {where}/replay.mp4")
 
 
 @app.command()

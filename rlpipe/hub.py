@@ -2,7 +2,8 @@
 
 Layout in the dataset repo: `runs/<run_key>/` holds the run's small files (spec, provenance,
 summary, eval, per-seed metrics and results) plus `runs/<run_key>/seed-K/model.pt`, the
-weights. Resume checkpoints (optimizer and replay buffer) are never uploaded. The token comes
+weights, and the generated model card (README.md, with learning-curve.png and replay.gif; see
+rlpipe.sharing). Resume checkpoints (optimizer and replay buffer) are never uploaded. The token comes
 from the caller or from huggingface_hub's own lookup (HF_TOKEN, `hf auth login`) and is never
 written anywhere by this module, nor put in an error message.
 """
@@ -18,6 +19,8 @@ from pathlib import Path, PurePosixPath
 
 from rlpipe.errors import RlpipeError
 from rlpipe.rundir import (
+    CARD_FILE,
+    CARD_FILES,
     CHECKPOINT_DIR,
     MODEL_FILE,
     SUMMARY_FILE,
@@ -174,6 +177,8 @@ def _is_published(relative: PurePosixPath) -> bool:
     """Whether a file of the run folder goes to the Hub: no checkpoints, temp or hidden files."""
     if CHECKPOINT_DIR in relative.parts[:-1] or relative.name == MODEL_FILE:
         return False  # resume state never leaves the machine; weights are added per seed
+    if relative.as_posix() in CARD_FILES:
+        return False  # the card of a pulled run: publish writes a new one
     return not any(part.startswith(".") for part in relative.parts)
 
 
@@ -316,20 +321,62 @@ def publish_runs(
     reports_dir: Path = Path("reports"),
     endpoint: str | None = None,
     token: str | None = None,
+    replay: bool = True,
 ) -> dict[str, str]:
-    """Upload each run (one commit per run) to the dataset repo; return {run_key: run URL}.
+    """Upload each run (one commit per run) with its model card to the dataset repo; return
+    {run_key: run URL}.
 
-    Every run is checked before anything is uploaded. reports/hub.json is updated atomically
+    Every run is checked, and its card (with the learning curve and, unless `replay` is False,
+    a replay GIF) made, before anything is uploaded. reports/hub.json is updated atomically
     after each run's commit, so a failure part-way leaves the links of the runs already
     published.
     """
-    from huggingface_hub import CommitOperationAdd, HfApi
+    import tempfile
 
     keys = list(dict.fromkeys(run_keys))
     if not keys:
         raise RlpipeError("no runs to publish: name at least one run folder")
     _check_repo_id(repo_id)
     uploads = [plan_run_upload(key, Path(runs_root), Path(artifacts_root)) for key in keys]
+    with tempfile.TemporaryDirectory(prefix="rlpipe-cards-") as cards:
+        with _nothing_uploaded():
+            uploads = [
+                _with_card(upload, Path(runs_root), Path(cards), repo_id, replay)
+                for upload in uploads
+            ]
+        return _commit_runs(uploads, repo_id, Path(reports_dir), endpoint, token)
+
+
+def _with_card(
+    upload: RunUpload, runs_root: Path, cards: Path, repo_id: str, replay: bool
+) -> RunUpload:
+    """The upload with the run's model card and its pictures, written under cards/<run_key>."""
+    from rlpipe.sharing.assets import write_card_files
+
+    prefix = PurePosixPath(_REMOTE_RUNS_DIR, upload.run_key)
+    published = {PurePosixPath(path).relative_to(prefix).as_posix(): local
+                 for path, local in upload.files}  # fmt: skip
+    run_dir = runs_root / upload.run_key
+    first_seed = RunFolder(run_dir).read_spec().spec.meta.seed_list[0]
+    weights = published[PurePosixPath(f"seed-{first_seed}", MODEL_FILE).as_posix()]
+    run = RunFolder(run_dir, weights.parent.parent)
+    folder = cards / upload.run_key
+    folder.mkdir(parents=True)
+    card = write_card_files(run, upload.run_key, repo_id, published, folder, replay)
+    added = tuple((str(prefix / path), local) for path, local in card.items())
+    return RunUpload(upload.run_key, upload.spec_hash, tuple(sorted(upload.files + added)))
+
+
+def _commit_runs(
+    uploads: list[RunUpload],
+    repo_id: str,
+    reports_dir: Path,
+    endpoint: str | None,
+    token: str | None,
+) -> dict[str, str]:
+    """Commit each upload to the dataset repo, recording its link after each commit."""
+    from huggingface_hub import CommitOperationAdd, HfApi
+
     links_path = Path(reports_dir) / HUB_LINKS_FILE
     links = read_hub_links(Path(reports_dir))
 
@@ -386,3 +433,82 @@ def remote_run_exists(
             revision=REVISION,
         )
     return exists
+
+
+def _remote_run_dir(run_key: str) -> PurePosixPath:
+    return PurePosixPath(_REMOTE_RUNS_DIR, run_key)
+
+
+def fetch_card(
+    repo_id: str, run_key: str, endpoint: str | None = None, token: str | None = None
+) -> str | None:
+    """Return the text of a published run's model card (runs/<run_key>/README.md), None if
+    the run has no card. Raises RlpipeError when the Hub cannot be reached or refuses."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="rlpipe-card-") as folder:
+        found = download_run_files(repo_id, run_key, [CARD_FILE], Path(folder), endpoint, token)
+        if not found:
+            return None
+        try:
+            return found[0].read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise RlpipeError(f"the card of run {run_key} in {repo_id} is not UTF-8 text") from None
+
+
+def list_run_files(
+    repo_id: str, run_key: str, endpoint: str | None = None, token: str | None = None
+) -> list[str]:
+    """Return the files of a published run, as paths relative to runs/<run_key>/, sorted."""
+    from huggingface_hub import HfApi
+
+    _check_run_key(run_key)
+    _check_repo_id(repo_id)
+    hub = resolve_endpoint(endpoint)
+    api = HfApi(endpoint=hub, token=token)
+    prefix = f"{_remote_run_dir(run_key)}/"
+    with _hub_errors(
+        f"listing run {run_key} in {repo_id}", hub, _auth_hint(repo_id, "read"), token
+    ):
+        info = api.repo_info(repo_id, repo_type=REPO_TYPE, revision=REVISION)
+    names = [sibling.rfilename for sibling in info.siblings or []]
+    return sorted(name.removeprefix(prefix) for name in names if name.startswith(prefix))
+
+
+def download_run_files(
+    repo_id: str,
+    run_key: str,
+    paths: Iterable[str],
+    folder: Path,
+    endpoint: str | None = None,
+    token: str | None = None,
+) -> list[Path]:
+    """Download files of a published run (paths relative to runs/<run_key>/) into
+    folder/<path>; return the local paths of those that exist in the repo, in order."""
+    import shutil
+    import tempfile
+
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import EntryNotFoundError
+
+    _check_run_key(run_key)
+    _check_repo_id(repo_id)
+    hub = resolve_endpoint(endpoint)
+    api = HfApi(endpoint=hub, token=token)
+    hint = _auth_hint(repo_id, "read")
+    found = []
+    with tempfile.TemporaryDirectory(prefix=".rlpipe-download-", dir=folder.parent) as staging:
+        for path in paths:
+            remote = str(_remote_run_dir(run_key) / path)
+            with _hub_errors(f"downloading {remote} from {repo_id}", hub, hint, token):
+                try:
+                    local = api.hf_hub_download(
+                        repo_id, remote, repo_type=REPO_TYPE, revision=REVISION, local_dir=staging
+                    )
+                except EntryNotFoundError:
+                    continue
+            target = folder / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(local, target)
+            found.append(target)
+    return found

@@ -1,0 +1,119 @@
+"""`rlpipe pull`: download a published run into a run folder, after checking it against its card.
+
+The card (runs/<run>/README.md) states the run's spec hash, numbers and the sha256 of every
+file published with it. A download is refused, and nothing is written to the destination,
+when the repo holds files the card does not list or lacks files it lists, when a file's sha256
+differs, when spec.json does not hash to the card's spec hash, when a seed's weights are missing
+or unsafe to load, or when the card's numbers are not the run's. The run is downloaded into a
+temporary folder beside the destination and renamed into place only when every check passed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from rlpipe.errors import RlpipeError
+from rlpipe.hub import download_run_files, list_run_files
+from rlpipe.rundir import CARD_FILE, MODEL_FILE, RunFolder
+from rlpipe.sharing.card import CardFacts, card_differences, read_card, sha256_file
+
+
+@dataclass(frozen=True)
+class PulledRun:
+    """A run written by `pull_run`: where it is and what its card states."""
+
+    path: Path
+    facts: CardFacts
+
+
+def _names(paths: list[str]) -> str:
+    return ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+
+
+def _verify(staging: Path, facts: CardFacts, metadata: dict, listed: list[str]) -> None:
+    """Raise RlpipeError unless the downloaded run is exactly what its card states."""
+    wrong = [
+        path for path in sorted(facts.files) if sha256_file(staging / path) != facts.files[path]
+    ]
+    if wrong:
+        raise RlpipeError(f"{_names(wrong)}: sha256 differs from the card")
+    run = RunFolder(staging)
+    saved = run.read_spec()  # also checks that the spec hashes to spec.json's spec_hash
+    if saved.spec_hash != facts.spec_hash:
+        raise RlpipeError(
+            f"spec.json has spec hash {saved.spec_hash[:12]}, the card {facts.spec_hash[:12]}"
+        )
+    for seed in saved.spec.meta.seed_list:
+        weights = PurePosixPath(f"seed-{seed}", MODEL_FILE).as_posix()
+        if weights not in listed:
+            raise RlpipeError(f"the card lists no {weights} for seed {seed} of the spec")
+        run.seed(seed).load_weights("cpu")  # tensors only: a crafted pickle is refused
+    differences = card_differences(metadata, facts, run, {})
+    if differences:
+        raise RlpipeError(f"the card's numbers are not the run's: {'; '.join(differences[:5])}")
+
+
+def pull_run(
+    repo_id: str,
+    run_key: str,
+    out: Path | None = None,
+    overwrite: bool = False,
+    endpoint: str | None = None,
+    token: str | None = None,
+) -> PulledRun:
+    """Download runs/<run_key> of the dataset repo into `out` (default runs/<run_key>), checked
+    against its model card; return where it went and the card's facts."""
+    remote = list_run_files(repo_id, run_key, endpoint, token)  # checks repo id and run name
+    out = Path(out) if out is not None else Path("runs") / run_key
+    occupied = any(out.iterdir()) if out.is_dir() else out.exists()
+    if occupied and not overwrite:
+        raise RlpipeError(
+            f"{out} already exists: pull into another folder with --out, or replace it with "
+            "--overwrite"
+        )
+    refused = f"run {run_key} from {repo_id} was refused, nothing was written to {out}"
+    if not remote:
+        raise RlpipeError(f"{repo_id} has no run {run_key} (no files under runs/{run_key}/)")
+    if CARD_FILE not in remote:
+        raise RlpipeError(
+            f"{refused}: it has no model card ({CARD_FILE}) to check its files against; "
+            "publish it again with rlpipe publish"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.pull-", dir=out.parent) as root:
+        staging = Path(root) / "run"
+        staging.mkdir()
+        (card,) = download_run_files(repo_id, run_key, [CARD_FILE], staging, endpoint, token)
+        source = f"{repo_id}: runs/{run_key}/{CARD_FILE}"
+        try:
+            text = card.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise RlpipeError(f"{refused}: {source} is not UTF-8 text") from None
+        try:
+            metadata, facts = read_card(text, source)
+        except RlpipeError as error:
+            raise RlpipeError(f"{refused}: {error}") from None
+        if facts.run != run_key:
+            raise RlpipeError(f"{refused}: its card is the card of run {facts.run}")
+        listed = sorted(facts.files)
+        extra = sorted(set(remote) - {*listed, CARD_FILE})
+        missing = sorted(set(listed) - set(remote))
+        if extra or missing:
+            problems = ([f"files the card does not list: {_names(extra)}"] if extra else []) + (
+                [f"files the card lists that are not there: {_names(missing)}"] if missing else []
+            )
+            raise RlpipeError(f"{refused}: {'; '.join(problems)}")
+        download_run_files(repo_id, run_key, listed, staging, endpoint, token)
+        try:
+            _verify(staging, facts, metadata, listed)
+        except RlpipeError as error:
+            raise RlpipeError(f"{refused}: {error}") from None
+        if out.is_dir():
+            shutil.rmtree(out)
+        elif out.exists():
+            out.unlink()
+        staging.rename(out)
+    return PulledRun(out, facts)
