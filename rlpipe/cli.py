@@ -389,7 +389,7 @@ def enjoy(
     """Play a run's trained policy and print each episode's return; --video records it."""
     from rlpipe.device import resolve_device
     from rlpipe.rundir import RunFolder
-    from rlpipe.watch import play_run
+    from rlpipe.watch.enjoy import play_run
 
     def show(episode: Any) -> None:
         cut = " (cut there by --max-steps)" if episode.cut else ""

@@ -19,8 +19,10 @@ from typing import Any
 from rlpipe.algos.registry import display_name
 from rlpipe.errors import RlpipeError
 from rlpipe.hub import read_hub_links
+from rlpipe.report.replays import replay_lines
 from rlpipe.rundir import RunFolder, atomic_write_json, atomic_write_text
 from rlpipe.spec.suite import CATEGORIES, DEFAULT_SUITE, Suite, SuiteEnv, SuiteRun
+from rlpipe.watch.video import SHORT_REPLAY_STEPS
 
 REFERENCES = Path("references/slm_lab_v5.2.csv")
 REPORT_FILE = "BENCHMARKS.md"
@@ -384,6 +386,9 @@ def render_markdown(
         in_category = [row for row in rows if row["category"] == category]
         if in_category:
             lines += ["", *_section(category, in_category)]
+    if suite.replays:
+        cells = {row["run"]: format_cells(row) for row in rows}
+        lines += ["", *replay_lines(rows, cells, SHORT_REPLAY_STEPS)]
     with_runs = [row for row in rows if row["status"] != MISSING_RUN]
     if with_runs:
         fps_plot = (PurePosixPath(with_runs[0]["plot"]).parent / "fps.png").as_posix()

@@ -9,9 +9,6 @@ from pathlib import Path
 from rlpipe.rundir import CARD_FILE, CURVE_FILE, REPLAY_FILE, RunFolder, atomic_write_text
 from rlpipe.sharing.card import card_facts, render_card, sha256_file
 
-REPLAY_STEPS = 300
-"""Longest replay on a card, in agent steps: a short GIF for the page, not a whole game."""
-
 
 def write_learning_curve(run: RunFolder, path: Path) -> Path:
     """Write the run's training return against frames (mean and 95% CI over seeds) as a PNG."""
@@ -23,9 +20,10 @@ def write_learning_curve(run: RunFolder, path: Path) -> Path:
 
 def write_replay(run: RunFolder, path: Path) -> str:
     """Write a short replay GIF of the first seed's deterministic policy; return its caption."""
-    from rlpipe.watch import play_run
+    from rlpipe.watch.enjoy import play_run
+    from rlpipe.watch.video import SHORT_REPLAY_STEPS
 
-    replay = play_run(run, episodes=1, video=path, max_steps=REPLAY_STEPS)
+    replay = play_run(run, episodes=1, video=path, max_steps=SHORT_REPLAY_STEPS)
     episode = replay.episodes[0]
     length = f"its first {episode.length} steps" if episode.cut else f"{episode.length} steps"
     return (

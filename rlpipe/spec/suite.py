@@ -48,6 +48,11 @@ class Suite(StrictModel):
     device: str = Field("cpu", description="Device the suite trains on (auto, cpu, cuda).")
     envs: dict[str, SuiteEnv] = Field(description="Benchmark envs, keyed by spec name.")
     runs: dict[str, SuiteRun] = Field(description="Runs keyed by run folder name.")
+    replays: bool = Field(
+        False,
+        description="Make a short replay GIF of each run from its weights (a DVC stage per "
+        "run, needs the weights: dvc pull) and show it in BENCHMARKS.md.",
+    )
 
     @model_validator(mode="after")
     def _runs_name_known_envs(self) -> Suite:

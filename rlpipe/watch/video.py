@@ -21,6 +21,8 @@ import numpy as np
 from rlpipe.errors import RlpipeError
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
+SHORT_REPLAY_STEPS = 300
+"""Steps of the short replays on model cards and in BENCHMARKS.md: a GIF, not a whole game."""
 GIF_MAX_SIDE = 320
 """Longest side of a GIF frame in pixels: GIFs are for embedding in pages and model cards."""
 _INSTALL = "pip install 'rlpipe[video]'"
