@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import multiprocessing as mp
-import os
 import queue
 import shutil
 import signal
@@ -22,7 +21,7 @@ from rlpipe.device import resolve_device
 from rlpipe.envs import check_env_id
 from rlpipe.errors import RlpipeError
 from rlpipe.fast import check_compilable, compile_by_default, planned_updates
-from rlpipe.loops import SeedJob, train_seed
+from rlpipe.loops import SeedJob, plan_workers, train_seed
 from rlpipe.loops.seedloop import SeedProgress
 from rlpipe.rundir import RunFolder, SeedGroup, Summary, group_name, run_folder_lock
 from rlpipe.rundir.provenance import finish_provenance, provenance
@@ -222,16 +221,6 @@ def summarize_groups(run: RunFolder) -> Summary:
     groups_provenance = [{"seeds": g.seeds, **g.provenance} for g in groups]
     run.write_provenance({**first.provenance, "groups": groups_provenance})
     return run.write_summary(results)
-
-
-def plan_workers(seeds: int, device: torch.device, requested: int | None) -> tuple[int, int]:
-    """(parallel seed processes, torch threads each) for this machine."""
-    cores = os.cpu_count() or 1
-    if requested is not None:
-        workers = max(1, min(requested, seeds))
-    else:
-        workers = 1 if device.type == "cuda" else max(1, min(seeds, cores))
-    return workers, max(1, cores // workers)
 
 
 def _seed_worker(spec: Spec, job: SeedJob, threads: int, messages: Any) -> None:

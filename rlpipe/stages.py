@@ -31,12 +31,13 @@ TRAIN_CODE = (
     "rlpipe/envs.py",
     "rlpipe/buffers.py",
     "rlpipe/fast.py",
-    "rlpipe/launch.py",
     "rlpipe/stats.py",
     "rlpipe/rundir/metrics.py",
     "rlpipe/rundir/summary.py",
 )
-"""The code that determines a run's numbers: what a train stage depends on."""
+"""The code that determines a run's numbers: what a train stage depends on. rlpipe/launch.py
+is not in it: it prepares folders and processes, and the one choice of it that can change
+numbers, the threads per seed (`plan_workers`), lives in rlpipe/loops."""
 EVAL_CODE = ("rlpipe/algos", "rlpipe/loops/evaluate.py", "rlpipe/envs.py", "rlpipe/spec/schema.py")
 PLOT_CODE = ("rlpipe/report/plots.py", "rlpipe/algos/registry.py")
 REPORT_CODE = ("rlpipe/report/benchmarks.py", "rlpipe/algos/registry.py")
@@ -137,7 +138,7 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
             stages[f"summarize-{key}"] = {
                 "cmd": f"rlpipe summarize {_posix(folder.path)}",
                 "deps": [
-                    "rlpipe/launch.py",
+                    "rlpipe/launch.py",  # summarize_groups
                     "rlpipe/rundir/summary.py",
                     *(_posix(seed.path) for seed in seeds),
                     *(_posix(folder.group_file(s.seeds or ())) for s in groups),
