@@ -19,6 +19,7 @@ from rlpipe.rundir import (
     RunFolder,
     atomic_write_json,
 )
+from rlpipe.spec import resolve_spec
 
 FIXTURE_COLUMNS = (*COLUMNS, "loss_critic", "loss_actor", "alpha")
 
@@ -99,22 +100,29 @@ def make_run(
     frames: int = 1000,
     score_offset: float = 0.0,
     device: str = "cpu",
+    pipelines: Path | None = None,
 ) -> Path:
     """Write runs_root/key as a complete run folder from made-up numbers; return its path.
 
     Seed K's final return_ma is score_offset + 100 + 10*K, so the score is
-    score_offset + 100 + 5*(seeds-1).
+    score_offset + 100 + 5*(seeds-1). With `pipelines`, spec.json holds the spec that folder's
+    family/spec resolves to with the suite's overrides (so audit finds no spec drift);
+    without, a small made-up spec.
     """
     run_dir = Path(runs_root) / key
-    resolved = {
-        "family": family,
-        "name": spec,
-        "env": {"id": env_id, "max_frame": frames},
-        "meta": {"seeds": seeds},
-    }
-    canonical = json.dumps(resolved, sort_keys=True, separators=(",", ":"))
-    spec_hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     overrides = [f"max_frame={frames}", f"meta.seeds={seeds}"]
+    if pipelines is not None:
+        real = resolve_spec(family, spec, overrides, pipelines)
+        resolved, spec_hash = real.spec.model_dump(mode="json"), real.spec_hash
+    else:
+        resolved = {
+            "family": family,
+            "name": spec,
+            "env": {"id": env_id, "max_frame": frames},
+            "meta": {"seeds": seeds},
+        }
+        canonical = json.dumps(resolved, sort_keys=True, separators=(",", ":"))
+        spec_hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     atomic_write_json(
         run_dir / SPEC_FILE, {"spec_hash": spec_hash, "spec": resolved, "overrides": overrides}
     )
