@@ -7,6 +7,15 @@ stage depends on the code that determines its numbers (`TRAIN_CODE`), on its own
 pipeline file (vars, defaults, specs.<spec>) as DVC params, and on the command line that holds
 the suite's frames, seeds and device; so editing one spec retrains only its runs, and editing
 the report, audit, Hub, CLI or bench code retrains nothing.
+
+A suite entry with a peer trains the peer library's twin of the spec (`rlpipe train --peer`). Its
+numbers come from the peer's code, not rlpipe's algorithms and loops, so its stage depends on
+`PEER_CODE` (the twin, the spec code, the envs, the SeedLoop's bookkeeping, the evaluation and
+the score) and not on `TRAIN_CODE`. The peer library lives outside the repository, where no DVC
+dependency can follow it portably, so its exact installed versions are written into the command
+(`--peer-version sb3-contrib==2.9.2`): after an upgrade `rlpipe suite stages` writes another
+command, so DVC (and `rlpipe audit`, as stale-stage) sees the stage changed, and until then the
+stage refuses to train with a version other than the one it names.
 """
 
 from __future__ import annotations
@@ -38,7 +47,27 @@ TRAIN_CODE = (
 """The code that determines a run's numbers: what a train stage depends on. rlpipe/launch.py
 is not in it: it prepares folders and processes, and the one choice of it that can change
 numbers, the threads per seed (`plan_workers`), lives in rlpipe/loops."""
+PEER_CODE = (
+    "rlpipe/peers",
+    "rlpipe/algos/registry.py",
+    "rlpipe/loops/seedloop.py",
+    "rlpipe/loops/evaluate.py",
+    "rlpipe/spec/schema.py",
+    "rlpipe/spec/load.py",
+    "rlpipe/spec/yaml12.py",
+    "rlpipe/envs.py",
+    "rlpipe/stats.py",
+    "rlpipe/rundir/metrics.py",
+    "rlpipe/rundir/summary.py",
+)
+"""The code that determines a peer run's numbers besides the peer library itself."""
 EVAL_CODE = ("rlpipe/algos", "rlpipe/loops/evaluate.py", "rlpipe/envs.py", "rlpipe/spec/schema.py")
+PEER_EVAL_CODE = (
+    "rlpipe/peers",
+    "rlpipe/loops/evaluate.py",
+    "rlpipe/envs.py",
+    "rlpipe/spec/schema.py",
+)
 PLOT_CODE = ("rlpipe/report/plots.py", "rlpipe/algos/registry.py")
 REPORT_CODE = ("rlpipe/report/benchmarks.py", "rlpipe/algos/registry.py")
 HEADER = (
@@ -97,12 +126,27 @@ def train_stages(suite: Suite, pipelines: Path = Path("pipelines")) -> list[Trai
     return stages
 
 
-def _train_stage(suite: Suite, stage: TrainStage) -> dict[str, Any]:
+def _peer_arguments(suite: Suite, key: str, pipelines: Path) -> str:
+    """--peer and the installed versions of its libraries; a spec the peer cannot mirror is an
+    error naming the suite entry and the field."""
+    from rlpipe.peers.mirror import sb3_unsupported, version_pins
+
+    run = suite.runs[key]
+    spec = resolve_spec(run.family, run.spec, suite.overrides(key), pipelines).spec
+    why = sb3_unsupported(spec)
+    if why is not None:
+        raise RlpipeError(f"runs.{key}: peer {run.peer} cannot mirror the spec: {why}")
+    pins = " ".join(f"--peer-version {pin}" for pin in version_pins(spec))
+    return f" --peer {run.peer} {pins}"
+
+
+def _train_stage(suite: Suite, stage: TrainStage, pipelines: Path) -> dict[str, Any]:
     run = suite.runs[stage.run]
     key = stage.run
     overrides = " ".join(f"-s {o}" for o in suite.overrides(key))
+    peer = _peer_arguments(suite, key, pipelines) if run.peer else ""
     command = (
-        f"rlpipe train {run.family} {run.spec} {overrides} --device {suite.device} "
+        f"rlpipe train {run.family} {run.spec} {overrides} --device {suite.device}{peer} "
         f"--out runs/{key} --artifacts artifacts/{key} --overwrite --quiet"
     )
     folder = run_folder(key)
@@ -118,7 +162,7 @@ def _train_stage(suite: Suite, stage: TrainStage) -> dict[str, Any]:
         ]
     return {
         "cmd": command,
-        "deps": list(TRAIN_CODE),
+        "deps": list(PEER_CODE if run.peer else TRAIN_CODE),
         "params": [{f"pipelines/{run.family}.yaml": ["vars", "defaults", f"specs.{run.spec}"]}],
         "outs": outs,
     }
@@ -129,7 +173,7 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
     stages: dict[str, Any] = {}
     trains = train_stages(suite, pipelines)
     for stage in trains:
-        stages[stage.name] = _train_stage(suite, stage)
+        stages[stage.name] = _train_stage(suite, stage, pipelines)
     for key, run in suite.runs.items():
         if run.seed_groups > 1:
             groups = [s for s in trains if s.run == key]
@@ -149,7 +193,7 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
                 ],
             }
     run_files = {key: f"runs/{key}" for key in suite.runs}
-    for key in suite.runs:
+    for key, run in suite.runs.items():
         folder = run_folder(key)
         # The weights exactly as train stages output them: a missing output (weights not
         # pulled into a fresh clone) is what `dvc repro --allow-missing` skips; a missing
@@ -160,7 +204,7 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
         ]
         stages[f"eval-{key}"] = {
             "cmd": f"rlpipe eval runs/{key} --artifacts artifacts/{key} --output evals/{key}.json",
-            "deps": [*EVAL_CODE, run_files[key], *weights],
+            "deps": [*(PEER_EVAL_CODE if run.peer else EVAL_CODE), run_files[key], *weights],
             "outs": [{f"evals/{key}.json": {"cache": False}}],
         }
     suite_file = Path(suite_path).as_posix()

@@ -154,7 +154,17 @@ def _run_row(
         "fps": summary.fps,
         "device": _device(provenance),
         "spec_hash": run.read_spec_hash(),
+        "peer": _peer(provenance) or base["peer"],
     }
+
+
+def _peer(provenance: Mapping[str, Any] | None) -> str | None:
+    """The peer library and version that trained a parity run ("sb3-contrib 2.9.2"), from its
+    provenance; None for rlpipe's own runs."""
+    peer = (provenance or {}).get("peer")
+    if not isinstance(peer, Mapping):
+        return None
+    return f"{peer.get('library')} {peer.get('version')}"
 
 
 def build_rows(
@@ -186,6 +196,7 @@ def build_rows(
                 base = {
                     "run": key,
                     "family": run.family,
+                    "peer": run.peer,  # a parity run's peer; its library and version once run
                     "spec": spec_name,
                     "env": env.id,
                     "category": category,
@@ -244,7 +255,7 @@ def format_cells(row: Mapping[str, Any]) -> dict[str, str]:
     frames, fps, spec_hash = row.get("frames"), row.get("fps"), row.get("spec_hash")
     cells = {
         "Env": row["env"],
-        "Algorithm": display_name(row["family"]),
+        "Algorithm": display_name(row["family"]) + (f" ({row['peer']})" if row.get("peer") else ""),
         "Score (95% CI)": _score_cell(row),
         "Status": STATUS_CELLS.get(row["status"], row["status"]),
         "Target": _up_to_one_decimal(row["target"]),
