@@ -43,8 +43,10 @@ def lrs(model):
 
 
 def betas(model):
-    optimizers = (model.actor.optimizer, model.critic.optimizer, model.ent_coef_optimizer)
-    return {optimizer.param_groups[0]["betas"] for optimizer in optimizers}
+    """The actor's and critics' Adam betas (one pair), and the temperature's own."""
+    pairs = {optimizer.param_groups[0]["betas"] for optimizer in (model.actor.optimizer,
+                                                                  model.critic.optimizer)}  # fmt: skip
+    return pairs, model.ent_coef_optimizer.param_groups[0]["betas"]
 
 
 def linear_widths(module):
@@ -64,7 +66,7 @@ CROSSQ = [
     "algorithm.learning_starts=300", "algorithm.utd=2", "algorithm.policy_delay=2",
     "algorithm.actor_lr=1e-3", "algorithm.critic_lr=2e-3", "algorithm.alpha_lr=3e-3",
     "algorithm.adam_betas=[0.6, 0.99]", "algorithm.init_alpha=0.5", "algorithm.target_entropy=-2",
-    "algorithm.n_critics=3", "algorithm.log_alpha_max=0.1",
+    "algorithm.alpha_adam_betas=[0.7, 0.9]", "algorithm.n_critics=3", "algorithm.log_alpha_max=0.1",
     "algorithm.actor.hidden=[32, 48]", "algorithm.actor.activation=tanh",
     "algorithm.critic.hidden=[64, 64]", "algorithm.critic.activation=tanh",
     "algorithm.critic.norm={type: batch_renorm, momentum: 0.02, eps: 1e-4, r_max: 2.5, d_max: 4, "
@@ -84,7 +86,7 @@ def test_crossq_twin_has_the_specs_settings_read_back_from_the_sb3_model():
     assert model.target_entropy == -2.0
     assert torch.exp(model.log_ent_coef).item() == pytest.approx(0.5)
     assert lrs(model) == (1e-3, 2e-3, 3e-3)
-    assert betas(model) == {(0.6, 0.99)}
+    assert betas(model) == ({(0.6, 0.99)}, (0.7, 0.9))
     assert linear_widths(model.actor.latent_pi) == [32, 48]
     assert linear_widths(model.critic.qf0) == [64, 64, 1] and model.critic.n_critics == 3
     assert isinstance(model.actor.latent_pi[2], torch.nn.Tanh)
@@ -93,7 +95,7 @@ def test_crossq_twin_has_the_specs_settings_read_back_from_the_sb3_model():
 
 
 def test_crossq_twin_actor_has_no_batch_renorm_when_the_specs_actor_has_none():
-    model, _ = twin_of(spec_of("crossq", "pendulum"))
+    model, _ = twin_of(spec_of("crossq", "pendulum", "algorithm.actor.norm=none"))
     assert renorm_settings(model.actor) == set()
     assert renorm_settings(model.critic) == {(0.01, 1e-3, 100_000, 3.0, 5.0)}
 
@@ -127,7 +129,7 @@ def test_sac_twin_has_the_specs_settings_and_normalises_observations_with_vecnor
     assert (model.train_freq.frequency, model.gradient_steps) == (2, 1)  # one update per 2 frames
     assert (model.tau, model.target_update_interval, model.batch_size) == (0.01, 1, 128)
     assert lrs(model) == (1e-4, 2e-4, 3e-4)
-    assert betas(model) == {(0.8, 0.95)}
+    assert betas(model) == ({(0.8, 0.95)}, (0.9, 0.999))  # temperature: Adam's own (default)
     assert torch.exp(model.log_ent_coef).item() == pytest.approx(1.0)
     assert model.target_entropy == -1.0  # auto: -action_dim, as rlpipe
     assert linear_widths(model.actor.latent_pi) == [40, 40]
