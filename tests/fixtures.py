@@ -54,7 +54,9 @@ def seed_fps(seed: int) -> float:
     return 500.0 + 100.0 * seed
 
 
-def _write_seed(run_dir: Path, seed: int, frames: int, score_offset: float) -> dict:
+def _write_seed(
+    run_dir: Path, seed: int, frames: int, score_offset: float, compute: dict | None = None
+) -> dict:
     """Write seed-K/metrics.csv and seed-K/result.json; return the seed's result."""
     folder = RunFolder(run_dir).seed(seed).path
     log_frames = sorted({max(1, frames * k // LOG_POINTS) for k in range(1, LOG_POINTS + 1)})
@@ -84,6 +86,7 @@ def _write_seed(run_dir: Path, seed: int, frames: int, score_offset: float) -> d
         "frames": frames,
         "wall_s": frames / fps,
         "fps": fps,
+        **(compute or {}),
     }
     atomic_write_json(folder / RESULT_FILE, result)
     return result
@@ -99,11 +102,13 @@ def make_run(
     frames: int = 1000,
     score_offset: float = 0.0,
     device: str = "cpu",
+    torch_threads: int | None = None,
 ) -> Path:
     """Write runs_root/key as a complete run folder from made-up numbers; return its path.
 
     Seed K's final return_ma is score_offset + 100 + 10*K, so the score is
-    score_offset + 100 + 5*(seeds-1).
+    score_offset + 100 + 5*(seeds-1). With `torch_threads`, each seed records its device and
+    threads, so the summary has compute (cpu_core_s or gpu_s); without, it predates them.
     """
     run_dir = Path(runs_root) / key
     resolved = {
@@ -136,7 +141,8 @@ def make_run(
             "finished_at": "2025-01-01T00:01:00+00:00",
         },
     )
-    results = [_write_seed(run_dir, seed, frames, score_offset) for seed in range(seeds)]
+    compute = None if torch_threads is None else {"device": device, "torch_threads": torch_threads}
+    results = [_write_seed(run_dir, seed, frames, score_offset, compute) for seed in range(seeds)]
     RunFolder(run_dir).write_summary(results)
     return run_dir
 

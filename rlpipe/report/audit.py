@@ -10,12 +10,31 @@ from pathlib import Path
 
 from rlpipe.errors import RlpipeError
 from rlpipe.hub import read_hub_links
-from rlpipe.report.benchmarks import build_rows, format_cells, parse_markdown_rows
+from rlpipe.report.aggregate import AGGREGATE_COLUMNS, RANDOM_SCORES, suite_aggregate
+from rlpipe.report.benchmarks import (
+    build_rows,
+    format_aggregate_cells,
+    format_cells,
+    notes_section,
+    parse_aggregate_rows,
+    parse_markdown_rows,
+)
+from rlpipe.report.notes import notes_lines
 from rlpipe.rundir import SUMMARY_FILE, DamagedRunFile, RunFolder
 from rlpipe.spec import DEFAULT_SUITE, Suite, resolve_spec, spec_hash
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-NUMBER_COLUMNS = ("Score (95% CI)", "Frames", "FPS", "Device", "Spec", "Env", "Algorithm")
+NUMBER_COLUMNS = (
+    "Score (95% CI)",
+    "Frames to target",
+    "Frames",
+    "FPS",
+    "Compute",
+    "Device",
+    "Spec",
+    "Env",
+    "Algorithm",
+)
 STATUS_COLUMNS = ("Status", "Target")
 _RUN_CELL = re.compile(r"^\[runs/(?P<key>[^\]]+)\]\((?P<link>[^)]+)\)$")
 _PLOT_CELL = re.compile(r"\((?P<path>[^)]+)\)")
@@ -26,7 +45,8 @@ _HUB_URL = re.compile(r"/datasets/(?P<repo>[^/]+/[^/]+)/tree/[^/]+/runs/(?P<key>
 CHECKS = {
     "missing-run": "a linked run is missing (locally, or on the Hub with --online)",
     "missing-plot": "a plot is missing or not a PNG",
-    "number-mismatch": "a published score, CI, frames, fps, device or hash differs from the run",
+    "number-mismatch": "a published score, CI, frames to target, frames, fps, compute, device, "
+    "hash, aggregate or note differs from what the runs give",
     "status-mismatch": "a status does not follow from the run's score and the suite target",
     "spec-drift": "the spec in pipelines/ no longer hashes to the run's spec hash",
     "over-budget": "a run used more frames than the suite's budget for its env",
@@ -54,6 +74,7 @@ class AuditPaths:
     runs: Path = Path("runs")
     pipelines: Path = Path("pipelines")
     root: Path = Path(".")
+    random_scores: Path = RANDOM_SCORES
 
 
 def audit(
@@ -66,9 +87,10 @@ def audit(
     report_path = paths.reports / "BENCHMARKS.md"
     if not report_path.is_file():
         raise RlpipeError(f"no report at {report_path}: run `rlpipe report` (or `dvc repro`)")
+    report = report_path.read_text(encoding="utf-8")
     published = {}
     findings: list[Finding] = []
-    for cells in parse_markdown_rows(report_path.read_text(encoding="utf-8")):
+    for cells in parse_markdown_rows(report):
         match = _RUN_CELL.match(cells.get("Run", ""))
         if not match:
             findings.append(Finding("suite-mismatch", cells.get("Env", "?"), "row has no run link"))
@@ -117,10 +139,60 @@ def audit(
             findings.append(
                 Finding("over-budget", key, f"{frames:,} frames, suite budget {budget:,}")
             )
-    for image in _IMAGE.finditer(report_path.read_text(encoding="utf-8")):
+    aggregate = suite_aggregate(suite, paths.runs, paths.random_scores)
+    findings += _check_aggregate(report, aggregate.rows)
+    findings += _check_notes(report, notes_lines(suite, rows, aggregate))
+    for image in _IMAGE.finditer(report):
         findings += _check_plot("report", f"({image['path']})", paths.reports)
     findings += _check_dvc_lock(suite, paths)
     return sorted(set(findings), key=lambda f: (list(CHECKS).index(f.check), f.row, f.message))
+
+
+def _check_aggregate(report: str, derived: list[dict]) -> list[Finding]:
+    """Aggregate rows that differ from, lack or add to the ones the runs give."""
+    published = {cells.get("Algorithm", "?"): cells for cells in parse_aggregate_rows(report)}
+    expected = {row["algorithm"]: format_aggregate_cells(row) for row in derived}
+    findings = []
+    for algorithm in published.keys() - expected.keys():
+        findings.append(
+            Finding("number-mismatch", f"aggregate {algorithm}", "no such algorithm in the runs")
+        )
+    for algorithm, cells in expected.items():
+        if algorithm not in published:
+            findings.append(
+                Finding("number-mismatch", f"aggregate {algorithm}", "row missing from the report")
+            )
+            continue
+        for column in AGGREGATE_COLUMNS:
+            if published[algorithm].get(column) != cells[column]:
+                findings.append(
+                    Finding(
+                        "number-mismatch",
+                        f"aggregate {algorithm}",
+                        f"{column}: report says {published[algorithm].get(column)!r}, "
+                        f"the runs give {cells[column]!r}",
+                    )
+                )
+    return findings
+
+
+def _check_notes(report: str, expected: list[str]) -> list[Finding]:
+    """The Notes section (definitions, the suite's compute total, budgets) as the runs give it."""
+    published = notes_section(report)
+    for index, line in enumerate(expected):
+        found = published[index] if index < len(published) else None
+        if found != line:
+            return [
+                Finding(
+                    "number-mismatch",
+                    "notes",
+                    f"Notes line {index + 1}: report says {found!r}, the runs give {line!r}",
+                )
+            ]
+    if len(published) > len(expected):
+        extra = published[len(expected)]
+        return [Finding("number-mismatch", "notes", f"Notes has an extra line {extra!r}")]
+    return []
 
 
 def _check_link(
