@@ -240,7 +240,7 @@ class Aggregate:
 
     rows: list[dict[str, Any]]  # algorithm, envs, runs, iqm, ci95
     random_scores: dict[str, float]  # the random-policy score of each env that was normalised
-    left_out: list[str]  # ids of suite envs with runs but no random-policy score
+    left_out: list[str]  # ids of envs with finished runs but no random-policy score
 
     def to_json(self) -> dict[str, Any]:
         """Return the aggregate as the data benchmarks.json carries."""
@@ -276,10 +276,7 @@ def suite_aggregate(
             }
         )
     used = {run.env_id: known[run.env_id] for run in runs if run.env_id in known}
-    with_runs = {run.spec for run in suite.runs.values()}
-    left_out = [
-        env.id for name, env in suite.envs.items() if name in with_runs and env.id not in known
-    ]
+    left_out = list(dict.fromkeys(run.env_id for run in runs if run.env_id not in known))
     return Aggregate(rows, used, left_out)
 
 

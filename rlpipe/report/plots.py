@@ -39,7 +39,7 @@ FALLBACK_COLORS = ("#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b
 FPS_FILE = "fps.png"
 PROFILE_FILE = "profile.png"
 SEED_LINEWIDTH = 0.7
-SEED_ALPHA = 0.25
+SEED_ALPHA = 0.3
 FIGSIZE = (8.0, 5.0)
 DPI = 100
 Z_95 = 1.96
@@ -190,7 +190,8 @@ def profile_figure(algorithms: list[AlgorithmScores]) -> Figure:
     for scores in algorithms:
         profile, lo, hi = profile_with_ci(scores.by_env, taus)
         color = algo_color(scores.family)
-        label = f"{scores.algorithm} ({len(scores.env_ids)} envs, {scores.runs} runs)"
+        envs = len(scores.env_ids)
+        label = f"{scores.algorithm} ({envs} env{'s' if envs != 1 else ''}, {scores.runs} runs)"
         axes.plot(taus, profile, color=color, linewidth=1.8, label=label)
         axes.fill_between(taus, lo, hi, color=color, alpha=0.2, linewidth=0)
     axes.axvline(1.0, color="black", linestyle="--", linewidth=0.8)

@@ -271,7 +271,7 @@ def test_profile_figure_draws_one_line_and_band_per_algorithm_and_marks_the_targ
     axes = profile_figure(algorithms).axes[0]
     lines = axes.get_lines()
     labels = [line.get_label() for line in lines]
-    assert labels[:2] == ["CrossQ (2 envs, 4 runs)", "SAC (1 envs, 2 runs)"]
+    assert labels[:2] == ["CrossQ (2 envs, 4 runs)", "SAC (1 env, 2 runs)"]
     target = lines[2]
     assert list(target.get_xdata()) == [1.0, 1.0]  # the dashed target line
     sac_x, sac_y = lines[1].get_xdata(), lines[1].get_ydata()
