@@ -59,17 +59,24 @@ def compute_total(rows: list[Mapping[str, Any]]) -> tuple[float, float, list[str
 def _compute_note(rows: list[Mapping[str, Any]]) -> str:
     """Return the Compute bullet with the suite's total."""
     cpu_min, gpu_min, not_counted = compute_total(rows)
-    missing = (
-        f" Not counted (their summaries predate compute accounting): {', '.join(not_counted)}."
-        if not_counted
-        else ""
-    )
+    finished = [row for row in rows if row.get("frames") is not None]
+    if finished and len(not_counted) == len(finished):
+        total = "**No run of the suite recorded its compute** (all summaries predate it)."
+    else:
+        total = (
+            f"**The suite's runs used {cpu_min:,.1f} CPU core-minutes and {gpu_min:,.1f} "
+            "GPU-minutes in all.**"
+        )
+        if not_counted:
+            total += (
+                f" Not counted (their summaries predate compute accounting): "
+                f"{', '.join(not_counted)}."
+            )
     return (
         "- **Compute** of a run: for seeds trained on a CPU, wall time x torch threads, in CPU "
         "core-minutes; for seeds trained on a GPU, wall time, in GPU-minutes; summed over the "
         f"run's seeds ({SUMMARY_FILE} `cpu_core_s`, `gpu_s`). It counts the torch threads each "
-        "seed process was given, not how busy the cores were. **The suite's runs used "
-        f"{cpu_min:,.1f} CPU core-minutes and {gpu_min:,.1f} GPU-minutes in all.**{missing}"
+        f"seed process was given, not how busy the cores were. {total}"
     )
 
 

@@ -614,3 +614,9 @@ def test_audit_reports_an_aggregate_row_removed_from_the_report(tampered):
     line = next(line for line in text.splitlines() if line.startswith("| SAC | 1 | 2 |"))
     edit_report(tampered, line + "\n", "")
     assert number_mismatches(tampered) == [("aggregate SAC", "row missing from the report")]
+
+
+def test_a_suite_whose_runs_all_predate_compute_accounting_says_so(project, suite):
+    text = render_markdown(list(rows_of(project, suite).values()), suite, SUITE_PATH)
+    assert "**No run of the suite recorded its compute** (all summaries predate it)." in text
+    assert "CPU core-minutes and" not in text
