@@ -92,6 +92,10 @@ def read_random_scores(path: Path = RANDOM_SCORES) -> dict[str, float]:
                 "a finite number; restore the file from git or re-measure it with "
                 "tools/random_scores.py"
             )
+        if record["env"] in scores:
+            raise RlpipeError(
+                f"{path}, row {line_number}: {record['env']} is listed twice; keep one row per env"
+            )
         scores[record["env"]] = value
     return scores
 

@@ -150,6 +150,7 @@ def test_random_scores_are_read_by_env_and_a_missing_file_gives_none(tmp_path):
         ("env,score\nCartPole-v1,22\n", "needs the columns env and random_score"),
         ("env,random_score\nCartPole-v1,lots\n", r"row 2 \(CartPole-v1\): random_score 'lots'"),
         ("env,random_score\nCartPole-v1,nan\n", "is not a finite number"),
+        ("env,random_score\nCartPole-v1,22\nCartPole-v1,23\n", "CartPole-v1 is listed twice"),
     ],
 )
 def test_a_malformed_random_score_file_is_a_clear_error(tmp_path, text, message):
