@@ -22,6 +22,7 @@ from rlpipe.rundir import METRICS_FILE, SPEC_FILE, SUMMARY_FILE
 from rlpipe.spec.suite import CATEGORIES, Suite
 
 NOTES_HEADING = "## Notes"
+BUDGETS_BULLET = "- **Frame budgets**"
 
 
 def _budget_lines(suite: Suite) -> list[str]:
@@ -104,9 +105,9 @@ def _aggregate_note(aggregate: Aggregate) -> str:
     )
 
 
-def notes_lines(suite: Suite, rows: list[Mapping[str, Any]], aggregate: Aggregate) -> list[str]:
-    """Return the Notes section: score, status, evaluation, frames to target, aggregate,
-    compute and frame budgets."""
+def checked_notes_lines(rows: list[Mapping[str, Any]], aggregate: Aggregate) -> list[str]:
+    """Return the Notes that follow from the runs (definitions, aggregate, compute total), which
+    `rlpipe audit` compares; the frame budgets that close the section restate the suite file."""
     return [
         NOTES_HEADING,
         "",
@@ -134,7 +135,15 @@ def notes_lines(suite: Suite, rows: list[Mapping[str, Any]], aggregate: Aggregat
         "all seeds leaves out the slow ones: read it with the count.",
         _aggregate_note(aggregate),
         _compute_note(rows),
-        "- **Frame budgets**: each run trains for the frames below (the Frames column shows "
+    ]
+
+
+def notes_lines(suite: Suite, rows: list[Mapping[str, Any]], aggregate: Aggregate) -> list[str]:
+    """Return the Notes section: score, status, evaluation, frames to target, aggregate,
+    compute and frame budgets."""
+    return [
+        *checked_notes_lines(rows, aggregate),
+        BUDGETS_BULLET + ": each run trains for the frames below (the Frames column shows "
         "what it ran); the suite budget is the most a run of that env may use.",
         *_budget_lines(suite),
     ]

@@ -620,3 +620,17 @@ def test_a_suite_whose_runs_all_predate_compute_accounting_says_so(project, suit
     text = render_markdown(list(rows_of(project, suite).values()), suite, SUITE_PATH)
     assert "**No run of the suite recorded its compute** (all summaries predate it)." in text
     assert "CPU core-minutes and" not in text
+
+
+def test_a_suite_entry_removed_is_a_suite_mismatch_not_also_an_aggregate_mismatch(audited):
+    suite_file = audited.suite
+    written = suite_file.read_text()
+    entry = "  sac-pendulum: {family: sac, spec: pendulum, frames: 1000}\n"
+    assert entry in written
+    try:
+        suite_file.write_text(written.replace(entry, ""))
+        findings = audit(load_suite(suite_file), audited)
+        assert {f.check for f in findings} >= {"suite-mismatch"}
+        assert [f for f in findings if f.check == "number-mismatch"] == []
+    finally:
+        suite_file.write_text(written)
