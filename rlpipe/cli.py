@@ -375,7 +375,7 @@ def plot(
     runs: Annotated[Path, typer.Option(help="Folder of run folders.")] = Path("runs"),
     out: Annotated[Path, typer.Option(help="Folder for the PNGs.")] = Path("reports/plots"),
 ) -> None:
-    """Plot return vs frames per env (mean and 95% CI over seeds) and frames/s vs time."""
+    """Plot return vs frames per env, frames/s vs time, and the performance profile."""
     from rlpipe.report.plots import plot_suite
     from rlpipe.spec import load_suite
 

@@ -55,7 +55,9 @@ def seed_fps(seed: int) -> float:
     return 500.0 + 100.0 * seed
 
 
-def _write_seed(run_dir: Path, seed: int, frames: int, score_offset: float) -> dict:
+def _write_seed(
+    run_dir: Path, seed: int, frames: int, score_offset: float, compute: dict | None = None
+) -> dict:
     """Write seed-K/metrics.csv and seed-K/result.json; return the seed's result."""
     folder = RunFolder(run_dir).seed(seed).path
     log_frames = sorted({max(1, frames * k // LOG_POINTS) for k in range(1, LOG_POINTS + 1)})
@@ -85,6 +87,7 @@ def _write_seed(run_dir: Path, seed: int, frames: int, score_offset: float) -> d
         "frames": frames,
         "wall_s": frames / fps,
         "fps": fps,
+        **(compute or {}),
     }
     atomic_write_json(folder / RESULT_FILE, result)
     return result
@@ -101,13 +104,15 @@ def make_run(
     score_offset: float = 0.0,
     device: str = "cpu",
     pipelines: Path | None = None,
+    torch_threads: int | None = None,
 ) -> Path:
     """Write runs_root/key as a complete run folder from made-up numbers; return its path.
 
     Seed K's final return_ma is score_offset + 100 + 10*K, so the score is
     score_offset + 100 + 5*(seeds-1). With `pipelines`, spec.json holds the spec that folder's
     family/spec resolves to with the suite's overrides (so audit finds no spec drift);
-    without, a small made-up spec.
+    without, a small made-up spec. With `torch_threads`, each seed records its device and
+    threads, so the summary has compute (cpu_core_s or gpu_s); without, it predates them.
     """
     run_dir = Path(runs_root) / key
     overrides = [f"max_frame={frames}", f"meta.seeds={seeds}"]
@@ -144,7 +149,8 @@ def make_run(
             "finished_at": "2025-01-01T00:01:00+00:00",
         },
     )
-    results = [_write_seed(run_dir, seed, frames, score_offset) for seed in range(seeds)]
+    compute = None if torch_threads is None else {"device": device, "torch_threads": torch_threads}
+    results = [_write_seed(run_dir, seed, frames, score_offset, compute) for seed in range(seeds)]
     RunFolder(run_dir).write_summary(results)
     return run_dir
 
