@@ -237,6 +237,22 @@ def train(
             min=0,
         ),
     ] = None,
+    peer: Annotated[
+        str | None,
+        typer.Option(
+            "--peer",
+            help="Train the peer library's own implementation of the spec instead (sb3: "
+            "Stable-Baselines3 / sb3-contrib), set up the same way, for a parity row.",
+        ),
+    ] = None,
+    peer_version: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--peer-version",
+            help="With --peer: a library version the run must train with (e.g. "
+            "sb3-contrib==2.9.2); repeatable. `rlpipe suite stages` writes them.",
+        ),
+    ] = None,
     pipelines: PipelinesOpt = Path("pipelines"),
 ) -> None:
     """Train a spec: every seed, with progress, into a run folder with a summary."""
@@ -249,9 +265,11 @@ def train(
     all_overrides = [*from_file, *(overrides or []), *([f"meta.seeds={seeds}"] if seeds else [])]
     resolved = resolve_spec(family, spec, all_overrides, pipelines)
     options = TrainOptions(device, out, artifacts, resume, overwrite, profile, workers, compile_,
-                           tuple(restart_seed or ()), parse_seed_list(only_seeds))  # fmt: skip
+                           tuple(restart_seed or ()), parse_seed_list(only_seeds), peer,
+                           tuple(peer_version or ()))  # fmt: skip
+    twin = f" ({peer} twin)" if peer else ""
     console.print(
-        f"[bold]{family}/{spec}[/] {shown(resolved.spec.env.id)}, spec hash "
+        f"[bold]{family}/{spec}[/]{twin} {shown(resolved.spec.env.id)}, spec hash "
         f"[cyan]{resolved.spec_hash[:12]}[/], seeds {resolved.spec.meta.seed_list}"
     )
     try:
@@ -349,12 +367,18 @@ def eval_run(
     ] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
 ) -> None:
-    """Evaluate a run's final weights with the deterministic policy; writes eval.json."""
+    """Evaluate a run's final weights with the deterministic policy; writes eval.json.
+
+    A peer run (rlpipe train --peer) is evaluated through its library's twin, the same way."""
     from rlpipe.device import resolve_device
     from rlpipe.loops.evaluate import evaluate_run
+    from rlpipe.peers import import_peer_module, trained_by_peer
     from rlpipe.rundir import RunFolder
 
-    result = evaluate_run(RunFolder(run_dir, artifacts), episodes, resolve_device(device), output)
+    run = RunFolder(run_dir, artifacts)
+    if trained_by_peer(run):
+        evaluate_run = import_peer_module("rlpipe.peers.train").evaluate_peer_run
+    result = evaluate_run(run, episodes, resolve_device(device), output)
     per_seed = ", ".join(f"seed {s['seed']}: {s['return_mean']:.1f}" for s in result["per_seed"])
     console.print(f"eval return {result['return_mean']:.1f} ({per_seed})")
 
@@ -424,7 +448,7 @@ def plot(
     runs: Annotated[Path, typer.Option(help="Folder of run folders.")] = Path("runs"),
     out: Annotated[Path, typer.Option(help="Folder for the PNGs.")] = Path("reports/plots"),
 ) -> None:
-    """Plot return vs frames per env (mean and 95% CI over seeds) and frames/s vs time."""
+    """Plot return vs frames per env, frames/s vs time, and the performance profile."""
     from rlpipe.report.plots import plot_suite
     from rlpipe.spec import load_suite
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import multiprocessing as mp
-import os
 import queue
 import shutil
 import signal
@@ -22,7 +21,7 @@ from rlpipe.device import resolve_device
 from rlpipe.envs import check_env_id
 from rlpipe.errors import RlpipeError
 from rlpipe.fast import check_compilable, compile_by_default, planned_updates
-from rlpipe.loops import SeedJob, train_seed
+from rlpipe.loops import SeedJob, plan_workers, train_seed
 from rlpipe.loops.seedloop import SeedProgress
 from rlpipe.rundir import RunFolder, SeedGroup, Summary, group_name, run_folder_lock
 from rlpipe.rundir.provenance import finish_provenance, provenance
@@ -44,6 +43,8 @@ class TrainOptions:
     compile: bool | None = None  # None: where measured faster (rlpipe.fast.compile_by_default)
     restart_seeds: tuple[int, ...] = ()  # with resume: retrain these seeds from scratch
     only_seeds: tuple[int, ...] = ()  # train just these seeds, as one seed group of the run
+    peer: str | None = None  # train this peer library's twin of the spec (rlpipe.peers)
+    peer_versions: tuple[str, ...] = ()  # with peer: the exact versions it must train with
 
 
 @contextlib.contextmanager
@@ -98,11 +99,33 @@ def _check_options(spec: Spec, run: RunFolder, options: TrainOptions) -> None:
         raise RlpipeError(f"--only-seeds {list(options.only_seeds)}: a seed is named twice")
     if options.only_seeds and not set(options.restart_seeds) <= set(options.only_seeds):
         raise RlpipeError("--restart-seed: with --only-seeds, restart only seeds of that group")
+    if options.peer is not None:
+        _check_peer_options(spec, options)
+    elif options.peer_versions:
+        raise RlpipeError("--peer-version pins the libraries of a --peer run: add --peer")
     check_env_id(spec.env.id)
     for path, what in ((run.path, "run folder"), (run.artifacts, "--artifacts")):
         for parent in [path, *path.parents]:
             if parent.exists() and not parent.is_dir():
                 raise RlpipeError(f"{what} {path}: {parent} is a file, not a folder")
+
+
+def _check_peer_options(spec: Spec, options: TrainOptions) -> None:
+    """A peer run: a known peer, a spec it can mirror, the pinned versions installed, and none
+    of the options that only rlpipe's own training has."""
+    from rlpipe.peers import check_peer
+    from rlpipe.peers.mirror import check_mirrorable, check_version_pins
+
+    check_peer(options.peer)
+    for given, flag in ((options.resume, "--resume"), (options.profile, "--profile"),
+                        (options.compile, "--compile")):  # fmt: skip
+        if given:
+            raise RlpipeError(
+                f"{flag} applies to rlpipe's own training, not to a --peer run (a peer run keeps "
+                "no checkpoints: train it again with --overwrite)"
+            )
+    check_mirrorable(spec)
+    check_version_pins(spec, options.peer_versions)
 
 
 def prepare_run_folder(resolved: ResolvedSpec, run: RunFolder, options: TrainOptions) -> bool:
@@ -224,20 +247,14 @@ def summarize_groups(run: RunFolder) -> Summary:
     return run.write_summary(results)
 
 
-def plan_workers(seeds: int, device: torch.device, requested: int | None) -> tuple[int, int]:
-    """(parallel seed processes, torch threads each) for this machine."""
-    cores = os.cpu_count() or 1
-    if requested is not None:
-        workers = max(1, min(requested, seeds))
-    else:
-        workers = 1 if device.type == "cuda" else max(1, min(seeds, cores))
-    return workers, max(1, cores // workers)
+SeedTrainer = Callable[[Spec, SeedJob], dict[str, Any]]
+"""Trains one seed and returns its result: rlpipe's `train_seed`, or a peer's."""
 
 
-def _seed_worker(spec: Spec, job: SeedJob, threads: int, messages: Any) -> None:
+def _seed_worker(train: SeedTrainer, spec: Spec, job: SeedJob, threads: int, messages: Any) -> None:
     torch.set_num_threads(threads)
     try:
-        result = train_seed(spec, dataclasses.replace(job, report=messages.put))
+        result = train(spec, dataclasses.replace(job, report=messages.put))
         messages.put(("done", job.seed, result))
     except RlpipeError as exc:
         messages.put(("error", job.seed, str(exc)))
@@ -249,6 +266,7 @@ def _seed_worker(spec: Spec, job: SeedJob, threads: int, messages: Any) -> None:
 
 
 def _train_parallel(
+    train: SeedTrainer,
     spec: Spec,
     jobs: list[SeedJob],
     workers: int,
@@ -265,7 +283,7 @@ def _train_parallel(
         while pending or running:
             while pending and len(running) < workers and not errors:
                 job = pending.pop(0)
-                args = (spec, job, threads, messages)
+                args = (train, spec, job, threads, messages)
                 running[job.seed] = context.Process(target=_seed_worker, args=args, daemon=True)
                 running[job.seed].start()
             if errors and not running:
@@ -324,7 +342,9 @@ def train_run(
     spec = resolved.spec
     device = resolve_device(options.device)
     compile = options.compile
-    if compile is None:
+    if options.peer is not None:
+        compile = False
+    elif compile is None:
         compile = compile_by_default(spec, device, updates=planned_updates(spec))
     elif compile:
         check_compilable(spec.algorithm.name)
@@ -367,6 +387,13 @@ def _train_seeds(
     else:
         torch.set_num_threads(threads)
         record = provenance(resolved.spec_hash, str(device))
+    train = train_seed
+    if options.peer is not None:
+        from rlpipe.peers import import_peer_module
+        from rlpipe.peers.mirror import peer_record
+
+        train = import_peer_module("rlpipe.peers.train").train_peer_seed
+        record["peer"] = peer_record(spec, options.peer)
     record["seed_workers"] = workers
     record["compiled"] = compile
 
@@ -386,9 +413,9 @@ def _train_seeds(
     ]
     if workers == 1:
         torch.set_num_threads(threads)
-        results = [train_seed(spec, dataclasses.replace(job, report=report)) for job in jobs]
+        results = [train(spec, dataclasses.replace(job, report=report)) for job in jobs]
     else:
-        results = _train_parallel(spec, jobs, workers, threads, report)
+        results = _train_parallel(train, spec, jobs, workers, threads, report)
     if group is None:
         summary = run.write_summary(results)
     else:  # the group's own numbers; the run's summary.json waits for every group

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -57,7 +58,8 @@ class TrainingProgress:
 
 def summary_table(run_dir: Path, summary: Summary) -> Table:
     """The run's summary: score with its CI, eval return, frames, speed and wall time."""
-    table = Table(title=f"{run_dir}  (score = final training-return moving average)")
+    title = f"{escape(str(run_dir))}  (score = final training-return moving average)"
+    table = Table(title=title)
     for column in ("seed", "score", "eval return", "frames", "frames/s", "wall s"):
         table.add_column(column, justify="right")
     for row in summary.per_seed:

@@ -19,6 +19,7 @@ from rlpipe.rundir import (
     RunFolder,
     atomic_write_json,
 )
+from rlpipe.spec import resolve_spec
 
 FIXTURE_COLUMNS = (*COLUMNS, "loss_critic", "loss_actor", "alpha")
 
@@ -54,7 +55,9 @@ def seed_fps(seed: int) -> float:
     return 500.0 + 100.0 * seed
 
 
-def _write_seed(run_dir: Path, seed: int, frames: int, score_offset: float) -> dict:
+def _write_seed(
+    run_dir: Path, seed: int, frames: int, score_offset: float, compute: dict | None = None
+) -> dict:
     """Write seed-K/metrics.csv and seed-K/result.json; return the seed's result."""
     folder = RunFolder(run_dir).seed(seed).path
     log_frames = sorted({max(1, frames * k // LOG_POINTS) for k in range(1, LOG_POINTS + 1)})
@@ -84,6 +87,7 @@ def _write_seed(run_dir: Path, seed: int, frames: int, score_offset: float) -> d
         "frames": frames,
         "wall_s": frames / fps,
         "fps": fps,
+        **(compute or {}),
     }
     atomic_write_json(folder / RESULT_FILE, result)
     return result
@@ -99,22 +103,31 @@ def make_run(
     frames: int = 1000,
     score_offset: float = 0.0,
     device: str = "cpu",
+    pipelines: Path | None = None,
+    torch_threads: int | None = None,
 ) -> Path:
     """Write runs_root/key as a complete run folder from made-up numbers; return its path.
 
     Seed K's final return_ma is score_offset + 100 + 10*K, so the score is
-    score_offset + 100 + 5*(seeds-1).
+    score_offset + 100 + 5*(seeds-1). With `pipelines`, spec.json holds the spec that folder's
+    family/spec resolves to with the suite's overrides (so audit finds no spec drift);
+    without, a small made-up spec. With `torch_threads`, each seed records its device and
+    threads, so the summary has compute (cpu_core_s or gpu_s); without, it predates them.
     """
     run_dir = Path(runs_root) / key
-    resolved = {
-        "family": family,
-        "name": spec,
-        "env": {"id": env_id, "max_frame": frames},
-        "meta": {"seeds": seeds},
-    }
-    canonical = json.dumps(resolved, sort_keys=True, separators=(",", ":"))
-    spec_hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     overrides = [f"max_frame={frames}", f"meta.seeds={seeds}"]
+    if pipelines is not None:
+        real = resolve_spec(family, spec, overrides, pipelines)
+        resolved, spec_hash = real.spec.model_dump(mode="json"), real.spec_hash
+    else:
+        resolved = {
+            "family": family,
+            "name": spec,
+            "env": {"id": env_id, "max_frame": frames},
+            "meta": {"seeds": seeds},
+        }
+        canonical = json.dumps(resolved, sort_keys=True, separators=(",", ":"))
+        spec_hash = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     atomic_write_json(
         run_dir / SPEC_FILE, {"spec_hash": spec_hash, "spec": resolved, "overrides": overrides}
     )
@@ -136,7 +149,8 @@ def make_run(
             "finished_at": "2025-01-01T00:01:00+00:00",
         },
     )
-    results = [_write_seed(run_dir, seed, frames, score_offset) for seed in range(seeds)]
+    compute = None if torch_threads is None else {"device": device, "torch_threads": torch_threads}
+    results = [_write_seed(run_dir, seed, frames, score_offset, compute) for seed in range(seeds)]
     RunFolder(run_dir).write_summary(results)
     return run_dir
 

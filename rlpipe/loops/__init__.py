@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+import torch
 
 from rlpipe.algos.registry import algorithm
 from rlpipe.loops.session import SeedJob
@@ -18,4 +21,18 @@ def train_seed(spec: Spec, job: SeedJob) -> dict[str, Any]:
     return Session(spec, job).run()
 
 
-__all__ = ["SeedJob", "train_seed"]
+def plan_workers(seeds: int, device: torch.device, requested: int | None) -> tuple[int, int]:
+    """(parallel seed processes, torch threads each) for this machine.
+
+    It lives with the loops because the threads a seed trains with can change its float
+    rounding, so it is part of the code that determines a run's numbers (TRAIN_CODE).
+    """
+    cores = os.cpu_count() or 1
+    if requested is not None:
+        workers = max(1, min(requested, seeds))
+    else:
+        workers = 1 if device.type == "cuda" else max(1, min(seeds, cores))
+    return workers, max(1, cores // workers)
+
+
+__all__ = ["SeedJob", "plan_workers", "train_seed"]

@@ -13,18 +13,33 @@ from urllib.parse import urlsplit
 
 from rlpipe.errors import RlpipeError
 from rlpipe.hub import read_hub_links, resolve_endpoint, run_url
+from rlpipe.report.aggregate import AGGREGATE_COLUMNS, RANDOM_SCORES, suite_aggregate
 from rlpipe.report.benchmarks import (
     DATA_FILE,
     build_rows,
+    format_aggregate_cells,
     format_cells,
+    notes_section,
+    parse_aggregate_rows,
     parse_markdown_rows,
     read_data_digest,
 )
+from rlpipe.report.notes import BUDGETS_BULLET, checked_notes_lines
 from rlpipe.rundir import RunFolder
 from rlpipe.spec import DEFAULT_SUITE, Suite, resolve_spec, spec_hash
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-NUMBER_COLUMNS = ("Score (95% CI)", "Frames", "FPS", "Device", "Spec", "Env", "Algorithm")
+NUMBER_COLUMNS = (
+    "Score (95% CI)",
+    "Frames to target",
+    "Frames",
+    "FPS",
+    "Compute",
+    "Device",
+    "Spec",
+    "Env",
+    "Algorithm",
+)
 STATUS_COLUMNS = ("Status", "Target")
 _RUN_CELL = re.compile(r"^\[runs/(?P<key>[^\]]+)\]\((?P<link>[^)]+)\)$")
 _PLOT_CELL = re.compile(r"\((?P<path>[^)]+)\)")
@@ -42,7 +57,8 @@ CHECKS = {
     "missing-plot": "a plot is missing or not a PNG",
     "wrong-link": "a run link to another run, a plot link to another env's plot, or a Hub link "
     "outside the suite's repo on the configured endpoint",
-    "number-mismatch": "a published score, CI, frames, fps, device or hash differs from the run",
+    "number-mismatch": "a published score, CI, frames to target, frames, fps, compute, device, "
+    "hash, aggregate or note differs from what the runs give",
     "data-mismatch": "benchmarks.json is missing, damaged, not the one BENCHMARKS.md was written "
     "with, or disagrees with the table or the runs",
     "status-mismatch": "a status does not follow from the run's score and the suite target",
@@ -72,6 +88,7 @@ class AuditPaths:
     runs: Path = Path("runs")
     pipelines: Path = Path("pipelines")
     root: Path = Path(".")
+    random_scores: Path = RANDOM_SCORES
 
 
 def audit(
@@ -146,6 +163,12 @@ def audit(
     env_plots: dict[str, set[str]] = {}
     for row in rows:
         env_plots.setdefault(row["env"], set()).add(row["plot"])
+    # The aggregate and the compute total sum over the suite's runs: while the report's rows are
+    # not the suite's runs (a suite-mismatch, named above), they differ for that reason alone.
+    if set(published) == set(suite.runs):
+        aggregate = suite_aggregate(suite, paths.runs, paths.random_scores)
+        findings += _check_aggregate(report_text, aggregate.rows)
+        findings += _check_notes(report_text, checked_notes_lines(rows, aggregate))
     for image in _IMAGE.finditer(report_text):
         findings += _check_plot("report", f"({image['path']})", paths.reports)
         if image["alt"] in env_plots and image["path"] not in env_plots[image["alt"]]:
@@ -155,6 +178,56 @@ def audit(
     findings += _check_data(report_text, published, derived, paths.reports)
     findings += _check_dvc_lock(suite, paths)
     return sorted(set(findings), key=lambda f: (list(CHECKS).index(f.check), f.row, f.message))
+
+
+def _check_aggregate(report: str, derived: list[dict]) -> list[Finding]:
+    """Aggregate rows that differ from, lack or add to the ones the runs give."""
+    published = {cells.get("Algorithm", "?"): cells for cells in parse_aggregate_rows(report)}
+    expected = {row["algorithm"]: format_aggregate_cells(row) for row in derived}
+    findings = []
+    for algorithm in published.keys() - expected.keys():
+        findings.append(
+            Finding("number-mismatch", f"aggregate {algorithm}", "no such algorithm in the runs")
+        )
+    for algorithm, cells in expected.items():
+        if algorithm not in published:
+            findings.append(
+                Finding("number-mismatch", f"aggregate {algorithm}", "row missing from the report")
+            )
+            continue
+        for column in AGGREGATE_COLUMNS:
+            if published[algorithm].get(column) != cells[column]:
+                findings.append(
+                    Finding(
+                        "number-mismatch",
+                        f"aggregate {algorithm}",
+                        f"{column}: report says {published[algorithm].get(column)!r}, "
+                        f"the runs give {cells[column]!r}",
+                    )
+                )
+    return findings
+
+
+def _check_notes(report: str, expected: list[str]) -> list[Finding]:
+    """The Notes section up to the frame budgets (which restate the suite file): definitions,
+    the aggregate's random scores, the suite's compute total, as the runs give them."""
+    published = notes_section(report)
+    budgets = [i for i, line in enumerate(published) if line.startswith(BUDGETS_BULLET)]
+    published = published[: budgets[0]] if budgets else published
+    for index, line in enumerate(expected):
+        found = published[index] if index < len(published) else None
+        if found != line:
+            return [
+                Finding(
+                    "number-mismatch",
+                    "notes",
+                    f"Notes line {index + 1}: report says {found!r}, the runs give {line!r}",
+                )
+            ]
+    if len(published) > len(expected):
+        extra = published[len(expected)]
+        return [Finding("number-mismatch", "notes", f"Notes has an extra line {extra!r}")]
+    return []
 
 
 def _check_link(

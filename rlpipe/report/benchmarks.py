@@ -19,6 +19,15 @@ from typing import Any
 from rlpipe.algos.registry import display_name
 from rlpipe.errors import RlpipeError
 from rlpipe.hub import read_hub_links
+from rlpipe.report.aggregate import (
+    AGGREGATE_COLUMNS,
+    RANDOM_SCORES,
+    Aggregate,
+    aggregate_cells,
+    suite_aggregate,
+)
+from rlpipe.report.efficiency import frames_to_target, mean_reached
+from rlpipe.report.notes import NOTES_HEADING, notes_lines
 from rlpipe.report.replays import replay_lines
 from rlpipe.rundir import RunFolder, atomic_write_json, atomic_write_text
 from rlpipe.spec.suite import CATEGORIES, DEFAULT_SUITE, Suite, SuiteEnv, SuiteRun
@@ -36,8 +45,10 @@ COLUMNS = (
     "Score (95% CI)",
     "Status",
     "Target",
+    "Frames to target",
     "Frames",
     "FPS",
+    "Compute",
     "Device",
     "Spec",
     "Run",
@@ -54,13 +65,16 @@ STATUS_CELLS = {
 }
 MISSING_RUN = "missing run"
 EMPTY_CELL = "—"
+AGGREGATE_HEADING = "## Aggregate"
+FPS_FILE = "fps.png"  # written by rlpipe.report.plots, under the same names
+PROFILE_FILE = "profile.png"
 
 _CATEGORY_BY_TITLE = {title: category for category, title in CATEGORY_TITLES.items()}
+_UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
+_SEPARATOR_CELL = re.compile(r":?-{3,}:?")
 _DATA_DIGEST = re.compile(
     rf"^<!-- {re.escape(DATA_FILE)} sha256: (?P<digest>[0-9a-f]{{64}}) -->$", re.M
 )
-_UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
-_SEPARATOR_CELL = re.compile(r":?-{3,}:?")
 
 
 # --------------------------------------------------------------------------- rows
@@ -138,13 +152,18 @@ def _run_row(
             "iqm": None,
             "eval_return": None,
             "status": MISSING_RUN,
+            "frames_to_target": None,
+            "frames_to_target_per_seed": None,
             "frames": None,
             "fps": None,
+            "cpu_core_s": None,
+            "gpu_s": None,
             "device": None,
             "spec_hash": None,
         }
     summary = run.read_summary()
     provenance = run.read_provenance() if run.provenance_file.exists() else None
+    per_seed = frames_to_target(run_dir, summary.seeds, env.target)
     return {
         **base,
         "score": summary.score,
@@ -152,11 +171,25 @@ def _run_row(
         "iqm": summary.score_iqm,
         "eval_return": summary.eval_return,
         "status": status(summary.score, env.target),
+        "frames_to_target": mean_reached(per_seed),
+        "frames_to_target_per_seed": per_seed,
         "frames": summary.frames,
         "fps": summary.fps,
+        "cpu_core_s": summary.cpu_core_s,
+        "gpu_s": summary.gpu_s,
         "device": _device(provenance),
         "spec_hash": run.read_spec_hash(),
+        "peer": _peer(provenance) or base["peer"],
     }
+
+
+def _peer(provenance: Mapping[str, Any] | None) -> str | None:
+    """The peer library and version that trained a parity run ("sb3-contrib 2.9.2"), from its
+    provenance; None for rlpipe's own runs."""
+    peer = (provenance or {}).get("peer")
+    if not isinstance(peer, Mapping):
+        return None
+    return f"{peer.get('library')} {peer.get('version')}"
 
 
 def build_rows(
@@ -188,6 +221,7 @@ def build_rows(
                 base = {
                     "run": key,
                     "family": run.family,
+                    "peer": run.peer,  # a parity run's peer; its library and version once run
                     "spec": spec_name,
                     "env": env.id,
                     "category": category,
@@ -241,17 +275,43 @@ def _reference_cell(row: Mapping[str, Any]) -> str:
     return f"{_one_decimal(score)} ({frames:,} frames)"
 
 
+def _frames_to_target_cell(row: Mapping[str, Any]) -> str:
+    """Return "mean frames (reached/seeds)", e.g. "31,000 (3/4)" or "— (0/4)"; "—" without a run."""
+    per_seed = row.get("frames_to_target_per_seed")
+    if per_seed is None:
+        return EMPTY_CELL
+    reached = [frame for frame in per_seed if frame is not None]
+    mean = row.get("frames_to_target")
+    frames = EMPTY_CELL if mean is None else f"{mean:,.0f}"
+    return f"{frames} ({len(reached)}/{len(per_seed)})"
+
+
+def _compute_cell(row: Mapping[str, Any]) -> str:
+    """Return the run's compute: "12.5 CPU core-min", "3.2 GPU-min", both, or "—" if unknown."""
+    cpu_core_s, gpu_s = row.get("cpu_core_s"), row.get("gpu_s")
+    if cpu_core_s is None and gpu_s is None:
+        return EMPTY_CELL
+    parts = []
+    if cpu_core_s or not gpu_s:
+        parts.append(f"{(cpu_core_s or 0.0) / 60:,.1f} CPU core-min")
+    if gpu_s:
+        parts.append(f"{gpu_s / 60:,.1f} GPU-min")
+    return " + ".join(parts)
+
+
 def format_cells(row: Mapping[str, Any]) -> dict[str, str]:
     """Return the exact Markdown cell strings of a row, keyed by column name (see COLUMNS)."""
     frames, fps, spec_hash = row.get("frames"), row.get("fps"), row.get("spec_hash")
     cells = {
         "Env": row["env"],
-        "Algorithm": display_name(row["family"]),
+        "Algorithm": display_name(row["family"]) + (f" ({row['peer']})" if row.get("peer") else ""),
         "Score (95% CI)": _score_cell(row),
         "Status": STATUS_CELLS.get(row["status"], row["status"]),
         "Target": _up_to_one_decimal(row["target"]),
+        "Frames to target": _frames_to_target_cell(row),
         "Frames": EMPTY_CELL if frames is None else f"{int(frames):,}",
         "FPS": EMPTY_CELL if fps is None else f"{fps:,.0f}",
+        "Compute": _compute_cell(row),
         "Device": row.get("device") or EMPTY_CELL,
         "Spec": EMPTY_CELL if not spec_hash else f"`{spec_hash[:12]}`",
         "Run": f"[runs/{row['run']}]({row['link']})",
@@ -259,6 +319,11 @@ def format_cells(row: Mapping[str, Any]) -> dict[str, str]:
         "Plot": f"[plot]({row['plot']})",
     }
     return {column: _cell(str(cells[column])) for column in COLUMNS}
+
+
+def format_aggregate_cells(row: Mapping[str, Any]) -> dict[str, str]:
+    """Return the exact Markdown cells of an aggregate row, keyed by AGGREGATE_COLUMNS."""
+    return {column: _cell(text) for column, text in aggregate_cells(row).items()}
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -281,39 +346,8 @@ def _install_lines(suite: Suite) -> list[str]:
     ]
 
 
-def _budget_lines(suite: Suite) -> list[str]:
-    """Return one bullet per env: the frames each of its runs trains for, and its budget."""
-    lines = []
-    for category in CATEGORIES:
-        for spec_name, env in suite.envs.items():
-            runs = [run for run in suite.runs.values() if run.spec == spec_name]
-            if env.category != category or not runs:
-                continue
-            trained = ", ".join(f"{display_name(run.family)} {run.frames:,}" for run in runs)
-            lines.append(
-                f"- {env.id} (`{spec_name}`): trained for {trained} frames per seed; "
-                f"suite budget {env.budget:,} frames."
-            )
-    return lines
-
-
-NOTES = (
-    "- Evaluation (`eval_return`, `rlpipe eval`): one episode in each of the spec's eval envs "
-    "(fixed seeds) with the deterministic policy: the tanh of the Gaussian mean (SAC, CrossQ), "
-    "the Gaussian mean clipped to the bounds or the most probable action (PPO, A2C); DQN acts "
-    "epsilon-greedily with `eval_epsilon` 0.05, as CleanRL's DQN evaluation. Atari: ALE v5 "
-    "(sticky actions 0.25), whole games over all lives, FIRE pressed after a reset and after "
-    "a lost life in games that need it (SB3's FireResetEnv, as CleanRL uses it).",
-    "- Discrete SAC and CrossQ target an entropy of 0.89 log|A| and take the minimum of the "
-    "Q estimates in the policy loss, as CleanRL's sac_atari.py; SLM-Lab uses 0.6 log|A| and "
-    "the mean of the two Q estimates.",
-)
-"""Where the suite's protocol departs from, or chooses between, the references it is compared to."""
-
-
 def _preamble(suite: Suite, suite_path: str, data_digest: str | None) -> list[str]:
-    """Return the title, the digest of benchmarks.json, reproduction commands, score definition
-    and frame budgets."""
+    """Return the title, the digest of benchmarks.json and the reproduction commands."""
     copy = (
         [f"cp {suite_path} {DEFAULT_SUITE}  # dvc.yaml reads the suite from {DEFAULT_SUITE}"]
         if suite_path != DEFAULT_SUITE.as_posix()
@@ -336,22 +370,8 @@ def _preamble(suite: Suite, suite_path: str, data_digest: str | None) -> list[st
         f"rlpipe audit --suite {suite_path}",
         "```",
         "",
-        "**Score**: the final training-return moving average (`return_ma` at the end of "
-        "training), mean over seeds; in brackets, the 95% percentile-bootstrap confidence "
-        "interval of that mean over seeds. **Status** follows from score and target: pass when "
-        "the score is at or above the target. **SLM-Lab v5.2**: the published reference score "
-        "and the frames it trained for; compare frames before comparing scores. SLM-Lab's "
-        "score is a moving average over 100 checkpoints, where rlpipe's averages the last "
-        "100 training episodes.",
-        "",
-        "**Frame budgets**: each run trains for the frames below (the Frames column shows what "
-        "it ran); the suite budget is the most a run of that env may use.",
-        "",
-        *_budget_lines(suite),
-        "",
-        "**Notes**:",
-        "",
-        *NOTES,
+        "The columns, the evaluation protocol, the aggregate and the suite's compute are "
+        "defined under Notes at the end.",
     ]
 
 
@@ -370,16 +390,48 @@ def _section(category: str, rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _aggregate_section(aggregate: Aggregate, profile_plot: str) -> list[str]:
+    """Return the Aggregate heading, its table (one row per algorithm) and the profile plot."""
+    lines = [
+        AGGREGATE_HEADING,
+        "",
+        "IQM of the per-env normalised scores, 0 = random policy, 1 = target (see Notes), with "
+        "95% stratified-bootstrap confidence intervals.",
+        "",
+        _table_line(list(AGGREGATE_COLUMNS)),
+        _table_line(["---"] * len(AGGREGATE_COLUMNS)),
+    ]
+    for row in aggregate.rows:
+        cells = format_aggregate_cells(row)
+        lines.append(_table_line([cells[column] for column in AGGREGATE_COLUMNS]))
+    coverage = {tuple(row["envs"]) for row in aggregate.rows}
+    if len(coverage) > 1:
+        lines += ["", "Envs per algorithm (the IQMs compare different env sets):", ""]
+        lines += [f"- {row['algorithm']}: {', '.join(row['envs'])}" for row in aggregate.rows]
+    lines += [
+        "",
+        "Performance profile: the fraction of runs (env x seed) whose normalised score is above "
+        "each threshold, mean over envs, with its 95% stratified-bootstrap band; the dashed "
+        "line is the target.",
+        "",
+        f"![performance profile]({profile_plot})",
+    ]
+    return lines
+
+
 def render_markdown(
     rows: list[dict[str, Any]],
     suite: Suite,
     suite_path: str | Path,
+    aggregate: Aggregate | None = None,
     data_digest: str | None = None,
 ) -> str:
-    """Return BENCHMARKS.md: how to reproduce, then one table (and plots) per category.
+    """Return BENCHMARKS.md: how to reproduce, one table (and plots) per category, the
+    aggregate over envs, throughput, and the notes.
 
     data_digest, the sha256 of the benchmarks.json written with it, goes into an HTML comment.
     """
+    aggregate = aggregate or Aggregate([], {}, [])
     suite_text = Path(suite_path).as_posix()
     lines = _preamble(suite, suite_text, data_digest)
     for category in CATEGORIES:
@@ -391,16 +443,37 @@ def render_markdown(
         lines += ["", *replay_lines(rows, cells, SHORT_REPLAY_STEPS)]
     with_runs = [row for row in rows if row["status"] != MISSING_RUN]
     if with_runs:
-        fps_plot = (PurePosixPath(with_runs[0]["plot"]).parent / "fps.png").as_posix()
+        plots = PurePosixPath(with_runs[0]["plot"]).parent
+        if aggregate.rows:
+            lines += ["", *_aggregate_section(aggregate, (plots / PROFILE_FILE).as_posix())]
         lines += [
             "",
             "## Throughput",
             "",
-            "Env frames per second against wall-clock seconds, one line per run (mean over seeds).",
+            "Env frames per second over each log interval (frames since the previous metrics "
+            "row, divided by its seconds) against wall-clock seconds, one line per run (mean "
+            "over seeds), on a log axis: the burst of random-action frames before learning "
+            "starts no longer flattens the lines of the learning phase.",
             "",
-            f"![frames per second]({fps_plot})",
+            f"![frames per second]({(plots / FPS_FILE).as_posix()})",
         ]
+    lines += ["", *notes_lines(suite, rows, aggregate)]
     return "\n".join(lines) + "\n"
+
+
+def notes_section(text: str) -> list[str]:
+    """Return the lines of a BENCHMARKS.md's Notes section, from its heading to the next one."""
+    return _section_lines(text, NOTES_HEADING)
+
+
+def _section_lines(text: str, heading: str) -> list[str]:
+    """Return the lines from `heading` up to (not including) the next "## " heading."""
+    lines = text.splitlines()
+    if heading not in lines:
+        return []
+    start = lines.index(heading)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return lines[start:end]
 
 
 def _split_cells(line: str) -> list[str]:
@@ -438,12 +511,27 @@ def parse_markdown_rows(text: str) -> list[dict[str, str]]:
     return rows
 
 
+def parse_aggregate_rows(text: str) -> list[dict[str, str]]:
+    """Return the rows of a BENCHMARKS.md's Aggregate table as {column: cell}."""
+    rows = []
+    table = [line for line in _section_lines(text, AGGREGATE_HEADING) if line.startswith("|")]
+    if not table:
+        return []
+    header = _split_cells(table[0])
+    for line in table[1:]:
+        cells = _split_cells(line)
+        if not all(_SEPARATOR_CELL.fullmatch(cell) for cell in cells):
+            rows.append(dict(zip(header, cells, strict=False)))
+    return rows
+
+
 def write_report(
     suite: Suite,
     suite_path: str | Path,
     reports_dir: Path = Path("reports"),
     runs_root: Path = Path("runs"),
     references: Path = REFERENCES,
+    random_scores: Path = RANDOM_SCORES,
 ) -> tuple[Path, Path]:
     """Write reports_dir/benchmarks.json, then BENCHMARKS.md, each atomically; return both paths.
 
@@ -460,9 +548,13 @@ def write_report(
         references,
         reports_dir,
     )
+    aggregate = suite_aggregate(suite, runs_root, random_scores)
     markdown = reports_dir / REPORT_FILE
     data = reports_dir / DATA_FILE
-    atomic_write_json(data, {"suite": Path(suite_path).as_posix(), "rows": rows})
+    atomic_write_json(
+        data,
+        {"suite": Path(suite_path).as_posix(), "rows": rows, "aggregate": aggregate.to_json()},
+    )
     digest = hashlib.sha256(data.read_bytes()).hexdigest()
-    atomic_write_text(markdown, render_markdown(rows, suite, suite_path, digest))
+    atomic_write_text(markdown, render_markdown(rows, suite, suite_path, aggregate, digest))
     return markdown, data

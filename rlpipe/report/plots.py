@@ -1,10 +1,12 @@
-"""`rlpipe plot`: training return vs frames per env and frames/s vs wall time, as stable PNGs.
+"""`rlpipe plot`: training return vs frames per env, frames/s vs wall time and the performance
+profile across envs, as stable PNGs.
 
 Figures are built on `matplotlib.figure.Figure` with the Agg canvas (no pyplot state) and saved
 without software/date metadata at a fixed size and dpi, so the same inputs give the same bytes.
 The band around each mean is a normal-approximation 95% CI over seeds: mean ± 1.96·SEM with
 SEM = std(ddof=1) / sqrt(n), computed per logged frame over the seeds that have a value there
-(a bootstrap per frame is too slow); where only one seed has a value there is no band.
+(a bootstrap per frame is too slow); where only one seed has a value there is no band. Each
+seed's own curve is drawn thin and faint under the mean.
 """
 
 from __future__ import annotations
@@ -20,12 +22,24 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from rlpipe.algos.registry import ALGORITHMS, display_name
+from rlpipe.report.aggregate import (
+    RANDOM_SCORES,
+    AlgorithmScores,
+    collect_scores,
+    normalised_by_algorithm,
+    profile_taus,
+    profile_with_ci,
+    read_random_scores,
+)
 from rlpipe.rundir import RunFolder, atomic_write_bytes
 from rlpipe.spec.suite import Suite
 
 FALLBACK_COLORS = ("#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79")
 """Colours for names not in the algorithm registry, picked by a hash of the name."""
 FPS_FILE = "fps.png"
+PROFILE_FILE = "profile.png"
+SEED_LINEWIDTH = 0.7
+SEED_ALPHA = 0.3
 FIGSIZE = (8.0, 5.0)
 DPI = 100
 Z_95 = 1.96
@@ -103,6 +117,16 @@ def env_figure(spec_name: str, env_id: str, runs: dict[str, Path]) -> Figure:
         if not keep.any():
             continue
         color = algo_color(family)
+        for seed_values in values.T:
+            logged = np.isfinite(seed_values)
+            axes.plot(
+                frames[logged],
+                seed_values[logged],
+                color=color,
+                linewidth=SEED_LINEWIDTH,
+                alpha=SEED_ALPHA,
+                label="_seed",  # a leading underscore keeps it out of the legend
+            )
         seeds = values.shape[1]
         label = f"{display_name(family)} ({seeds} seed{'s' if seeds != 1 else ''})"
         axes.plot(frames[keep], mean[keep], color=color, linewidth=1.8, label=label)
@@ -111,7 +135,7 @@ def env_figure(spec_name: str, env_id: str, runs: dict[str, Path]) -> Figure:
     axes.set_xlabel("env frames")
     axes.set_ylabel("training return (moving average)")
     if axes.get_lines():
-        axes.legend(title="mean, 95% CI (±1.96·SEM) over seeds", loc="best")
+        axes.legend(title="mean, 95% CI (±1.96·SEM); faint: each seed", loc="best")
     else:
         axes.text(0.5, 0.5, f"no training returns logged for {spec_name}", ha="center")
     return figure
@@ -125,14 +149,17 @@ def _run_family(run_key: str, run_dir: Path) -> str:
 
 
 def fps_figure(runs: dict[str, Path]) -> Figure:
-    """Return the figure of frames/s vs wall-clock seconds: one line per run (mean over seeds)."""
+    """Return the figure of frames/s vs wall-clock seconds, one line per run (mean over seeds),
+    on a log frames/s axis so the burst before learning starts does not flatten the rest."""
     figure, axes = _new_axes()
+    axes.set_yscale("log")
     per_family: dict[str, int] = {}
     for run_key, run_dir in runs.items():
         _, wall = aligned(run_dir, "wall_s")
         _, fps = aligned(run_dir, "fps")
         wall_mean, fps_mean = mean_ci(wall)[0], mean_ci(fps)[0]
-        keep = np.isfinite(wall_mean) & np.isfinite(fps_mean)
+        with np.errstate(invalid="ignore"):
+            keep = np.isfinite(wall_mean) & np.isfinite(fps_mean) & (fps_mean > 0)
         if not keep.any():
             continue
         family = _run_family(run_key, run_dir)
@@ -145,13 +172,37 @@ def fps_figure(runs: dict[str, Path]) -> Figure:
             linestyle=style,
             label=run_key,
         )
-    axes.set_title("throughput")
+    axes.set_title("throughput (log scale)")
     axes.set_xlabel("wall-clock seconds")
-    axes.set_ylabel("env frames / s")
+    axes.set_ylabel("env frames / s over each log interval")
     if axes.get_lines():
         axes.legend(loc="best", fontsize="small")
     else:
         axes.text(0.5, 0.5, "no run has logged metrics yet", ha="center")
+    return figure
+
+
+def profile_figure(algorithms: list[AlgorithmScores]) -> Figure:
+    """Return the performance profile: per algorithm, the fraction of runs with a normalised
+    score above tau, with its 95% stratified-bootstrap band; tau = 1 is the target."""
+    figure, axes = _new_axes()
+    taus = profile_taus(algorithms)
+    for scores in algorithms:
+        profile, lo, hi = profile_with_ci(scores.by_env, taus)
+        color = algo_color(scores.family)
+        envs = len(scores.env_ids)
+        label = f"{scores.algorithm} ({envs} env{'s' if envs != 1 else ''}, {scores.runs} runs)"
+        axes.plot(taus, profile, color=color, linewidth=1.8, label=label)
+        axes.fill_between(taus, lo, hi, color=color, alpha=0.2, linewidth=0)
+    axes.axvline(1.0, color="black", linestyle="--", linewidth=0.8)
+    axes.set_ylim(-0.02, 1.02)
+    axes.set_title("performance profile")
+    axes.set_xlabel("normalised score τ: (score − random) / (target − random)")
+    axes.set_ylabel("fraction of runs with score > τ")
+    if algorithms:
+        axes.legend(title="95% stratified-bootstrap band", loc="best")
+    else:
+        axes.text(0.5, 0.5, "no run has a normalised score yet", ha="center")
     return figure
 
 
@@ -174,9 +225,13 @@ def plot_fps(runs: dict[str, Path], out_path: Path) -> Path:
 
 
 def plot_suite(
-    suite: Suite, runs_root: Path = Path("runs"), plots_dir: Path = Path("reports/plots")
+    suite: Suite,
+    runs_root: Path = Path("runs"),
+    plots_dir: Path = Path("reports/plots"),
+    random_scores: Path = RANDOM_SCORES,
 ) -> list[Path]:
-    """Write <spec>.png for every env with a run that has metrics, plus fps.png; return paths."""
+    """Write <spec>.png for every env with a run that has metrics, plus fps.png and the
+    performance profile (profile.png); return the paths."""
     with_metrics = {
         key: Path(runs_root) / key
         for key in suite.runs
@@ -192,4 +247,8 @@ def plot_suite(
         if runs:
             written.append(plot_env(spec_name, env.id, runs, Path(plots_dir) / f"{spec_name}.png"))
     written.append(plot_fps(with_metrics, Path(plots_dir) / FPS_FILE))
+    algorithms = normalised_by_algorithm(
+        collect_scores(suite, runs_root), read_random_scores(random_scores)
+    )
+    written.append(save_png(profile_figure(algorithms), Path(plots_dir) / PROFILE_FILE))
     return written

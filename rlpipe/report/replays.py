@@ -34,9 +34,9 @@ def is_replay_image(path: str) -> bool:
 def replay_lines(
     rows: list[Mapping[str, Any]], cells: Mapping[str, Mapping[str, str]], steps: int
 ) -> list[str]:
-    """The Replays section: one table line per run that has weights (`cells`: each run's
-    formatted row cells, as the category tables show them)."""
-    with_runs = [row for row in rows if row.get("spec_hash")]
+    """The Replays section: one table line per rlpipe run that has weights (`cells`: each
+    run's formatted row cells, as the category tables show them); peer runs have no replay."""
+    with_runs = [row for row in rows if row.get("spec_hash") and not row.get("peer")]
     if not with_runs:
         return []
     lines = [

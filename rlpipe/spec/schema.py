@@ -532,7 +532,11 @@ class MetaSpec(StrictModel):
     )
     log_interval: PositiveInt = Field(1000, description="Env frames between metrics rows.")
     eval_interval: PositiveInt = Field(10_000, description="Env frames between evaluations.")
-    eval_episodes: PositiveInt = Field(10, description="Episodes per deterministic evaluation.")
+    eval_episodes: Annotated[PositiveInt, Field(le=1000)] = Field(
+        10,
+        description="Episodes per deterministic evaluation (one env each, all alive at once, so "
+        "at most 1000; `rlpipe eval --episodes` runs more in batches).",
+    )
     checkpoint_interval: PositiveInt = Field(
         50_000, description="Env frames between resumable checkpoints."
     )

@@ -27,7 +27,8 @@ class SuiteEnv(StrictModel):
 
 
 class SuiteRun(StrictModel):
-    """One (algorithm family, spec) pair to train; its key names the run folder."""
+    """One (algorithm family, spec) pair to train, by rlpipe or by a peer library; its key names
+    the run folder."""
 
     family: str = Field(description="Pipeline family, e.g. crossq.")
     spec: str = Field(description="Spec name in the family; also the key into `envs`.")
@@ -38,6 +39,15 @@ class SuiteRun(StrictModel):
         "that no stage runs longer than a machine can give it; the run folder, summary, report "
         "and audit treat the groups as one entry.",
     )
+    peer: Literal["sb3"] | None = Field(
+        None,
+        description="Train the peer library's own implementation instead, set up as the spec "
+        "(sb3: Stable-Baselines3 / sb3-contrib), for a parity row beside rlpipe's.",
+    )
+
+    def key(self) -> str:
+        """The run key this entry must have: <family>-<spec>, or <family>-<spec>-<peer>."""
+        return "-".join(part for part in (self.family, self.spec, self.peer) if part)
 
 
 class Suite(StrictModel):
@@ -63,8 +73,8 @@ class Suite(StrictModel):
                 )
             if run.spec not in self.envs:
                 raise ValueError(f"runs.{key}: spec '{run.spec}' has no entry in envs")
-            if key != f"{run.family}-{run.spec}":
-                raise ValueError(f"runs.{key}: the key must be '{run.family}-{run.spec}'")
+            if key != run.key():
+                raise ValueError(f"runs.{key}: the key must be '{run.key()}'")
         return self
 
     def overrides(self, key: str) -> list[str]:

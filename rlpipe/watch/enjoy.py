@@ -82,7 +82,15 @@ def play_run(
 ) -> Replay:
     """Play `episodes` episodes of one seed's final policy (the run's first seed by default);
     with `video`, record them all into one MP4 or GIF. Returns what was played."""
+    from rlpipe.peers import trained_by_peer
+
     device = device or torch.device("cpu")
+    peer = trained_by_peer(run)
+    if peer:
+        raise RlpipeError(
+            f"{run.path} was trained by the peer library {peer}: rlpipe enjoy plays rlpipe's own "
+            f"agents only; `rlpipe eval {run.path}` evaluates it through its twin"
+        )
     spec = run.read_spec().spec
     seeds = spec.meta.seed_list
     seed = seeds[0] if seed is None else seed

@@ -1,7 +1,8 @@
 """Audit of what the report links and the data it ships: each tamper is one named finding.
 
-The project is a copy of the repo's committed suite (runs, reports, plots, pipelines); nothing
-trains. dvc.yaml is not copied, so the dvc.lock check stays out of these tests.
+The project is a small suite of run folders made from made-up numbers with the real specs
+(tests/fixtures.py); nothing trains. There is no dvc.yaml, so the dvc.lock check stays out of
+these tests.
 """
 
 from __future__ import annotations
@@ -19,24 +20,37 @@ from rlpipe.cli import app
 from rlpipe.hub import run_url
 from rlpipe.report.audit import CHECKS, AuditPaths, audit
 from rlpipe.report.benchmarks import read_data_digest, write_report
+from rlpipe.report.plots import plot_suite
 from rlpipe.spec.suite import load_suite
 from tests.conftest import REPO
+from tests.fixtures import make_run, make_suite_file
 
-COPIED = ("runs", "reports", "pipelines", "params", "references")
 SUITE = Path("params/suite.yaml")
 REPORT = Path("reports/BENCHMARKS.md")
 DATA = Path("reports/benchmarks.json")
 ROW = "dqn-cartpole"
+OWN_REPO = "rlpipe/benchmarks"
+ENVS = {
+    "cartpole": ("CartPole-v1", "classic", 400, 200_000),
+    "acrobot": ("Acrobot-v1", "classic", -100, 300_000),
+}
+RUNS = [("dqn", "cartpole", 2000), ("ppo", "cartpole", 2000), ("ppo", "acrobot", 2000)]
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
-    """A copy of the committed suite with a freshly written report, as the working folder."""
-    for name in COPIED:
-        shutil.copytree(REPO / name, tmp_path / name)
-    (tmp_path / "reports" / "hub.json").unlink(missing_ok=True)
+    """A suite of three runs (made-up numbers, real specs) with plots and a fresh report, as the
+    working folder."""
+    shutil.copytree(REPO / "pipelines", tmp_path / "pipelines")
+    shutil.copytree(REPO / "references", tmp_path / "references")
+    make_suite_file(tmp_path / SUITE, ENVS, RUNS, hub_repo=OWN_REPO)
+    for family, spec, frames in RUNS:
+        env_id = ENVS[spec][0]
+        make_run(tmp_path / "runs", f"{family}-{spec}", family, spec, env_id, frames=frames,
+                 pipelines=tmp_path / "pipelines")  # fmt: skip
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    plot_suite(load_suite(SUITE))
     report()
     return tmp_path
 
@@ -139,7 +153,6 @@ def test_embedded_plot_of_another_env_is_a_wrong_link(project):
     ]
 
 
-OWN_REPO = "rlpipe/benchmarks"
 FOREIGN_LINKS = {
     "foreign host": f"https://evil.example/datasets/{OWN_REPO}/tree/main/runs/{ROW}",
     "another repo": f"https://huggingface.co/datasets/someone/else/tree/main/runs/{ROW}",
@@ -242,8 +255,8 @@ def test_report_without_a_digest_is_a_data_mismatch(project):
         (lambda d: {"rows": 5}, "is not a list of rows, each with a run"),
         (lambda d: [d], "is not a list of rows, each with a run"),
         (lambda d: {"rows": [{"run": 7}]}, "is not a list of rows, each with a run"),
-        (lambda d: row_of(d).update(frames="50000"), "says frames '50000' (the run gives 50000)"),
-        (lambda d: row_of(d).update(score=None), "says score None (the run gives 185.1"),
+        (lambda d: row_of(d).update(frames="2000"), "says frames '2000' (the run gives 2000)"),
+        (lambda d: row_of(d).update(score=None), "says score None (the run gives 105.0"),
         (lambda d: row_of(d).update(ci95={"lo": 1}), "says ci95 {'lo': 1} (the run gives ["),
         (lambda d: row_of(d).update(status="pass"), "says status 'pass' (the run gives 'fail')"),
         (lambda d: row_of(d).update(link="../runs/ppo-cartpole"), "says link '../runs/ppo-cartpole'"),

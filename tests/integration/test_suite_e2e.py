@@ -183,6 +183,26 @@ def tamper_status(project):
     _edit(project / "reports/BENCHMARKS.md", line, line.replace(cells["Status"], flipped["Status"]))
 
 
+def tamper_frames_to_target(project):
+    from rlpipe.report.benchmarks import format_cells
+
+    cell = format_cells(_score_cell(project))["Frames to target"]
+    line = next(
+        line
+        for line in (project / "reports/BENCHMARKS.md").read_text().splitlines()
+        if "runs/sac-pendulum" in line
+    )
+    _edit(project / "reports/BENCHMARKS.md", line, line.replace(f"| {cell} |", "| 1 (1/2) |"))
+
+
+def tamper_aggregate(project):
+    from rlpipe.report.benchmarks import format_aggregate_cells
+
+    rows = json.loads((project / "reports" / "benchmarks.json").read_text())["aggregate"]["rows"]
+    cell = format_aggregate_cells(rows[0])["IQM normalised score (95% CI)"]
+    _edit(project / "reports/BENCHMARKS.md", f"| {cell} |", "| 9.99 [0.00, 9.99] |")
+
+
 def tamper_spec(project):
     _edit(
         project / "pipelines/sac.yaml",
@@ -216,6 +236,8 @@ def tamper_suite_entry(project):
         (tamper_plot, "missing-plot"),
         (tamper_score, "number-mismatch"),
         (tamper_status, "status-mismatch"),
+        (tamper_frames_to_target, "number-mismatch"),
+        (tamper_aggregate, "number-mismatch"),
         (tamper_spec, "spec-drift stale-stage"),
         (tamper_budget, "over-budget"),
         (tamper_run_file, "dvc-lock-mismatch"),

@@ -13,6 +13,8 @@ from matplotlib.colors import to_hex
 from rlpipe.algos.registry import ALGORITHMS
 from rlpipe.report.plots import (
     FALLBACK_COLORS,
+    SEED_ALPHA,
+    SEED_LINEWIDTH,
     algo_color,
     aligned,
     env_figure,
@@ -40,8 +42,13 @@ def runs(tmp_path_factory) -> Path:
     return root
 
 
+def labelled_lines(figure) -> list:
+    """The lines in the legend (the means); per-seed lines are labelled '_seed'."""
+    return [line for line in figure.axes[0].get_lines() if not line.get_label().startswith("_")]
+
+
 def line_colors(figure) -> dict[str, str]:
-    return {line.get_label(): to_hex(line.get_color()) for line in figure.axes[0].get_lines()}
+    return {line.get_label(): to_hex(line.get_color()) for line in labelled_lines(figure)}
 
 
 def test_env_figure_draws_one_line_per_family_in_its_fixed_colour(runs):
@@ -76,7 +83,7 @@ def test_unknown_family_gets_a_stable_palette_colour():
 
 def test_line_is_the_mean_over_seeds_from_the_first_logged_return(runs):
     figure = env_figure("pendulum", "Pendulum-v1", {"sac": runs / "sac-pendulum"})
-    (line,) = figure.axes[0].get_lines()
+    (line,) = labelled_lines(figure)
     # fixture logs at 250, 500, 750, 1000; at 250 no episode has finished (return_ma empty)
     assert list(line.get_xdata()) == [500.0, 750.0, 1000.0]
     # seed K: -300 + 100 * frame / 1000 + 10 * K, mean over K = 0, 1
@@ -148,14 +155,54 @@ def test_plot_suite_writes_a_png_per_env_with_metrics_plus_fps(runs, tmp_path):
         )
     )
     written = plot_suite(suite, runs, tmp_path / "plots")
-    assert [path.name for path in written] == ["pendulum.png", "cartpole.png", "fps.png"]
+    assert [path.name for path in written] == [
+        "pendulum.png",
+        "cartpole.png",
+        "fps.png",
+        "profile.png",
+    ]
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == sorted(p.name for p in written)
     for path in written:
         assert path.read_bytes()[:8] == PNG_MAGIC
 
 
-def test_plot_suite_without_runs_still_writes_the_fps_plot(tmp_path):
+def test_plot_suite_without_runs_still_writes_the_fps_and_profile_plots(tmp_path):
     suite = load_suite(make_suite_file(tmp_path / "suite.yaml"))
     written = plot_suite(suite, tmp_path / "runs", tmp_path / "plots")
-    assert [path.name for path in written] == ["fps.png"]
-    assert written[0].read_bytes()[:8] == PNG_MAGIC
+    assert [path.name for path in written] == ["fps.png", "profile.png"]
+    assert all(path.read_bytes()[:8] == PNG_MAGIC for path in written)
+
+
+def test_every_seed_is_drawn_thin_and_faint_under_the_mean(runs):
+    figure = env_figure("pendulum", "Pendulum-v1", {"crossq": runs / "crossq-pendulum"})
+    lines = figure.axes[0].get_lines()
+    seeds = [line for line in lines if line.get_label() == "_seed"]
+    (mean,) = labelled_lines(figure)
+    assert len(seeds) == 3
+    assert lines.index(mean) > max(lines.index(line) for line in seeds)  # drawn on top
+    for seed, line in enumerate(seeds):
+        assert line.get_alpha() == SEED_ALPHA <= 0.3
+        assert line.get_linewidth() == SEED_LINEWIDTH < mean.get_linewidth()
+        assert to_hex(line.get_color()) == ALGO_COLORS["crossq"]
+        # fixture seed K: 100 * frame / 1000 + 10 * K, from the first logged return
+        assert list(line.get_xdata()) == [500.0, 750.0, 1000.0]
+        assert list(line.get_ydata()) == pytest.approx(
+            [50 + 10 * seed, 75 + 10 * seed, 100 + 10 * seed]
+        )
+    legend_labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert legend_labels == ["CrossQ (3 seeds)"]
+
+
+def test_fps_axis_is_logarithmic_so_a_pre_learning_burst_does_not_flatten_the_lines(tmp_path):
+    run_dir = tmp_path / "crossq-hopper"
+    with MetricsLog(run_dir / "seed-0" / "metrics.csv", FIXTURE_COLUMNS) as log:
+        # 10k frames/s before learning starts, then about 30 frames/s
+        for frame, wall, fps in ((1000, 0.1, 10_000.0), (2000, 33.4, 30.0), (3000, 66.7, 30.0)):
+            log.append({"frame": frame, "wall_s": wall, "fps": fps})
+    axes = fps_figure({"crossq-hopper": run_dir}).axes[0]
+    assert axes.get_yscale() == "log"
+    assert "log" in axes.get_title()
+    (line,) = axes.get_lines()
+    assert list(line.get_ydata()) == [10_000.0, 30.0, 30.0]
+    low, high = axes.get_ylim()
+    assert low < 30.0 and high > 10_000.0

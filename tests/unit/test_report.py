@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from rlpipe.errors import RlpipeError
+from rlpipe.report.audit import AuditPaths, audit
 from rlpipe.report.benchmarks import (
     COLUMNS,
     build_rows,
@@ -201,9 +202,13 @@ def full_row(**changes) -> dict:
         "eval_return": -140.0,
         "status": "fail",
         "target": 400.0,
+        "frames_to_target": 31_000.0,
+        "frames_to_target_per_seed": [30_000, None, 34_000, 29_000],
         "frames": 10_000,
         "budget": 200_000,
         "fps": 1234.6,
+        "cpu_core_s": 750.0,
+        "gpu_s": 0.0,
         "device": "AMD EPYC 7763 64-Core Processor",
         "spec_hash": "0123456789abcdef" * 4,
         "link": "../runs/crossq-cartpole",
@@ -221,8 +226,10 @@ def test_format_cells_gives_the_exact_table_strings():
         "Score (95% CI)": "-152.3 [-170.1, -140.2]",
         "Status": "❌ fail",
         "Target": "400",
+        "Frames to target": "31,000 (3/4)",
         "Frames": "10,000",
         "FPS": "1,235",
+        "Compute": "12.5 CPU core-min",
         "Device": "AMD EPYC 7763 64-Core Processor",
         "Spec": "`0123456789ab`",
         "Run": "[runs/crossq-cartpole](../runs/crossq-cartpole)",
@@ -283,12 +290,13 @@ def test_markdown_has_a_section_per_present_category_in_order(project, suite):
         "## Box2D",
         "## MuJoCo",
         "## Throughput",
+        "## Notes",
     ]
     header = "| " + " | ".join(COLUMNS) + " |"
     assert text.count(header) == 3
     assert header == (
-        "| Env | Algorithm | Score (95% CI) | Status | Target | Frames | FPS | Device | Spec "
-        "| Run | SLM-Lab v5.2 | Plot |"
+        "| Env | Algorithm | Score (95% CI) | Status | Target | Frames to target | Frames | FPS "
+        "| Compute | Device | Spec | Run | SLM-Lab v5.2 | Plot |"
     )
 
 
@@ -311,20 +319,20 @@ def test_how_to_reproduce_gives_commands_score_definition_and_budgets(project, s
     ):
         assert command in text
     assert "cp " not in text
-    assert "final training-return moving average" in text and "bootstrap" in text
+    assert "last `meta.return_window` (100 by default) training-episode returns" in text
+    assert "bootstrap" in text
     assert (
-        "- Hopper-v5 (`hopper`): trained for CrossQ 2,000 frames per seed; "
+        "  - Hopper-v5 (`hopper`): trained for CrossQ 2,000 frames per seed; "
         "suite budget 3,000,000 frames." in text
     )
-    assert text.index("## How to reproduce") < text.index("## Classic")
+    assert text.index("## How to reproduce") < text.index("## Classic") < text.index("## Notes")
 
 
-def test_preamble_states_the_score_windows_and_the_evaluation_protocol(project, suite):
+def test_notes_state_the_score_windows_and_the_evaluation_protocol(project, suite):
     text = render_markdown(list(rows_of(project, suite).values()), suite, SUITE_PATH)
-    preamble = text[: text.index("## Classic")]
-    assert "SLM-Lab's score is a moving average over 100 checkpoints" in preamble
-    assert "rlpipe's averages the last 100 training episodes" in preamble
-    notes = preamble[preamble.index("**Notes**") :]
+    notes = text[text.index("## Notes") :]
+    assert "moving average over its last 100 checkpoints" in notes
+    assert "last `meta.return_window` (100 by default) training-episode returns" in notes
     assert "`eval_epsilon` 0.05, as CleanRL's DQN evaluation" in notes
     assert "FIRE pressed after a reset and after a lost life" in notes
     assert "0.89 log|A|" in notes and "SLM-Lab uses 0.6 log|A|" in notes
@@ -369,6 +377,7 @@ def test_report_and_plots_are_byte_identical_for_identical_inputs(tmp_path):
         "reports/plots/fps.png",
         "reports/plots/hopper.png",
         "reports/plots/pendulum.png",
+        "reports/plots/profile.png",
     ]
     for name in first:
         assert first[name] == second[name], f"{name} differs between identical inputs"
@@ -415,3 +424,223 @@ def test_links_are_relative_to_the_reports_folder(tmp_path):
     rows = build_rows(suite, root / "data" / "runs", reports_dir=root / "reports")
     assert rows[0]["link"] == "../data/runs/sac-pendulum"
     assert rows[0]["status"] == "pass"
+
+
+# --------------------------------------------------------------------------- frames to target
+
+
+def test_frames_to_target_per_seed_is_the_first_logged_frame_at_or_above_the_target(project, suite):
+    rows = rows_of(project, suite)
+    # fixture rows at 250 (no return yet), 500, 750, 1000; seed K: offset + 100 * f + 10 * K
+    # sac-pendulum: seed 0 -250, -225, -200 and seed 1 -240, -215, -190 vs target -200
+    assert rows["sac-pendulum"]["frames_to_target_per_seed"] == [1000, 1000]
+    # crossq-pendulum: seed 0 ends at -210 (never), seed 1 at -200 (at 1000)
+    assert rows["crossq-pendulum"]["frames_to_target_per_seed"] == [None, 1000]
+    assert rows["crossq-pendulum"]["frames_to_target"] == 1000.0
+    assert format_cells(rows["crossq-pendulum"])["Frames to target"] == "1,000 (1/2)"
+    # crossq-hopper ends at 100 and 110, far below 2000
+    assert rows["crossq-hopper"]["frames_to_target"] is None
+    assert format_cells(rows["crossq-hopper"])["Frames to target"] == "— (0/2)"
+    assert format_cells(rows["sac-lunar"])["Frames to target"] == "—"  # missing run
+
+
+@pytest.mark.parametrize(
+    "target,per_seed,cell",
+    [
+        # logged at 1000 (none), 2000, 3000, 4000; seed K: 50/75/100 + 10K
+        (70.0, [3000, 3000, 2000, 2000], "2,500 (4/4)"),
+        (95.0, [4000, 4000, 3000, 3000], "3,500 (4/4)"),
+        (105.0, [None, 4000, 4000, 3000], "3,667 (3/4)"),
+        (131.0, [None, None, None, None], "— (0/4)"),
+    ],
+)
+def test_frames_to_target_is_the_mean_over_the_seeds_that_reached_it(
+    tmp_path, target, per_seed, cell
+):
+    make_suite_file(
+        tmp_path / SUITE_PATH,
+        envs={"hopper": ("Hopper-v5", "mujoco", target, 3_000_000)},
+        runs=[("crossq", "hopper", 4000)],
+        seeds=4,
+    )
+    make_run(tmp_path / "runs", "crossq-hopper", "crossq", "hopper", "Hopper-v5", 4, 4000)
+    (row,) = build_rows(load_suite(tmp_path / SUITE_PATH), tmp_path / "runs")
+    assert row["frames_to_target_per_seed"] == per_seed
+    assert format_cells(row)["Frames to target"] == cell
+
+
+def test_the_first_frame_counts_even_if_the_average_falls_back_below_later(tmp_path):
+    from rlpipe.report.efficiency import frames_to_target
+    from rlpipe.rundir import MetricsLog
+    from tests.fixtures import FIXTURE_COLUMNS
+
+    run_dir = tmp_path / "crossq-cartpole"
+    rows = {0: ((100, None), (200, 120.0), (300, 90.0)), 1: ((300, 99.9), (100, 101.0))}
+    for seed, logged in rows.items():
+        with MetricsLog(run_dir / f"seed-{seed}" / "metrics.csv", FIXTURE_COLUMNS) as log:
+            for frame, return_ma in logged:
+                log.append({"frame": frame, "return_ma": return_ma})
+    # seed 1 logged out of order: its first frame at or above 100 is 100, not 300
+    assert frames_to_target(run_dir, [0, 1], 100.0) == [200, 100]
+
+
+def test_a_seed_without_metrics_is_a_clear_error(tmp_path):
+    root = tmp_path / "project"
+    suite = build_project(root)
+    (root / "runs" / "sac-pendulum" / "seed-1" / "metrics.csv").unlink()
+    with pytest.raises(RlpipeError, match=r"no metrics file at .*sac-pendulum/seed-1/metrics.csv"):
+        rows_of(root, suite)
+
+
+# --------------------------------------------------------------------------- compute
+
+
+@pytest.mark.parametrize(
+    "cpu_core_s,gpu_s,cell",
+    [
+        (750.0, 0.0, "12.5 CPU core-min"),
+        (0.0, 195.0, "3.2 GPU-min"),
+        (90.0, 30.0, "1.5 CPU core-min + 0.5 GPU-min"),
+        (0.0, 0.0, "0.0 CPU core-min"),
+        (None, None, "—"),
+    ],
+)
+def test_compute_cell_shows_cpu_core_minutes_or_gpu_minutes(cpu_core_s, gpu_s, cell):
+    assert format_cells(full_row(cpu_core_s=cpu_core_s, gpu_s=gpu_s))["Compute"] == cell
+
+
+def test_compute_comes_from_the_summary_and_the_suite_total_is_in_the_notes(tmp_path):
+    root = tmp_path / "project"
+    make_suite_file(root / SUITE_PATH)
+    runs = root / "runs"
+    # seed K runs 30,000 frames at 500 + 100K frames/s: 60 s and 50 s of wall time
+    make_run(runs, "sac-pendulum", "sac", "pendulum", "Pendulum-v1", frames=30_000,
+             torch_threads=2)  # fmt: skip
+    make_run(runs, "crossq-hopper", "crossq", "hopper", "Hopper-v5", frames=30_000,
+             device="cuda:0", torch_threads=1)  # fmt: skip
+    make_run(runs, "crossq-cartpole", "crossq", "cartpole", "CartPole-v1")  # no compute recorded
+    suite = load_suite(root / SUITE_PATH)
+    rows = {row["run"]: row for row in build_rows(suite, runs)}
+    assert rows["sac-pendulum"]["cpu_core_s"] == pytest.approx(2 * (60 + 50))
+    assert format_cells(rows["sac-pendulum"])["Compute"] == "3.7 CPU core-min"  # 220 / 60
+    assert format_cells(rows["crossq-hopper"])["Compute"] == "1.8 GPU-min"  # 110 / 60
+    assert format_cells(rows["crossq-cartpole"])["Compute"] == "—"
+    text = render_markdown(list(rows.values()), suite, SUITE_PATH)
+    assert (
+        "**The suite's runs used 3.7 CPU core-minutes and 1.8 GPU-minutes in all.** Not counted "
+        "(their summaries predate compute accounting): crossq-cartpole." in text
+    )
+
+
+# --------------------------------------------------------------------------- notes
+
+
+def test_notes_define_score_beside_slm_lab_evaluation_and_frames_to_target(project, suite):
+    text = render_markdown(list(rows_of(project, suite).values()), suite, SUITE_PATH)
+    notes = text[text.index("## Notes") :]
+    assert "moving average of the last `meta.return_window` (100 by default)" in notes
+    assert "`total_reward_ma`: the moving average over its last 100 checkpoints" in notes
+    assert "deterministic policy" in notes and "`meta.eval_episodes`" in notes
+    assert "fixed seeds" in notes
+    assert "first logged frame" in notes and '"— (0/4)": none' in notes
+    assert "**Compute**" in notes
+
+
+# --------------------------------------------------------------------------- audit
+
+
+def audited_project(root: Path) -> AuditPaths:
+    """A fixture project with compute and random scores, plotted and reported; its paths."""
+    suite = build_project(root)
+    make_run(root / "runs", "sac-pendulum", "sac", "pendulum", "Pendulum-v1",
+             score_offset=-300.0, torch_threads=2)  # fmt: skip
+    (root / "references" / "random_scores.csv").write_text(
+        "env,random_score\nCartPole-v1,20\nPendulum-v1,-1200\nHopper-v5,-20\n"
+    )
+    paths = AuditPaths(
+        suite=root / SUITE_PATH,
+        reports=root / "reports",
+        runs=root / "runs",
+        pipelines=root / "pipelines",
+        root=root,
+        random_scores=root / "references" / "random_scores.csv",
+    )
+    plot_suite(suite, paths.runs, paths.reports / "plots", paths.random_scores)
+    write_report(suite, SUITE_PATH, paths.reports, paths.runs, random_scores=paths.random_scores)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory) -> AuditPaths:
+    return audited_project(tmp_path_factory.mktemp("audit") / "project")
+
+
+@pytest.fixture
+def tampered(audited) -> AuditPaths:
+    """The audited project; the report is restored after the test."""
+    report = audited.reports / "BENCHMARKS.md"
+    written = report.read_text()
+    yield audited
+    report.write_text(written)
+
+
+def number_mismatches(paths: AuditPaths) -> list[tuple[str, str]]:
+    findings = audit(load_suite(paths.suite), paths)
+    return [(f.row, f.message) for f in findings if f.check == "number-mismatch"]
+
+
+def edit_report(paths: AuditPaths, old: str, new: str) -> None:
+    report = paths.reports / "BENCHMARKS.md"
+    text = report.read_text()
+    assert old in text, old
+    report.write_text(text.replace(old, new, 1))
+
+
+def test_audit_finds_no_number_mismatch_in_a_report_it_wrote(audited):
+    text = (audited.reports / "BENCHMARKS.md").read_text()
+    assert "## Aggregate" in text and "1,000 (2/2)" in text and "CPU core-min" in text
+    assert number_mismatches(audited) == []
+
+
+@pytest.mark.parametrize(
+    "old,new,row,column",
+    [
+        ("| 1,000 (2/2) |", "| 900 (2/2) |", "sac-pendulum", "Frames to target"),
+        ("| — (0/2) |", "| 1,500 (1/2) |", "crossq-hopper", "Frames to target"),
+        (" CPU core-min |", "0 CPU core-min |", "sac-pendulum", "Compute"),
+        ("| SAC | 1 | 2 | ", "| SAC | 1 | 3 | ", "aggregate SAC", "Runs"),
+        ("| CrossQ | 3 | 6 | 0.", "| CrossQ | 3 | 6 | 9.", "aggregate CrossQ", "IQM"),
+        ("CPU core-minutes and", "CPU core-minutes (rounded) and", "notes", "Notes line"),
+    ],
+)
+def test_audit_reports_a_tampered_new_cell_as_a_number_mismatch(tampered, old, new, row, column):
+    edit_report(tampered, old, new)
+    ((found_row, message),) = number_mismatches(tampered)
+    assert found_row == row and message.startswith(column)
+
+
+def test_audit_reports_an_aggregate_row_removed_from_the_report(tampered):
+    text = (tampered.reports / "BENCHMARKS.md").read_text()
+    line = next(line for line in text.splitlines() if line.startswith("| SAC | 1 | 2 |"))
+    edit_report(tampered, line + "\n", "")
+    assert number_mismatches(tampered) == [("aggregate SAC", "row missing from the report")]
+
+
+def test_a_suite_whose_runs_all_predate_compute_accounting_says_so(project, suite):
+    text = render_markdown(list(rows_of(project, suite).values()), suite, SUITE_PATH)
+    assert "**No run of the suite recorded its compute** (all summaries predate it)." in text
+    assert "CPU core-minutes and" not in text
+
+
+def test_a_suite_entry_removed_is_a_suite_mismatch_not_also_an_aggregate_mismatch(audited):
+    suite_file = audited.suite
+    written = suite_file.read_text()
+    entry = "  sac-pendulum: {family: sac, spec: pendulum, frames: 1000}\n"
+    assert entry in written
+    try:
+        suite_file.write_text(written.replace(entry, ""))
+        findings = audit(load_suite(suite_file), audited)
+        assert {f.check for f in findings} >= {"suite-mismatch"}
+        assert [f for f in findings if f.check == "number-mismatch"] == []
+    finally:
+        suite_file.write_text(written)

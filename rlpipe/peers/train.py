@@ -1,0 +1,183 @@
+"""One seed of a spec's SB3 twin, trained into an ordinary run folder, and its evaluation.
+
+SB3's `learn()` trains; rlpipe's `SeedLoop` keeps the books exactly as for rlpipe's own agents:
+the same metrics.csv columns and log points, the training-return moving average over the same
+window of episodes, evaluation by rlpipe's `evaluate` on rlpipe's eval envs (through
+`TwinAgent.act`), the same result.json and weights file. Rows are written between SB3's rollouts,
+so a row sees every update of the frames before it, as in rlpipe's loops.
+
+A peer run keeps no resume checkpoints: SB3's replay buffer, optimisers and generators are not
+saved mid-run, so an interrupted peer seed trains again from its start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+
+from rlpipe.algos.registry import algorithm
+from rlpipe.envs import make_vec_env
+from rlpipe.errors import RlpipeError
+from rlpipe.loops.evaluate import eval_seed, evaluate
+from rlpipe.loops.seedloop import SeedLoop
+from rlpipe.loops.session import SeedJob
+from rlpipe.peers.sb3 import build_model, sb3_env
+from rlpipe.rundir import DamagedRunFile, RunFolder, atomic_write_json
+from rlpipe.spec.schema import Spec
+
+
+class TwinAgent:
+    """An SB3 model as rlpipe's evaluation and SeedLoop see an agent: actions for raw env
+    observations (normalised with the training envs' statistics, if any) and its weights."""
+
+    def __init__(self, model: BaseAlgorithm, env: VecEnv) -> None:
+        self.model = model
+        normalizer = env if isinstance(env, VecNormalize) else None
+        self.normalizer = normalizer if normalizer is not None and normalizer.norm_obs else None
+
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """Actions for a batch of raw observations from the env."""
+        if self.normalizer is not None:
+            obs = self.normalizer.normalize_obs(obs)
+        return self.model.predict(obs, deterministic=deterministic)[0]
+
+    def state_dict(self, with_optimizers: bool = False) -> dict[str, Any]:
+        """The policy's weights and the observation statistics, as tensors (model.pt loads with
+        weights_only). SB3's optimiser states are not kept."""
+        weights: dict[str, Any] = {"policy": self.model.policy.state_dict()}
+        if self.normalizer is not None:
+            stats = self.normalizer.obs_rms
+            weights["obs_rms"] = {
+                "mean": torch.as_tensor(stats.mean),
+                "var": torch.as_tensor(stats.var),
+                "count": torch.tensor(float(stats.count), dtype=torch.float64),
+            }
+        return weights
+
+    def load_state_dict(self, weights: dict[str, Any]) -> None:
+        """Restore what state_dict saved."""
+        self.model.policy.load_state_dict(weights["policy"])
+        if self.normalizer is not None:
+            stats = self.normalizer.obs_rms
+            stats.mean = weights["obs_rms"]["mean"].cpu().numpy()
+            stats.var = weights["obs_rms"]["var"].cpu().numpy()
+            stats.count = float(weights["obs_rms"]["count"])
+
+
+def episode_info(infos: list[dict[str, Any]]) -> dict[str, Any]:
+    """SB3's per-env infos (VecMonitor's "episode") in the form of a gymnasium vector env's
+    info, which the SeedLoop reads finished episodes from."""
+    ended = np.array(["episode" in info for info in infos], dtype=bool)
+    returns = np.array([info["episode"]["r"] if "episode" in info else 0.0 for info in infos])
+    return {"episode": {"r": returns}, "_episode": ended}
+
+
+def _no_checkpoint() -> dict[str, Any]:
+    raise RlpipeError("a peer run keeps no resume checkpoints")
+
+
+class LoopCallback(BaseCallback):
+    """Hands SB3's training to a SeedLoop: episodes after every env step, a metrics row (and an
+    evaluation when due) at each log point, taken at the start of a rollout, after the updates
+    of the frames before it."""
+
+    def __init__(self, loop: SeedLoop, run_eval: Any) -> None:
+        super().__init__()
+        self.loop, self.run_eval = loop, run_eval
+
+    def _on_step(self) -> bool:
+        self.loop.episodes_ended(episode_info(self.locals["infos"]))
+        return True
+
+    def _on_rollout_start(self) -> None:
+        frame = self.num_timesteps
+        if 0 < frame < self.loop.max_frame and self.loop.log_due(frame):
+            self.loop.log(frame, self.run_eval, _no_checkpoint)
+
+
+def without_checkpoints(spec: Spec) -> Spec:
+    """The spec with its checkpoint interval at max_frame: the SeedLoop then writes none."""
+    meta = spec.meta.model_copy(update={"checkpoint_interval": spec.env.max_frame})
+    return spec.model_copy(update={"meta": meta})
+
+
+def train_peer_seed(spec: Spec, job: SeedJob) -> dict[str, Any]:
+    """Train one seed of the spec's SB3 twin into job.folder; returns its result (result.json)."""
+    first_eval_seed = eval_seed(job.seed)
+    rescale = algorithm(spec.algorithm.name).squashes_actions
+    env = sb3_env(spec, job.seed)
+    eval_envs = make_vec_env(
+        spec.env, first_eval_seed, num_envs=spec.meta.eval_episodes, rescale_actions=rescale
+    )
+    try:
+        model = build_model(spec, env, job.seed, str(job.device))
+        agent = TwinAgent(model, env)
+
+        def run_eval() -> float:
+            return evaluate(agent, eval_envs, first_eval_seed)
+
+        loop = SeedLoop(without_checkpoints(spec), job.folder, (), job.report, False, job.device)
+        loop.resume(False)
+        with loop:
+            model.learn(
+                spec.env.max_frame, callback=LoopCallback(loop, run_eval), log_interval=None
+            )
+            frame = model.num_timesteps
+            loop.log(frame, run_eval, _no_checkpoint)
+    finally:
+        env.close()
+        eval_envs.close()
+    return loop.finish(frame, agent)
+
+
+def evaluate_peer_run(
+    run: RunFolder,
+    episodes: int | None = None,
+    device: torch.device | None = None,
+    output: Path | None = None,
+) -> dict[str, Any]:
+    """`rlpipe eval` of a peer run: every seed's final weights, N deterministic episodes on
+    rlpipe's eval envs; writes eval.json in the form rlpipe's runs have."""
+    device = device or torch.device("cpu")
+    saved = run.read_spec()
+    spec = saved.spec
+    episodes = episodes or spec.meta.eval_episodes
+    per_seed = []
+    for seed in spec.meta.seed_list:
+        weights = run.seed(seed).load_weights(device)
+        env = sb3_env(spec, seed)
+        envs = make_vec_env(
+            spec.env,
+            eval_seed(seed),
+            num_envs=episodes,
+            rescale_actions=algorithm(spec.algorithm.name).squashes_actions,
+        )
+        try:
+            agent = TwinAgent(build_model(spec, env, seed, str(device), buffer_size=1), env)
+            try:
+                agent.load_state_dict(weights)
+            except (KeyError, RuntimeError, TypeError, ValueError) as error:
+                reason = str(error).split("\n", 1)[0]
+                raise DamagedRunFile(
+                    f"{run.seed(seed).model} does not hold the SB3 twin's weights for this run's "
+                    f"spec ({reason}); re-train the run or restore the file"
+                ) from None
+            return_mean = evaluate(agent, envs, eval_seed(seed))
+            per_seed.append({"seed": seed, "return_mean": return_mean})
+        finally:
+            env.close()
+            envs.close()
+    result = {
+        "spec_hash": saved.spec_hash,
+        "episodes_per_seed": episodes,
+        "return_mean": sum(s["return_mean"] for s in per_seed) / len(per_seed),
+        "per_seed": per_seed,
+    }
+    atomic_write_json(output or run.eval_file, result)
+    return result
