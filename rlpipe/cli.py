@@ -476,7 +476,8 @@ def report(
 def audit(
     suite: SuiteOpt = DEFAULT_SUITE,
     online: Annotated[
-        bool, typer.Option("--online", help="Also check Hub links through huggingface_hub.")
+        bool,
+        typer.Option("--online", help="Also check Hub links and published model cards (Hub)."),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print findings as JSON.")] = False,
     pipelines: PipelinesOpt = Path("pipelines"),
@@ -484,7 +485,8 @@ def audit(
     """Fail (exit 1) if any published number, link, plot or spec no longer matches its run.
 
     Checks: missing-run, missing-plot, wrong-link, number-mismatch, data-mismatch,
-    status-mismatch, spec-drift, over-budget, dvc-lock-mismatch, stale-stage, suite-mismatch.
+    status-mismatch, spec-drift, over-budget, dvc-lock-mismatch, stale-stage, suite-mismatch,
+    missing-replay, and with --online card-mismatch.
     """
     from rlpipe.report.audit import AuditPaths, findings_json
     from rlpipe.report.audit import audit as run_audit

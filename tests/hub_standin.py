@@ -416,3 +416,20 @@ class _Handler(BaseHTTPRequestHandler):
         content, head = self.standin.resolve(repo_type, repo_id, segments[3], path)
         headers = {"X-Repo-Commit": head, "ETag": f'"{git_blob_sha(content)}"'}
         self._send(200, content, "application/octet-stream", headers, head_only)
+
+
+def allow_requests_to_standin(monkeypatch: Any, tmp_path: Any) -> None:
+    """Let huggingface_hub make requests in one test, and only to a stand-in.
+
+    tests/conftest.py sets HF_HUB_OFFLINE=1 before huggingface_hub is imported, and
+    huggingface_hub reads it (and HF_HUB_DISABLE_TELEMETRY) into constants at import time, so
+    the constants are patched. Telemetry off: building the user agent would otherwise fetch an
+    agent registry from huggingface.co. No token from the environment or the machine's login.
+    """
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_TELEMETRY", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)

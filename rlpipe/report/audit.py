@@ -25,6 +25,7 @@ from rlpipe.report.benchmarks import (
     read_data_digest,
 )
 from rlpipe.report.notes import BUDGETS_BULLET, checked_notes_lines
+from rlpipe.report.replays import GIF_MAGIC, is_replay_image, parse_replay_rows, replay_path
 from rlpipe.rundir import RunFolder
 from rlpipe.spec import DEFAULT_SUITE, Suite, resolve_spec, spec_hash
 
@@ -67,7 +68,12 @@ CHECKS = {
     "dvc-lock-mismatch": "run files differ from what dvc.lock records",
     "stale-stage": "a run's train stage depends on code or spec that changed since it ran",
     "suite-mismatch": "a suite entry without a run or row, or a row without a suite entry",
+    "missing-replay": "a run's replay GIF (suite replays: true) is missing from the Replays "
+    "section or from reports/replays, or is not a GIF",
+    "card-mismatch": "with --online: a published run's model card is missing, or states "
+    "numbers, a spec hash or file digests that differ from the run",
 }
+REPLAY_NUMBER_COLUMNS = ("Env", "Algorithm", "Score (95% CI)")
 
 
 @dataclass(frozen=True)
@@ -96,8 +102,10 @@ def audit(
     paths: AuditPaths = AuditPaths(),
     online: bool = False,
     remote_exists: Callable[[str, str], bool] | None = None,
+    fetch_card: Callable[[str, str], str | None] | None = None,
 ) -> list[Finding]:
-    """Every finding for the report in paths.reports against the runs, specs and suite."""
+    """Every finding for the report in paths.reports against the runs, specs and suite.
+    `remote_exists` and `fetch_card` (repo, run) stand in for the Hub with --online."""
     report_path = paths.reports / "BENCHMARKS.md"
     if not report_path.is_file():
         raise RlpipeError(f"no report at {report_path}: run `rlpipe report` (or `dvc repro`)")
@@ -135,7 +143,7 @@ def audit(
             findings.append(Finding("suite-mismatch", key, "report row has no entry in the suite"))
             continue
         findings += _check_link(
-            key, link, suite, derived[key]["link"], paths, online, remote_exists
+            key, link, suite, derived[key]["link"], paths, online, remote_exists, fetch_card
         )
         findings += _check_plot_link(
             key, cells.get("Plot", ""), derived[key]["plot"], paths.reports
@@ -169,7 +177,10 @@ def audit(
         aggregate = suite_aggregate(suite, paths.runs, paths.random_scores)
         findings += _check_aggregate(report_text, aggregate.rows)
         findings += _check_notes(report_text, checked_notes_lines(rows, aggregate))
+    findings += _check_replays(report_text, suite, rows, paths.reports)
     for image in _IMAGE.finditer(report_text):
+        if is_replay_image(image["path"]):
+            continue  # a replay GIF: _check_replays
         findings += _check_plot("report", f"({image['path']})", paths.reports)
         if image["alt"] in env_plots and image["path"] not in env_plots[image["alt"]]:
             expected = ", ".join(sorted(env_plots[image["alt"]]))
@@ -238,8 +249,10 @@ def _check_link(
     paths: AuditPaths,
     online: bool,
     remote_exists: Callable[[str, str], bool] | None,
+    fetch_card: Callable[[str, str], str | None] | None = None,
 ) -> list[Finding]:
-    """A row's run link: the run it reaches (locally, or on the Hub) must be the row's run."""
+    """A row's run link: the run it reaches (locally, or on the Hub) must be the row's run;
+    with `online`, a run on the Hub must be there with a card that states the local run."""
     on_hub = bool(urlsplit(link).scheme) or link.startswith("//")
     if on_hub:
         own = run_url(suite.hub_repo, key)
@@ -286,7 +299,76 @@ def _check_link(
         exists = remote_exists(suite.hub_repo, key)
     except RlpipeError as exc:
         return [Finding("missing-run", key, f"could not check {link}: {exc}")]
-    return [] if exists else [Finding("missing-run", key, f"{link} is not on the Hub")]
+    if not exists:
+        return [Finding("missing-run", key, f"{link} is not on the Hub")]
+    return _check_card(key, suite.hub_repo, run_dir, fetch_card)
+
+
+def _check_card(
+    key: str, repo: str, run_dir: Path, fetch_card: Callable[[str, str], str | None] | None
+) -> list[Finding]:
+    """The published model card of a run against the local run: its numbers, spec hash and
+    model-index, and the sha256 of each listed file that the local run folder holds."""
+    from rlpipe.hub import fetch_card as fetch_card_default
+    from rlpipe.rundir import CARD_FILE
+    from rlpipe.sharing.card import card_differences, read_card
+
+    fetch = fetch_card or fetch_card_default
+    source = f"{repo}: runs/{key}/{CARD_FILE}"
+    try:
+        text = fetch(repo, key)
+        if text is None:
+            message = f"{source} is missing: publish the run again with rlpipe publish"
+            return [Finding("card-mismatch", key, message)]
+        metadata, facts = read_card(text, source)
+        if facts.run != key:
+            return [Finding("card-mismatch", key, f"{source} is the card of run {facts.run}")]
+        local = {path: run_dir / path for path in facts.files if (run_dir / path).is_file()}
+        differences = card_differences(metadata, facts, RunFolder(run_dir), local)
+    except RlpipeError as exc:
+        return [Finding("card-mismatch", key, f"could not check {source}: {exc}")]
+    return [Finding("card-mismatch", key, f"{source}: {found}") for found in differences]
+
+
+def _check_replays(
+    report: str, suite: Suite, rows: list[dict[str, Any]], reports: Path
+) -> list[Finding]:
+    """The Replays section: with `replays: true`, a row per rlpipe run with the run's own cells
+    and a link to its GIF in reports/replays, which must be a GIF; without, no section."""
+    published = parse_replay_rows(report)
+    expected = {
+        row["run"]: row
+        for row in rows
+        if suite.replays and row.get("spec_hash") and not row.get("peer")
+    }
+    findings = [
+        Finding("suite-mismatch", key, "a Replays row, but the suite shows no replay of it")
+        for key in sorted(published.keys() - expected.keys())
+    ]
+    for key, row in expected.items():
+        cells = published.get(key)
+        if cells is None:
+            findings.append(Finding("missing-replay", key, "no row in the Replays section"))
+            continue
+        own = format_cells(row)
+        for column in REPLAY_NUMBER_COLUMNS:
+            if cells[column] != own[column]:
+                message = f"Replays {column}: report says {cells[column]!r}, the run gives {own[column]!r}"
+                findings.append(Finding("number-mismatch", key, message))
+        path = replay_path(key)
+        if cells["image"] != path:
+            message = f"replay link {cells['image'] or '(none)'} is not the run's GIF {path}"
+            findings.append(Finding("wrong-link", key, message))
+            continue
+        gif = reports / path
+        if not gif.is_file():
+            message = f"{gif} is missing: dvc repro replay-{key} (needs the run's weights)"
+            findings.append(Finding("missing-replay", key, message))
+            continue
+        with gif.open("rb") as handle:
+            if handle.read(6) not in GIF_MAGIC:
+                findings.append(Finding("missing-replay", key, f"{gif} is not a GIF"))
+    return findings
 
 
 def _run_held(run_dir: Path) -> str:

@@ -295,3 +295,71 @@ def test_a_kill_between_the_two_writes_leaves_a_named_mismatch(project, monkeypa
     assert ("data-mismatch", "benchmarks.json") in [(check, row) for check, row, _ in found]
     report()  # re-running the report puts the pair back in step
     assert findings() == []
+
+
+# --------------------------------------------------------------------------- replays
+
+
+@pytest.fixture
+def with_replays(project) -> Path:
+    """The project with `replays: true` in its suite, a GIF per run (as the replay-<run>
+    stages write them) and the report rewritten."""
+    from PIL import Image
+
+    SUITE.write_text(SUITE.read_text() + "replays: true\n")
+    for family, spec, _ in RUNS:
+        path = Path("reports/replays") / f"{family}-{spec}.gif"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frames = [Image.new("RGB", (8, 8), (shade, 0, 0)) for shade in (0, 128, 255)]
+        frames[0].save(path, save_all=True, append_images=frames[1:], duration=40)
+    report()
+    return project
+
+
+def replays_section() -> list[str]:
+    text = REPORT.read_text()
+    section = text[text.index("## Replays") :].split("\n## ")[0]
+    return [line for line in section.splitlines() if line.startswith("| `")]
+
+
+def test_replays_section_shows_each_runs_gif_beside_its_score(with_replays):
+    lines = replays_section()
+    assert [line.split(" | ")[0] for line in lines] == [f"| `{f}-{s}`" for f, s, _ in RUNS]
+    rows = rlpipe.report.benchmarks.parse_markdown_rows(REPORT.read_text())
+    row = next(cells for cells in rows if cells["Run"].startswith(f"[runs/{ROW}]"))
+    assert f" | {row['Env']} | {row['Algorithm']} | {row['Score (95% CI)']} | " in lines[0]
+    assert lines[0].endswith(f"![replay of {ROW}](replays/{ROW}.gif) |")
+    assert findings() == []
+
+
+def test_no_replays_section_without_replays_in_the_suite(project):
+    assert "## Replays" not in REPORT.read_text()
+
+
+def test_missing_replay_gif_is_a_missing_replay(with_replays):
+    Path(f"reports/replays/{ROW}.gif").unlink()
+    assert [(c, r) for c, r, _ in findings()] == [("missing-replay", ROW)]
+    assert f"dvc repro replay-{ROW}" in findings()[0][2]
+
+
+def test_replay_that_is_not_a_gif_is_a_missing_replay(with_replays):
+    Path(f"reports/replays/{ROW}.gif").write_bytes(b"\x89PNG\r\n\x1a\nnot a gif")
+    assert findings() == [("missing-replay", ROW, f"reports/replays/{ROW}.gif is not a GIF")]
+
+
+def test_replay_link_to_another_runs_gif_is_a_wrong_link(with_replays):
+    text = REPORT.read_text()
+    REPORT.write_text(text.replace(f"(replays/{ROW}.gif)", "(replays/ppo-cartpole.gif)"))
+    assert findings() == [
+        (
+            "wrong-link",
+            ROW,
+            f"replay link replays/ppo-cartpole.gif is not the run's GIF replays/{ROW}.gif",
+        )
+    ]
+
+
+def test_replay_row_removed_is_a_missing_replay(with_replays):
+    line = next(line for line in replays_section() if line.startswith(f"| `{ROW}`"))
+    REPORT.write_text(REPORT.read_text().replace(line + "\n", ""))
+    assert findings() == [("missing-replay", ROW, "no row in the Replays section")]

@@ -22,7 +22,7 @@ from rlpipe.hub import publish_runs, remote_run_exists, run_url
 from rlpipe.rundir import RunFolder
 from rlpipe.spec import ResolvedSpec, resolve_spec
 from tests.conftest import REPO
-from tests.hub_standin import HttpError, HubStandIn
+from tests.hub_standin import HttpError, HubStandIn, allow_requests_to_standin
 
 REPO_ID = "rlpipe-test/benchmarks"
 RUN_KEYS = ("crossq-cartpole", "sac-cartpole")
@@ -33,18 +33,8 @@ WRONG_TOKEN = f"hf_rlpipeWrongSecret{secrets.token_hex(8)}"
 
 @pytest.fixture(autouse=True)
 def hub_online(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Let huggingface_hub make requests in this test only, and only to the stand-in.
-
-    tests/conftest.py sets HF_HUB_OFFLINE=1 before huggingface_hub is imported, and
-    huggingface_hub reads it (and HF_HUB_DISABLE_TELEMETRY) into constants at import time, so
-    the constants are patched. Telemetry off: building the user agent would otherwise fetch an
-    agent registry from huggingface.co. No token from the environment or the machine's login.
-    """
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_TELEMETRY", True)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
-    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT"):
-        monkeypatch.delenv(name, raising=False)
+    """Let huggingface_hub make requests in this test only, and only to the stand-in."""
+    allow_requests_to_standin(monkeypatch, tmp_path)
 
 
 @pytest.fixture
@@ -107,6 +97,7 @@ def make_run(root: Path, run_key: str) -> None:
 def expected_remote_files(run_key: str) -> set[str]:
     files = {f"runs/{run_key}/{name}" for name in ("spec.json", "provenance.json")}
     files |= {f"runs/{run_key}/{name}" for name in ("summary.json", "eval.json")}
+    files |= {f"runs/{run_key}/{name}" for name in ("README.md", "learning-curve.png")}  # card
     for seed in SEEDS:
         for name in ("result.json", "metrics.csv", "model.pt"):
             files.add(f"runs/{run_key}/seed-{seed}/{name}")
@@ -122,6 +113,7 @@ def publish(root: Path, hub: HubStandIn, keys=RUN_KEYS, token: str = TOKEN) -> d
         reports_dir=root / "reports",
         endpoint=hub.url,
         token=token,
+        replay=False,  # the weights here are made-up tensors, no policy to play
     )
 
 
@@ -186,7 +178,9 @@ def test_defaults_read_runs_from_cwd_and_endpoint_and_token_from_env(tmp_path, h
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     monkeypatch.setenv("HF_TOKEN", TOKEN)
-    assert publish_runs([RUN_KEYS[0]], REPO_ID) == {RUN_KEYS[0]: run_url(REPO_ID, RUN_KEYS[0])}
+    assert publish_runs([RUN_KEYS[0]], REPO_ID, replay=False) == {
+        RUN_KEYS[0]: run_url(REPO_ID, RUN_KEYS[0])
+    }
     assert run_url(REPO_ID, RUN_KEYS[0]).startswith(hub.url + "/datasets/")
     assert json.loads(Path("reports/hub.json").read_text()) == {
         RUN_KEYS[0]: run_url(REPO_ID, RUN_KEYS[0])

@@ -63,3 +63,31 @@ def test_the_committed_dvc_yaml_is_the_suites():
     expected = render_dvc_yaml(load_suite(suite_path), suite_path.relative_to(REPO),
                                REPO / "pipelines")  # fmt: skip
     assert (REPO / "dvc.yaml").read_text() == expected, "run `rlpipe suite stages`"
+
+
+def test_replay_stages_only_when_the_suite_sets_replays(tmp_path):
+    runs = [("sac", "pendulum", 1000), ("crossq", "cartpole", 1000)]
+    suite_path = make_suite_file(tmp_path / "suite.yaml", runs=runs)
+    without = yaml.safe_load(render_dvc_yaml(load_suite(suite_path), suite_path))["stages"]
+    assert not [name for name in without if name.startswith("replay-")]
+    assert "reports/replays" not in without["report"]["deps"]
+
+    suite_path.write_text(suite_path.read_text() + "replays: true\n")
+    stages = yaml.safe_load(render_dvc_yaml(load_suite(suite_path), suite_path))["stages"]
+    assert [name for name in stages if name.startswith("replay-")] == [
+        "replay-sac-pendulum",
+        "replay-crossq-cartpole",
+    ]
+    replay, evaluation = stages["replay-sac-pendulum"], stages["eval-sac-pendulum"]
+    assert replay["cmd"] == (
+        "rlpipe enjoy runs/sac-pendulum --artifacts artifacts/sac-pendulum "
+        "--video reports/replays/sac-pendulum.gif --max-steps 300"
+    )
+    # The run folder and weights exactly as the eval stage has them (--allow-missing skips both).
+    assert [d for d in replay["deps"] if not d.startswith("rlpipe/")] == [
+        d for d in evaluation["deps"] if not d.startswith("rlpipe/")
+    ]
+    assert "rlpipe/watch" in replay["deps"]
+    assert replay["outs"] == [{"reports/replays/sac-pendulum.gif": {"cache": False}}]
+    assert {"reports/replays", "rlpipe/report/replays.py"} <= set(stages["report"]["deps"])
+    assert not any("replay" in dep for dep in stages["train-sac-pendulum"]["deps"])

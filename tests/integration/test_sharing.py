@@ -1,0 +1,281 @@
+"""Model cards, `rlpipe pull` and `rlpipe audit --online` against the local Hub stand-in.
+
+A tiny CrossQ Pendulum run (two seeds, a few hundred frames) is trained once and published
+with its card and replay GIF; each test tampers with its own copy on a fresh stand-in.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import huggingface_hub.constants
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from rlpipe.cli import app
+from rlpipe.errors import RlpipeError
+from rlpipe.hub import publish_runs
+from rlpipe.launch import TrainOptions, train_run
+from rlpipe.report.audit import AuditPaths, audit
+from rlpipe.report.benchmarks import write_report
+from rlpipe.report.plots import plot_suite
+from rlpipe.rundir import RunFolder
+from rlpipe.sharing.card import EVAL_RTOL, sha256_file
+from rlpipe.sharing.pull import pull_run
+from rlpipe.spec import resolve_spec
+from rlpipe.spec.suite import load_suite
+from tests.conftest import REPO
+from tests.fixtures import make_run, make_suite_file
+from tests.hub_standin import HubStandIn, allow_requests_to_standin
+from tests.integration.test_hub import TOKEN
+
+pytest.importorskip("moviepy", reason="the video extra is not installed: pip install '.[video]'")
+
+REPO_ID = "rlpipe-test/cards"
+KEY = "crossq-pendulum"
+OVERRIDES = [
+    "seeds=2", "max_frame=300", "algorithm.learning_starts=200", "algorithm.batch_size=32",
+    "algorithm.actor.hidden=[32, 32]", "algorithm.critic.hidden=[64, 64]",
+    "meta.log_interval=100", "meta.eval_interval=300", "meta.eval_episodes=2",
+]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def hub_online(monkeypatch, tmp_path) -> None:
+    """huggingface_hub may make requests in these tests, to the stand-in only (test_hub.py)."""
+    allow_requests_to_standin(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def hub() -> Iterator[HubStandIn]:
+    """A stand-in Hub that requires TOKEN."""
+    with HubStandIn(token=TOKEN) as standin:
+        yield standin
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """runs/crossq-pendulum: a finished two-seed run with its weights, trained once."""
+    root = tmp_path_factory.mktemp("trained")
+    resolved = resolve_spec("crossq", "pendulum", OVERRIDES, REPO / "pipelines")
+    train_run(resolved, TrainOptions(device="cpu", out=root / "runs" / KEY))
+    return root
+
+
+@pytest.fixture
+def published(trained, tmp_path, hub) -> Path:
+    """A copy of the trained project, its run published with card and replay to `hub`."""
+    shutil.copytree(trained, tmp_path / "project")
+    root = tmp_path / "project"
+    publish_runs([KEY], REPO_ID, root / "runs", root / "artifacts", root / "reports",
+                 endpoint=hub.url, token=TOKEN)  # fmt: skip
+    return root
+
+
+def remote(hub: HubStandIn, name: str) -> bytes:
+    return hub.files(REPO_ID)[f"runs/{KEY}/{name}"]
+
+
+def card_metadata(text: str) -> dict:
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n", 2)[1])  # the Hub reads it as YAML 1.1
+
+
+def replace_remote(hub: HubStandIn, name: str, content: bytes) -> None:
+    """Commit new content for a file of the published run, as a tamperer with the token could."""
+    from huggingface_hub import HfApi
+
+    HfApi(endpoint=hub.url, token=TOKEN).upload_file(
+        path_or_fileobj=io.BytesIO(content), path_in_repo=f"runs/{KEY}/{name}",
+        repo_id=REPO_ID, repo_type="dataset", commit_message="tamper",
+    )  # fmt: skip
+
+
+def pull(hub: HubStandIn, out: Path):
+    return pull_run(REPO_ID, KEY, out, endpoint=hub.url, token=TOKEN)
+
+
+# --------------------------------------------------------------------------- the card
+
+
+def test_card_states_hub_metadata_results_with_ci_and_frames(published, hub):
+    summary = RunFolder(published / "runs" / KEY).read_summary()
+    spec_hash = RunFolder(published / "runs" / KEY).read_spec().spec_hash
+    metadata = card_metadata(remote(hub, "README.md").decode())
+
+    assert metadata["library_name"] == "rlpipe"
+    assert {"reinforcement-learning", "Pendulum-v1", "crossq"} <= set(metadata["tags"])
+    (entry,) = metadata["model-index"]
+    results = {r["metrics"][0]["type"]: r for r in entry["results"]}
+    assert {r["dataset"]["name"] for r in results.values()} == {"Pendulum-v1"}
+    score = results["mean_reward"]["metrics"][0]
+    assert score["value"] == pytest.approx(summary.score)
+    assert score["args"]["ci95"] == pytest.approx(list(summary.score_ci95))
+    assert score["args"]["frames"] == summary.frames == 300 and score["args"]["seeds"] == 2
+    evaluation = results["eval_return"]["metrics"][0]
+    assert evaluation["value"] == pytest.approx(summary.eval_return)
+    low, high = evaluation["args"]["ci95"]
+    per_seed = [seed.eval_return for seed in summary.per_seed]
+    assert evaluation["args"]["per_seed"] == pytest.approx(per_seed)
+    assert min(per_seed) <= low <= summary.eval_return <= high <= max(per_seed)
+    assert metadata["rlpipe"]["spec_hash"] == spec_hash
+
+
+def test_card_lists_every_published_file_with_its_sha256(published, hub):
+    files = {
+        path.removeprefix(f"runs/{KEY}/"): content for path, content in hub.files(REPO_ID).items()
+    }
+    listed = card_metadata(files.pop("README.md").decode())["rlpipe"]["files"]
+    assert set(listed) == set(files)
+    assert {"seed-0/model.pt", "seed-1/model.pt", "spec.json", "replay.gif"} <= set(listed)
+    for path, content in files.items():
+        local = published / "check"
+        local.write_bytes(content)
+        assert listed[path] == sha256_file(local), path
+
+
+def test_card_text_has_spec_hash_provenance_pictures_and_reproduce_commands(published, hub):
+    from PIL import Image
+
+    text = remote(hub, "README.md").decode()
+    spec_hash = RunFolder(published / "runs" / KEY).read_spec().spec_hash
+    provenance = RunFolder(published / "runs" / KEY).read_provenance()
+    assert f"(sha256 `{spec_hash}`)" in text
+    assert f"| git commit | {provenance['git_commit']} |" in text
+    assert f"| torch | {provenance['torch']} |" in text
+    assert f"rlpipe pull {REPO_ID} {KEY} && rlpipe eval runs/{KEY}" in text
+    retrain = "rlpipe train crossq pendulum " + " ".join(f"-s {o}" for o in OVERRIDES[:3])
+    assert retrain in text.replace("'", "")
+    assert "![training return against env frames](learning-curve.png)" in text
+    assert "![replay](replay.gif)" in text
+    assert remote(hub, "learning-curve.png").startswith(b"\x89PNG\r\n\x1a\n")
+    with Image.open(io.BytesIO(remote(hub, "replay.gif"))) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 201  # one 200-step Pendulum episode
+
+
+# --------------------------------------------------------------------------- pull
+
+
+def test_pull_round_trip_gives_a_run_that_eval_reproduces(published, hub, tmp_path):
+    out = tmp_path / "pulled" / KEY
+    pulled = pull(hub, out)
+    assert pulled.path == out and pulled.facts.run == KEY
+    for seed in (0, 1):
+        local = RunFolder(published / "runs" / KEY).seed(seed).model
+        assert RunFolder(out).seed(seed).model.read_bytes() == local.read_bytes()
+    result = CliRunner().invoke(app, ["eval", str(out), "--output", str(tmp_path / "e.json")])
+    assert result.exit_code == 0, result.output
+    again = json.loads((tmp_path / "e.json").read_text())["return_mean"]
+    assert again == pytest.approx(pulled.facts.eval_return, rel=EVAL_RTOL)
+    enjoyed = CliRunner().invoke(app, ["enjoy", str(out), "--max-steps", "5"])
+    assert enjoyed.exit_code == 0, enjoyed.output
+
+
+def test_pull_refuses_a_file_that_differs_from_the_card(published, hub, tmp_path):
+    summary = json.loads(remote(hub, "summary.json"))
+    summary["score"] = 0.0
+    replace_remote(hub, "summary.json", json.dumps(summary).encode())
+    out = tmp_path / "pulled"
+    with pytest.raises(RlpipeError, match=r"summary\.json: sha256 differs from the card") as raised:
+        pull(hub, out)
+    assert "nothing was written" in str(raised.value)
+    assert not out.exists()
+
+
+def test_pull_refuses_a_card_whose_spec_hash_is_not_the_runs(published, hub, tmp_path):
+    text = remote(hub, "README.md").decode()
+    spec_hash = card_metadata(text)["rlpipe"]["spec_hash"]
+    replace_remote(hub, "README.md", text.replace(spec_hash, "0" * 64).encode())
+    with pytest.raises(RlpipeError, match=r"spec hash [0-9a-f]{12}, the card 000000000000"):
+        pull(hub, tmp_path / "pulled")
+    assert not (tmp_path / "pulled").exists()
+
+
+def test_pull_cli_refuses_an_occupied_folder_without_overwrite(
+    published, hub, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    out = tmp_path / "pulled"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    result = CliRunner().invoke(app, ["pull", REPO_ID, KEY, "--out", str(out)])
+    assert result.exit_code == 2 and "already exists" in result.output
+    result = CliRunner().invoke(app, ["pull", REPO_ID, KEY, "--out", str(out), "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert "files checked against the card" in result.output
+    assert not (out / "keep.txt").exists()
+
+
+# --------------------------------------------------------------------------- audit --online
+
+
+ENVS = {"cartpole": ("CartPole-v1", "classic", 400, 200_000)}
+SUITE = Path("params/suite.yaml")
+
+
+@pytest.fixture
+def suite_project(tmp_path, monkeypatch, hub) -> Path:
+    """A one-run suite (made-up numbers, real spec, made-up weights) published to `hub` with
+    its card, its report linking the Hub, as the working folder with HF_ENDPOINT set."""
+    shutil.copytree(REPO / "pipelines", tmp_path / "pipelines")
+    shutil.copytree(REPO / "references", tmp_path / "references")
+    make_suite_file(tmp_path / SUITE, ENVS, [("dqn", "cartpole", 2000)], hub_repo=REPO_ID)
+    run_dir = make_run(tmp_path / "runs", "dqn-cartpole", "dqn", "cartpole", "CartPole-v1",
+                       frames=2000, pipelines=tmp_path / "pipelines")  # fmt: skip
+    for seed in (0, 1):
+        torch.save({"q_net": {"weight": torch.full((2, 4), float(seed))}},
+                   RunFolder(run_dir).seed(seed).model)  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub.url)
+    publish_runs(["dqn-cartpole"], REPO_ID, replay=False)
+    plot_suite(load_suite(SUITE))
+    write_report(load_suite(SUITE), SUITE)
+    return tmp_path
+
+
+def online_findings() -> list[tuple[str, str, str]]:
+    found = audit(load_suite(SUITE), AuditPaths(), online=True)
+    return [(f.check, f.row, f.message) for f in found]
+
+
+def test_audit_online_passes_a_published_card_that_matches_the_run(suite_project):
+    assert online_findings() == []
+
+
+def test_audit_online_finds_a_tampered_card_number(suite_project, hub):
+    path = "runs/dqn-cartpole/README.md"
+    text = hub.files(REPO_ID)[path].decode()
+    score = RunFolder(Path("runs/dqn-cartpole")).read_summary().score
+    tampered = text.replace(f"metric_value: {score}", f"metric_value: {score + 50}", 1)
+    assert tampered != text
+    from huggingface_hub import HfApi
+
+    HfApi(endpoint=hub.url, token=TOKEN).upload_file(
+        path_or_fileobj=tampered.encode(), path_in_repo=path, repo_id=REPO_ID,
+        repo_type="dataset",
+    )  # fmt: skip
+    found = online_findings()
+    assert [(check, row) for check, row, _ in found] == [("card-mismatch", "dqn-cartpole")]
+    assert f"the card says {score + 50}, the run gives {score}" in found[0][2]
+    result = CliRunner().invoke(app, ["audit", "--online"], terminal_width=200)
+    assert result.exit_code == 1 and "card-mismatch" in result.output
+
+
+def test_audit_online_finds_a_run_published_without_a_card(suite_project, hub):
+    from huggingface_hub import HfApi
+
+    HfApi(endpoint=hub.url, token=TOKEN).delete_file(
+        "runs/dqn-cartpole/README.md", repo_id=REPO_ID, repo_type="dataset"
+    )
+    found = online_findings()
+    assert [(check, row) for check, row, _ in found] == [("card-mismatch", "dqn-cartpole")]
+    assert "README.md is missing" in found[0][2]
