@@ -12,7 +12,6 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import huggingface_hub.constants
 import pytest
 import torch
 import yaml
@@ -235,7 +234,6 @@ def suite_project(tmp_path, monkeypatch, hub) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     monkeypatch.setenv("HF_TOKEN", TOKEN)
-    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub.url)
     publish_runs(["dqn-cartpole"], REPO_ID, replay=False)
     plot_suite(load_suite(SUITE))
     write_report(load_suite(SUITE), SUITE)

@@ -128,7 +128,8 @@ def test_mujoco_renders_headless_or_says_which_package_is_missing(tmp_path, monk
     resolved = resolve_spec("crossq", "invertedpendulum", overrides, REPO / "pipelines")
     run_dir = tmp_path / "crossq-invertedpendulum"
     train_run(resolved, TrainOptions(device="cpu", out=run_dir))
-    monkeypatch.delenv("MUJOCO_GL", raising=False)
+    monkeypatch.setenv("MUJOCO_GL", "egl")  # records the variable's state before, for undo
+    monkeypatch.delenv("MUJOCO_GL")  # unset: rlpipe chooses (and sets it for this process)
     headless.mujoco_backend.cache_clear()
     try:
         backend = headless.mujoco_backend()
