@@ -83,6 +83,7 @@ def read_model(path: Path, model: type[Model], fix: str) -> Model:
 def load_tensors(path: Path, device: Any, fix: str) -> Any:
     """torch.load with weights_only=True: tensors and plain types only, never arbitrary code."""
     import pickle
+    import struct
     import zipfile
 
     import torch
@@ -104,6 +105,9 @@ def load_tensors(path: Path, device: Any, fix: str) -> Any:
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
         reason = str(error).split("\n", 1)[0]
+        raise DamagedRunFile(f"{path} is damaged ({reason}); {fix}") from None
+    except (IndexError, KeyError, struct.error) as error:  # torch's unpickler on random bytes
+        reason = f"not a weights file: {type(error).__name__}"
         raise DamagedRunFile(f"{path} is damaged ({reason}); {fix}") from None
 
 

@@ -261,6 +261,7 @@ def test_unreachable_endpoint_fails_fast_with_a_clear_error(tmp_path):
             reports_dir=tmp_path / "reports",
             endpoint=endpoint,
             token=TOKEN,
+            replay=False,
         )
     assert endpoint in str(raised.value) and TOKEN not in str(raised.value)
     with pytest.raises(RlpipeError, match=f"checking run {RUN_KEYS[0]}.*could not reach"):
