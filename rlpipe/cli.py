@@ -410,7 +410,11 @@ def enjoy(
     ] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
 ) -> None:
-    """Play a run's trained policy and print each episode's return; --video records it."""
+    """Play a run's trained policy and print each episode's return; --video records it.
+
+    Episode i starts where `rlpipe eval`'s episode i does; --video needs the video extra.
+
+    Without a display MuJoCo renders through MUJOCO_GL=egl or osmesa (README: Watch and share)."""
     from rlpipe.device import resolve_device
     from rlpipe.rundir import RunFolder
     from rlpipe.watch.enjoy import play_run
@@ -527,8 +531,7 @@ def publish(
         ),
     ] = True,
 ) -> None:
-    """Upload run folders (weights, no optimizer state) with a generated model card to the Hub,
-    then relink the report."""
+    """Upload runs (weights, no optimizer state) with generated model cards; relink the report."""
     from rlpipe.hub import publish_runs
     from rlpipe.report.benchmarks import write_report
     from rlpipe.spec import load_suite
@@ -552,7 +555,11 @@ def pull(
         bool, typer.Option("--overwrite", help="Replace an existing folder at --out.")
     ] = False,
 ) -> None:
-    """Download a published run (weights, spec, summary, card), checked against its card."""
+    """Download a published run (weights, spec, summary, card), checked against its card.
+
+    Nothing is written when a file's sha256, the spec hash or a number differs from the card.
+
+    HF_ENDPOINT and HF_TOKEN choose the Hub and the token, as for publish."""
     from rlpipe.sharing.pull import pull_run
 
     pulled = pull_run(repo_id, run_key, out, overwrite)

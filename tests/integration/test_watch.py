@@ -206,3 +206,14 @@ def test_train_prints_the_run_folder_and_the_next_commands(tmp_path):
     assert f"run folder: {out}" in text
     assert f"rlpipe enjoy {out} --episodes 3 --video {out}/replay.mp4" in text
     assert f"rlpipe eval {out}" in text and "rlpipe report" in text
+
+
+def test_a_peer_run_is_refused_naming_rlpipe_eval(runs, tmp_path):
+    run_dir = tmp_path / "dqn-cartpole-sb3"
+    shutil.copytree(runs / "dqn-cartpole", run_dir)
+    provenance = json.loads((run_dir / "provenance.json").read_text())
+    provenance["peer"] = {"name": "sb3", "versions": {"stable-baselines3": "2.9.2"}}
+    (run_dir / "provenance.json").write_text(json.dumps(provenance))
+    code, output = enjoy(str(run_dir))
+    assert code == 2 and "Traceback" not in output
+    assert "trained by the peer library sb3" in " ".join(output.split())
