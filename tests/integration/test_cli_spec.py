@@ -38,7 +38,7 @@ def test_spec_show_json_has_resolved_spec_and_hash(pipelines_dir):
 def test_spec_check_passes_on_the_repo(pipelines_dir):
     result = invoke("spec", "check", pipelines=pipelines_dir)
     assert result.exit_code == 0, result.output
-    assert "79 of 79 specs valid" in result.output
+    assert "80 of 80 specs valid" in result.output
 
 
 def test_spec_check_fails_with_non_zero_exit_on_any_invalid_spec(write_pipeline):

@@ -28,8 +28,9 @@ def test_every_baseline_spec_resolves_and_revalidates_to_its_hash(pipelines_dir,
 def test_families_cover_the_crossq_envs_and_six_atari_games(pipelines_dir):
     names = {c.family: {c.name for c in check_all(pipelines_dir, [c.family])}
              for c in check_all(pipelines_dir, ["crossq", "ppo", "a2c", "dqn"])}  # fmt: skip
-    assert names["ppo"] == names["crossq"] | set(GAMES)
-    assert names["a2c"] == names["crossq"]
+    envs = names["crossq"] - {"pendulum-quick"}  # the README's first run, CrossQ only
+    assert names["ppo"] == envs | set(GAMES)
+    assert names["a2c"] == envs
     assert names["dqn"] == {"cartpole", "acrobot", "lunarlander", *GAMES}
 
 
