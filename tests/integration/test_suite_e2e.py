@@ -91,6 +91,10 @@ def test_repro_produces_report_plots_and_a_passing_audit(project):
     assert (project / "artifacts" / "sac-pendulum" / "seed-0" / "model.pt").is_file()
     lock = (project / "dvc.lock").read_text()
     assert "train-crossq-cartpole:" in lock and "summarize-sac-pendulum:" in lock
+    for key in ("crossq-cartpole", "sac-pendulum"):  # the smoke suite sets replays: true
+        assert f"replay-{key}:" in lock
+        assert (project / "reports" / "replays" / f"{key}.gif").read_bytes()[:6] == b"GIF89a"
+        assert f"![replay of {key}](replays/{key}.gif)" in report
     assert audit_checks(project) == []
 
 
