@@ -12,8 +12,14 @@ from tests.conftest import REPO
 
 BIN = Path(sys.executable).parent
 COPIED = ["rlpipe", "pipelines", "params", "references", "dvc.yaml", ".dvcignore", "pyproject.toml"]
-# A typo in sac.yaml's pendulum spec, which only sac-pendulum's train stages depend on.
+# A typo in sac.yaml's pendulum spec, which only sac-pendulum's train stages depend on: the spec
+# validates, so the suite's stages are planned, and training fails on the env id.
 BROKEN_SAC_PENDULUM = (
+    "    env: {id: Pendulum-v1}\n    meta: {eval_interval: 5000}",
+    "    env: {id: Pendulum-v0}\n    meta: {eval_interval: 5000}",
+)
+# A typo the spec layer refuses: found before any stage trains.
+INVALID_SAC_PENDULUM = (
     "  pendulum:\n    vars: {max_frame: 3e5}\n    algorithm: {learning_starts: 1000,",
     "  pendulum:\n    vars: {max_frame: 3e5}\n    algorithm: {learning_startz: 1000,",
 )

@@ -7,11 +7,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from rlpipe.bench.sb3 import _model, sb3_unsupported
+from rlpipe.bench.sb3 import sb3_unsupported
 from rlpipe.bench.speed_report import add_record, read_records
-from rlpipe.bench.timing import BenchResult, Window
+from rlpipe.bench.timing import BenchResult
 from rlpipe.cli import app
-from rlpipe.envs import make_vec_env
 from rlpipe.spec import resolve_spec
 
 TINY = [
@@ -53,8 +52,10 @@ def test_sb3_twin_mirrors_the_specs_actor_norm(pipelines_dir, actor_norm, renorm
 
     spec = resolve_spec("crossq", "pendulum", [*TINY, f"algorithm.actor.norm={actor_norm}"],
                         pipelines_dir).spec  # fmt: skip
-    env = make_vec_env(spec.env, 0, num_envs=1, rescale_actions=True).unwrapped.envs[0]
-    model = _model(spec, Window(10, 10, "cpu", False, 1), env)
+    from rlpipe.peers.sb3 import build_model, sb3_env
+
+    env = sb3_env(spec, 0)
+    model = build_model(spec, env, 0, "cpu", 100)
     actor_layers = [m for m in model.actor.modules() if isinstance(m, BatchRenorm1d)]
     assert len(actor_layers) == renorm_layers  # input and after each hidden layer, as rlpipe
     assert all(layer.momentum == 0.01 and layer.warmup_steps == 100_000 for layer in actor_layers)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.suite_project import BROKEN_SAC_PENDULUM, make_project, run
+from tests.suite_project import BROKEN_SAC_PENDULUM, INVALID_SAC_PENDULUM, make_project, run
 
 
 def test_local_suite_run_commits_finished_stages_and_names_the_failed_one(tmp_path):
@@ -15,7 +15,7 @@ def test_local_suite_run_commits_finished_stages_and_names_the_failed_one(tmp_pa
     failed = run(project, "rlpipe", "suite", "run", "--no-repro", check=False)
     assert failed.returncode == 2
     assert "train-sac-pendulum-seeds-0" in failed.stderr
-    assert "key algorithm.learning_startz: unknown key" in failed.stderr
+    assert "unknown gymnasium env 'Pendulum-v0'" in failed.stderr
     assert "committed: train-crossq-cartpole" in failed.stderr
     status = run(project, "dvc", "status", "train-crossq-cartpole").stdout
     assert "Data and pipelines are up to date." in status
@@ -27,3 +27,15 @@ def test_local_suite_run_commits_finished_stages_and_names_the_failed_one(tmp_pa
     stale = run(project, "dvc", "status").stdout
     assert "train-" not in stale and "eval-sac-pendulum" in stale  # eval left to dvc repro
     assert "summarize-sac-pendulum" in stale
+
+
+def test_a_spec_typo_stops_the_suite_run_before_any_stage_trains(tmp_path):
+    project = make_project(tmp_path / "project")
+    sac = project / "pipelines" / "sac.yaml"
+    sac.write_text(sac.read_text().replace(*INVALID_SAC_PENDULUM))
+
+    failed = run(project, "rlpipe", "suite", "run", "--no-repro", check=False)
+    assert failed.returncode == 2
+    assert "sac.yaml, spec 'pendulum', key algorithm.learning_startz: unknown key" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    assert not (project / "dvc.lock").exists() and not (project / "runs").exists()
