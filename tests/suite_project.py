@@ -41,8 +41,9 @@ def run(cwd: Path, *command: str, check: bool = True, env=None) -> subprocess.Co
     return result
 
 
-def make_project(root: Path) -> Path:
-    """Copy the repo's pipeline into root with the smoke suite, as a committed git+DVC repo."""
+def init_project(root: Path, suite: str | None = None) -> Path:
+    """Copy the repo's pipeline into root as a git + DVC repo with a suite file (`suite`'s text,
+    or the smoke suite) and its generated dvc.yaml; nothing committed or trained yet."""
     root.mkdir()
     for name in COPIED:
         source = REPO / name
@@ -50,13 +51,22 @@ def make_project(root: Path) -> Path:
             shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, root / name)
-    shutil.copy2(root / "params" / "suite-smoke.yaml", root / "params" / "suite.yaml")
+    if suite is None:
+        shutil.copy2(root / "params" / "suite-smoke.yaml", root / "params" / "suite.yaml")
+    else:
+        (root / "params" / "suite.yaml").write_text(suite)
     run(root, "git", "init", "-q")
     run(root, "git", "config", "user.email", "ci@example.invalid")
     run(root, "git", "config", "user.name", "ci")
     run(root, "dvc", "init", "-q")
     run(root, "dvc", "config", "core.analytics", "false")
     run(root, "rlpipe", "suite", "stages")
+    return root
+
+
+def make_project(root: Path) -> Path:
+    """Copy the repo's pipeline into root with the smoke suite, as a committed git+DVC repo."""
+    init_project(root)
     run(root, "git", "add", "-A")
     run(root, "git", "commit", "-qm", "smoke suite")
     return root

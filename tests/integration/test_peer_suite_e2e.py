@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-from tests.integration.test_suite_e2e import COPIED, audit_checks, restore, run
+from tests.integration.test_suite_e2e import audit_checks, restore
+from tests.suite_project import init_project, run
 
 pytest.importorskip("sb3_contrib")
 
@@ -31,21 +30,7 @@ PEER = "crossq-pendulum-sb3"
 def project(tmp_path_factory) -> Path:
     """A git + DVC project whose suite is one rlpipe run and its sb3-contrib twin (400 frames,
     two Pendulum episodes, one seed), reproduced and committed."""
-    root = tmp_path_factory.mktemp("parity") / "project"
-    root.mkdir()
-    for name in COPIED:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, root / name)
-    (root / "params" / "suite.yaml").write_text(SUITE)
-    run(root, "git", "init", "-q")
-    run(root, "git", "config", "user.email", "ci@example.invalid")
-    run(root, "git", "config", "user.name", "ci")
-    run(root, "dvc", "init", "-q")
-    run(root, "dvc", "config", "core.analytics", "false")
-    run(root, "rlpipe", "suite", "stages")
+    root = init_project(tmp_path_factory.mktemp("parity") / "project", SUITE)
     run(root, "dvc", "repro")
     run(root, "git", "add", "-A")
     run(root, "git", "commit", "-qm", "parity suite")

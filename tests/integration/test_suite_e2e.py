@@ -4,29 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.suite_project import init_project, run
 
-BIN = Path(sys.executable).parent
 FIRST_GROUP = "train-sac-pendulum-seeds-0"
 GROUP_FILE = "runs/sac-pendulum/groups/seeds-0.json"
-COPIED = ["rlpipe", "pipelines", "params", "references", "dvc.yaml", ".dvcignore", "pyproject.toml"]
-
-
-def run(cwd: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
 
 
 def audit_checks(project: Path) -> list[str]:
@@ -50,21 +37,7 @@ class Project:
 def suite_project(tmp_path_factory) -> Project:
     """A git + DVC copy of the repo with the smoke suite. `dvc repro` is stopped after one seed
     group's train stage (as an interrupted session would be), then run again to the end."""
-    root = tmp_path_factory.mktemp("suite") / "project"
-    root.mkdir()
-    for name in COPIED:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, root / name)
-    shutil.copy2(root / "params" / "suite-smoke.yaml", root / "params" / "suite.yaml")
-    run(root, "git", "init", "-q")
-    run(root, "git", "config", "user.email", "ci@example.invalid")
-    run(root, "git", "config", "user.name", "ci")
-    run(root, "dvc", "init", "-q")
-    run(root, "dvc", "config", "core.analytics", "false")
-    run(root, "rlpipe", "suite", "stages")
+    root = init_project(tmp_path_factory.mktemp("suite") / "project")
     run(root, "dvc", "repro", FIRST_GROUP)
     started = json.loads((root / GROUP_FILE).read_text())["provenance"]["started_at"]
     second = run(root, "dvc", "repro").stdout
