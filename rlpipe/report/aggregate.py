@@ -109,7 +109,8 @@ def collect_scores(suite: Suite, runs_root: Path = Path("runs")) -> list[RunScor
     """Return the per-seed scores of every finished suite run whose seeds all have a score.
 
     Runs are in report order (category, env, run order in the suite). A seed's score is its
-    final `return_ma`, the value whose mean over seeds is the run's score.
+    final `return_ma`, the value whose mean over seeds is the run's score. Parity runs (a
+    `peer` entry) are left out: they score another library's implementation, not rlpipe's.
     """
     collected = []
     for category in CATEGORIES:
@@ -118,7 +119,7 @@ def collect_scores(suite: Suite, runs_root: Path = Path("runs")) -> list[RunScor
                 continue
             for key, run in suite.runs.items():
                 folder = RunFolder(Path(runs_root) / key)
-                if run.spec != spec_name or not folder.finished():
+                if run.spec != spec_name or run.peer is not None or not folder.finished():
                     continue
                 summary = folder.read_summary()
                 if summary.score is None:

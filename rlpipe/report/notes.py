@@ -137,7 +137,7 @@ def checked_notes_lines(rows: list[Mapping[str, Any]], aggregate: Aggregate) -> 
         "and the mean of the two Q estimates.",
         "- **Parity rows** (an Algorithm with a library in brackets) are the same spec trained "
         "by that library's own implementation (`rlpipe train --peer`), with the same frames, "
-        "seeds, score and evaluation protocol.",
+        "seeds, score and evaluation protocol; the aggregate leaves them out.",
         f"- **Frames to target**: per seed, the first logged frame (a row of its {METRICS_FILE}, "
         "every `meta.log_interval` frames) at which its training moving average `return_ma` "
         "was at or above the env's target; the cell is the mean over the seeds that reached it "

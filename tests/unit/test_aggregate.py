@@ -197,6 +197,19 @@ def test_suite_aggregate_matches_the_hand_computed_iqm_and_interval(project):
     assert aggregate.left_out == ["Hopper-v5"]
 
 
+def test_parity_runs_are_left_out_of_the_aggregate(tmp_path):
+    suite_file = make_suite_file(tmp_path / "suite.yaml", ENVS, RUNS)
+    text = (
+        suite_file.read_text()
+        + "  crossq-pendulum-sb3: {family: crossq, spec: pendulum, frames: 1000, peer: sb3}\n"
+    )
+    suite_file.write_text(text)
+    runs = tmp_path / "runs"
+    make_run(runs, "crossq-pendulum", "crossq", "pendulum", "Pendulum-v1", score_offset=-310.0)
+    make_run(runs, "crossq-pendulum-sb3", "crossq", "pendulum", "Pendulum-v1", score_offset=-900.0)
+    assert [r.run for r in collect_scores(load_suite(suite_file), runs)] == ["crossq-pendulum"]
+
+
 def test_aggregate_cells_give_two_decimals():
     row = {"algorithm": "CrossQ", "envs": ["A", "B", "C"], "runs": 12, "iqm": 0.4567,
            "ci95": [0.3012, 0.6049]}  # fmt: skip
