@@ -27,7 +27,7 @@ from rlpipe.report.aggregate import (
     suite_aggregate,
 )
 from rlpipe.report.efficiency import frames_to_target, mean_reached
-from rlpipe.report.notes import NOTES_HEADING, notes_lines
+from rlpipe.report.notes import DEFAULT_SCORE_WINDOW, NOTES_HEADING, notes_lines
 from rlpipe.report.replays import replay_lines
 from rlpipe.rundir import RunFolder, atomic_write_json, atomic_write_text
 from rlpipe.spec.suite import CATEGORIES, DEFAULT_SUITE, Suite, SuiteEnv, SuiteRun
@@ -160,6 +160,7 @@ def _run_row(
             "gpu_s": None,
             "device": None,
             "spec_hash": None,
+            "score_window": None,
         }
     summary = run.read_summary()
     provenance = run.read_provenance() if run.provenance_file.exists() else None
@@ -179,6 +180,7 @@ def _run_row(
         "gpu_s": summary.gpu_s,
         "device": _device(provenance),
         "spec_hash": run.read_spec_hash(),
+        "score_window": run.read_meta().get("return_window", DEFAULT_SCORE_WINDOW),
         "peer": _peer(provenance) or base["peer"],
     }
 

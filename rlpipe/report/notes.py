@@ -19,9 +19,11 @@ from rlpipe.report.aggregate import (
     Aggregate,
 )
 from rlpipe.rundir import METRICS_FILE, SPEC_FILE, SUMMARY_FILE
+from rlpipe.spec.schema import MetaSpec
 from rlpipe.spec.suite import CATEGORIES, Suite
 
 NOTES_HEADING = "## Notes"
+DEFAULT_SCORE_WINDOW: int = MetaSpec.model_fields["return_window"].default
 BUDGETS_BULLET = "- **Frame budgets**"
 
 
@@ -105,6 +107,21 @@ def _aggregate_note(aggregate: Aggregate) -> str:
     )
 
 
+def _window_note(rows: list[Mapping[str, Any]]) -> str:
+    """Name the runs whose score averages another number of episodes than the default."""
+    other = [
+        f"{row['run']} ({row['score_window']})"
+        for row in rows
+        if row.get("score_window") not in (None, DEFAULT_SCORE_WINDOW)
+    ]
+    if not other:
+        return ""
+    return (
+        " Runs scored over another number of episodes (their spec's comment says why): "
+        f"{', '.join(other)}."
+    )
+
+
 def checked_notes_lines(rows: list[Mapping[str, Any]], aggregate: Aggregate) -> list[str]:
     """Return the Notes that follow from the runs (definitions, aggregate, compute total), which
     `rlpipe audit` compares; the frame budgets that close the section restate the suite file."""
@@ -118,7 +135,7 @@ def checked_notes_lines(rows: list[Mapping[str, Any]], aggregate: Aggregate) -> 
         "`total_reward_ma`: the moving average over its last 100 checkpoints, mean over its 4 "
         "sessions, so it averages a longer stretch of training than rlpipe's last 100 episodes; "
         "the column gives its score and the frames it trained for: compare frames before "
-        "comparing scores.",
+        f"comparing scores.{_window_note(rows)}",
         "- **Status** follows from score and target: pass when the score is at or above the "
         "target.",
         "- **Evaluation protocol**: `eval_return` (benchmarks.json) and `evals/<run>.json` "

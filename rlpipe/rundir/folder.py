@@ -313,6 +313,11 @@ class RunFolder:
         spec = self._spec_json()["spec"]
         return spec.get("family"), spec.get("name")
 
+    def read_meta(self) -> dict[str, Any]:
+        """The `meta` section recorded in spec.json (without validating the spec itself)."""
+        meta = self._spec_json()["spec"].get("meta")
+        return meta if isinstance(meta, dict) else {}
+
     def read_family(self) -> str | None:
         """The pipeline family recorded in spec.json (without validating the spec itself)."""
         family = self._spec_json()["spec"].get("family")

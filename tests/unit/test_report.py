@@ -338,6 +338,28 @@ def test_notes_state_the_score_windows_and_the_evaluation_protocol(project, suit
     assert "0.89 log|A|" in notes and "SLM-Lab uses 0.6 log|A|" in notes
 
 
+def test_notes_name_the_runs_scored_over_another_window(tmp_path):
+    suite = build_project(tmp_path)
+    spec_file = tmp_path / "runs" / "crossq-cartpole" / "spec.json"
+    saved = json.loads(spec_file.read_text())
+    saved["spec"]["meta"]["return_window"] = 10
+    spec_file.write_text(json.dumps(saved))
+    rows = rows_of(tmp_path, suite)
+    assert rows["crossq-cartpole"]["score_window"] == 10
+    assert rows["sac-pendulum"]["score_window"] == 100  # the schema's default
+    assert rows["sac-lunar"]["score_window"] is None  # no run
+    notes = render_markdown(list(rows.values()), suite, SUITE_PATH).split("## Notes")[1]
+    assert (
+        "Runs scored over another number of episodes (their spec's comment says why): "
+        "crossq-cartpole (10)." in notes
+    )
+
+
+def test_notes_name_no_other_window_when_every_run_uses_the_default(project, suite):
+    notes = render_markdown(list(rows_of(project, suite).values()), suite, SUITE_PATH)
+    assert "another number of episodes" not in notes
+
+
 def test_suite_outside_params_is_copied_where_dvc_reads_it(project, suite):
     text = render_markdown(list(rows_of(project, suite).values()), suite, "params/suite-smoke.yaml")
     assert "cp params/suite-smoke.yaml params/suite.yaml" in text
