@@ -20,11 +20,16 @@ from rlpipe.report.aggregate import (
 )
 from rlpipe.rundir import METRICS_FILE, SPEC_FILE, SUMMARY_FILE
 from rlpipe.spec.schema import MetaSpec
-from rlpipe.spec.suite import CATEGORIES, Suite
+from rlpipe.spec.suite import CATEGORIES, Suite, SuiteRun
 
 NOTES_HEADING = "## Notes"
 DEFAULT_SCORE_WINDOW: int = MetaSpec.model_fields["return_window"].default
 BUDGETS_BULLET = "- **Frame budgets**"
+
+
+def _trainer(run: SuiteRun) -> str:
+    """The algorithm a suite run trains, and the peer library that trains it for a parity row."""
+    return display_name(run.family) + (f" ({run.peer} peer)" if run.peer else "")
 
 
 def _budget_lines(suite: Suite) -> list[str]:
@@ -35,7 +40,7 @@ def _budget_lines(suite: Suite) -> list[str]:
             runs = [run for run in suite.runs.values() if run.spec == spec_name]
             if env.category != category or not runs:
                 continue
-            trained = ", ".join(f"{display_name(run.family)} {run.frames:,}" for run in runs)
+            trained = ", ".join(f"{_trainer(run)} {run.frames:,}" for run in runs)
             lines.append(
                 f"  - {env.id} (`{spec_name}`): trained for {trained} frames per seed; "
                 f"suite budget {env.budget:,} frames."

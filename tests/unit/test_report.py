@@ -666,3 +666,13 @@ def test_a_suite_entry_removed_is_a_suite_mismatch_not_also_an_aggregate_mismatc
         assert [f for f in findings if f.check == "number-mismatch"] == []
     finally:
         suite_file.write_text(written)
+
+
+def test_frame_budget_line_names_the_peer_that_trained_a_parity_row(tmp_path):
+    path = make_suite_file(tmp_path / "suite.yaml", runs=[("ppo", "hopper", 1000)])
+    path.write_text(
+        path.read_text()
+        + "  ppo-hopper-sb3: {family: ppo, spec: hopper, frames: 1000, peer: sb3}\n"
+    )
+    text = render_markdown([], load_suite(path), SUITE_PATH)
+    assert "trained for PPO 1,000, PPO (sb3 peer) 1,000 frames per seed" in text
