@@ -580,10 +580,20 @@ def bench(
     spec: SpecArg,
     overrides: OverridesOpt = None,
     frames: Annotated[
-        int, typer.Option(help="Env frames timed, after learning starts and warm-up.", min=1)
+        int,
+        typer.Option(
+            help="Env frames timed, after learning starts and warm-up (on-policy: rounded up "
+            "to whole rollouts).",
+            min=1,
+        ),
     ] = 1000,
     warmup: Annotated[
-        int, typer.Option(help="Frames with updates before timing (compilation).", min=1)
+        int,
+        typer.Option(
+            help="Frames with updates before timing, for compilation (on-policy: rounded up "
+            "to whole rollouts).",
+            min=1,
+        ),
     ] = 100,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     compile_: Annotated[
@@ -612,11 +622,10 @@ def bench(
     """Measure training speed (env frames/s, updates/s) of a spec, optionally against SB3."""
     import os
 
-    from rlpipe.algos.registry import algorithm
     from rlpipe.bench.compare import compare
     from rlpipe.bench.sb3 import sb3_unsupported
     from rlpipe.bench.speed_report import add_record
-    from rlpipe.bench.timing import Window
+    from rlpipe.bench.timing import Window, timed_spec
     from rlpipe.device import resolve_device
     from rlpipe.fast import compile_by_default
     from rlpipe.render import bench_table
@@ -624,14 +633,11 @@ def bench(
     if vs not in (None, "sb3"):
         raise RlpipeError(f"--vs {vs}: the only library to compare with is sb3")
     resolved = resolve_spec(family, spec, overrides or [], pipelines)
-    name = resolved.spec.algorithm.name
-    if algorithm(name).on_policy:
-        raise RlpipeError(f"rlpipe bench times replay updates; {name} is an on-policy algorithm")
-    if vs == "sb3" and (why := sb3_unsupported(resolved.spec)) is not None:
-        raise RlpipeError(f"--vs sb3: {why}")
     torch_device = resolve_device(device)
     use_compile = compile_by_default(resolved.spec, torch_device) if compile_ is None else compile_
     window = Window(frames, warmup, str(torch_device), use_compile, threads or os.cpu_count() or 1)
+    if vs == "sb3" and (why := sb3_unsupported(timed_spec(resolved.spec, window))) is not None:
+        raise RlpipeError(f"--vs sb3: {why}")
     sides = ("rlpipe", "sb3") if vs else ("rlpipe",)
     with console.status("benchmarking", spinner="dots") as status:
         result = compare(resolved, window, sides, rounds or (2 if vs else 1), status.update)

@@ -91,7 +91,8 @@ def bench_table(record: dict[str, Any]) -> Table:
     """Each side's median round of a bench record, and the ratio."""
     window = record["window"]
     title = (
-        f"{record['family']}/{record['spec']} {record['env']}: {window['frames']:,} frames timed "
+        f"{record['family']}/{record['spec']} {record['env']}: "
+        f"{record['sides']['rlpipe']['median']['frames']:,} frames timed "
         f"on {window['device']} ({window['threads']} threads), "
         f"{'compiled' if window['compile'] else 'eager'}"
     )

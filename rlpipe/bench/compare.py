@@ -52,8 +52,8 @@ class Comparison:
             "spec_hash": self.resolved.spec_hash,
             "actor": list(algo.actor.hidden),
             "critic": list(algo.critic.hidden),
-            "batch_size": algo.batch_size,
-            "utd": algo.utd,
+            "batch_size": getattr(algo, "batch_size", None),  # A2C: none (whole rollouts)
+            "utd": getattr(algo, "utd", None),  # on-policy: none
             "window": self.window.__dict__,
             "sides": {
                 side: {"median": self.median(side).as_dict(), "rounds": [r.as_dict() for r in rs]}

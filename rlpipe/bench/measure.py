@@ -1,5 +1,8 @@
 """One timed training window: fill the buffer, warm up (compile), then time N env frames.
 
+On-policy algorithms (PPO, A2C) have no buffer to fill: their window is whole rollouts, after
+warm-up rollouts, timed through the real training loop (`rollout_window`).
+
 Each measurement runs in a fresh process (see `run_trial`), so peak memory, thread pools
 and allocator state of one side never leak into the other's numbers.
 """
@@ -8,14 +11,16 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing as mp
+import tempfile
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from rlpipe.bench.sb3 import bench_sb3
-from rlpipe.bench.timing import BenchResult, Window, peak_memory, sync
+from rlpipe.bench.sb3 import bench_sb3, bench_sb3_rollouts
+from rlpipe.bench.timing import BenchResult, Window, peak_memory, rollout_window, sync
 from rlpipe.spec.schema import Spec
 
 
@@ -66,12 +71,50 @@ def bench_rlpipe(spec: Spec, window: Window) -> BenchResult:
     )
 
 
+def bench_rlpipe_rollouts(spec: Spec, window: Window) -> BenchResult:
+    """Time rlpipe's on-policy training (rollouts, GAE, updates) over whole rollouts, in the
+    session `rlpipe train` runs; the clock is read at each rollout's log point."""
+    from rlpipe.loops.onpolicy import OnPolicySession
+    from rlpipe.loops.seedloop import SeedProgress
+    from rlpipe.loops.session import SeedJob
+    from rlpipe.rundir import SeedFolder
+
+    spec, timed_from, timed_to = rollout_window(spec, window)
+    device = torch.device(window.device)
+    at: dict[int, tuple[float, int]] = {}  # frame -> (clock, updates)
+
+    def clock(progress: SeedProgress) -> None:
+        sync(device)
+        at[progress.frame] = (time.perf_counter(), session.agent.updates)
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="rlpipe-bench-") as tmp:
+        folder = SeedFolder(window.seed, Path(tmp) / "run", Path(tmp) / "artifacts")
+        session = OnPolicySession(
+            spec, SeedJob(folder, device, compile=window.compile, report=clock)
+        )
+        session.run()
+    host_mb, gpu_mb = peak_memory(device)
+    return BenchResult(
+        side="rlpipe",
+        frames=timed_to - timed_from,
+        updates=at[timed_to][1] - at[timed_from][1],
+        seconds=at[timed_to][0] - at[timed_from][0],
+        warmup_s=at[timed_from][0] - started,
+        peak_host_mb=host_mb,
+        peak_gpu_mb=gpu_mb,
+    )
+
+
 def _trial(side: str, spec_json: dict[str, Any], window: Window) -> dict[str, Any]:
+    from rlpipe.algos.registry import algorithm
+
     torch.set_num_threads(window.threads)
     spec = Spec.model_validate(spec_json)
+    on_policy = algorithm(spec.algorithm.name).on_policy
     if side == "sb3":
-        return asdict(bench_sb3(spec, window))
-    return asdict(bench_rlpipe(spec, window))
+        return asdict(bench_sb3_rollouts(spec, window) if on_policy else bench_sb3(spec, window))
+    return asdict(bench_rlpipe_rollouts(spec, window) if on_policy else bench_rlpipe(spec, window))
 
 
 def run_trial(side: str, spec: Spec, window: Window) -> BenchResult:

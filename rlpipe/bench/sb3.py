@@ -9,17 +9,18 @@ spec field (`sb3_unsupported`). Only its replay buffer is sized for the bench's 
 
 from __future__ import annotations
 
+import math
 import time
 
 import torch
 
-from rlpipe.bench.timing import BenchResult, Window, peak_memory, sync
+from rlpipe.bench.timing import BenchResult, Window, peak_memory, rollout_window, sync
 from rlpipe.errors import RlpipeError
 from rlpipe.peers import import_peer_module
 from rlpipe.peers.mirror import sb3_unsupported
 from rlpipe.spec.schema import Spec
 
-__all__ = ["bench_sb3", "sb3_unsupported"]
+__all__ = ["bench_sb3", "bench_sb3_rollouts", "sb3_unsupported"]
 
 
 def bench_sb3(spec: Spec, window: Window) -> BenchResult:
@@ -60,6 +61,49 @@ def bench_sb3(spec: Spec, window: Window) -> BenchResult:
         updates=at["end"][1] - at["timed"][1],
         seconds=at["end"][0] - at["timed"][0],
         warmup_s=at["timed"][0] - at["start"][0],
+        peak_host_mb=host_mb,
+        peak_gpu_mb=gpu_mb,
+    )
+
+
+def bench_sb3_rollouts(spec: Spec, window: Window) -> BenchResult:
+    """Time SB3's on-policy learn() over the same whole rollouts as `bench_rlpipe_rollouts`."""
+    spec, timed_from, timed_to = rollout_window(spec, window)
+    why = sb3_unsupported(spec)
+    if why is not None:
+        raise RlpipeError(why)
+    twin = import_peer_module("rlpipe.peers.sb3")
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    device = torch.device(window.device)
+    torch.manual_seed(window.seed)
+    started = time.perf_counter()
+    env = twin.sb3_env(spec, window.seed)
+    model = twin.build_model(spec, env, window.seed, window.device)
+    at: dict[int, tuple[float, int]] = {}  # frame -> (clock, epochs)
+
+    class Clock(BaseCallback):
+        """Reads the clock as a rollout starts, after the previous rollout's update (where
+        rlpipe logs)."""
+
+        def _on_rollout_start(self) -> None:
+            sync(device)
+            at[self.num_timesteps] = (time.perf_counter(), self.model._n_updates)
+
+        def _on_step(self) -> bool:
+            return True
+
+    model.learn(total_timesteps=spec.env.max_frame, callback=Clock())
+    env.close()
+    rollout = spec.algorithm.num_steps * spec.env.num_envs
+    minibatches = math.ceil(rollout / spec.algorithm.batch_size)  # SB3 counts epochs
+    host_mb, gpu_mb = peak_memory(device)
+    return BenchResult(
+        side="sb3",
+        frames=timed_to - timed_from,
+        updates=(at[timed_to][1] - at[timed_from][1]) * minibatches,
+        seconds=at[timed_to][0] - at[timed_from][0],
+        warmup_s=at[timed_from][0] - started,
         peak_host_mb=host_mb,
         peak_gpu_mb=gpu_mb,
     )

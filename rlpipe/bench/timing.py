@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import resource
 import sys
 from dataclasses import asdict, dataclass
@@ -9,10 +10,14 @@ from typing import Any
 
 import torch
 
+from rlpipe.algos.registry import algorithm
+from rlpipe.spec.schema import Spec
+
 
 @dataclass(frozen=True)
 class Window:
-    """What to time: frames after learning starts, after a warm-up, on a device."""
+    """What to time: frames after learning starts, after a warm-up, on a device (on-policy:
+    both rounded up to whole rollouts, see `rollout_window`)."""
 
     frames: int
     warmup_frames: int
@@ -30,7 +35,7 @@ class BenchResult:
     frames: int  # env frames in the timed window
     updates: int  # gradient updates in the timed window
     seconds: float
-    warmup_s: float  # the warm-up frames after learning starts, compilation included
+    warmup_s: float  # warm-up after learning starts, compilation included (on-policy: from setup)
     peak_host_mb: float
     peak_gpu_mb: float | None
 
@@ -57,6 +62,32 @@ class BenchResult:
             "updates_per_s": self.updates_per_s,
             "ms_per_update": self.ms_per_update,
         }
+
+
+def rollout_window(spec: Spec, window: Window) -> tuple[Spec, int, int]:
+    """An on-policy spec set up for a bench, and the frames where its timed window starts and
+    ends: warm-up and timed frames rounded up to whole rollouts, then one rollout more, so
+    that the evaluation at a run's last frame falls outside the window."""
+    rollout = spec.algorithm.num_steps * spec.env.num_envs
+    timed_from = math.ceil(window.warmup_frames / rollout) * rollout
+    timed_to = timed_from + math.ceil(window.frames / rollout) * rollout
+    max_frame = timed_to + rollout
+    meta = spec.meta.model_copy(
+        update={
+            "log_interval": rollout,
+            "eval_interval": max_frame,
+            "checkpoint_interval": max_frame,
+        }
+    )
+    env = spec.env.model_copy(update={"max_frame": max_frame})
+    return spec.model_copy(update={"env": env, "meta": meta}), timed_from, timed_to
+
+
+def timed_spec(spec: Spec, window: Window) -> Spec:
+    """The spec as a bench trains it (on-policy: ending one rollout after the window)."""
+    if algorithm(spec.algorithm.name).on_policy:
+        return rollout_window(spec, window)[0]
+    return spec
 
 
 def sync(device: torch.device) -> None:

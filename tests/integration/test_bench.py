@@ -84,6 +84,38 @@ def test_bench_vs_sb3_times_the_same_updates_and_records_speed_md(pipelines_dir,
     assert "--vs sb3 --rounds 1 --report" in speed_md
 
 
+def test_on_policy_bench_times_whole_rollouts_with_the_same_updates_on_both_sides(
+    pipelines_dir, tmp_path
+):
+    pytest.importorskip("stable_baselines3")
+    # pendulum: 4 envs; 32 steps = 128-frame rollouts of 2 minibatches (64), 3 epochs each.
+    overrides = ["algorithm.num_steps=32", "algorithm.batch_size=64", "algorithm.num_epochs=3"]
+    args = ["bench", "ppo", "pendulum", *[x for o in overrides for x in ("-s", o)],
+            "--frames", "200", "--warmup", "100", "--device", "cpu", "--no-compile",
+            "--vs", "sb3", "--rounds", "1", "--threads", "1", "--json", "--report",
+            "--reports-dir", str(tmp_path), "--pipelines", str(pipelines_dir)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout[result.stdout.index("{") :])
+    ours, sb3 = record["sides"]["rlpipe"]["median"], record["sides"]["sb3"]["median"]
+    assert ours["frames"] == sb3["frames"] == 256  # 200 frames, rounded up to 2 rollouts
+    assert ours["updates"] == sb3["updates"] == 2 * 3 * 2  # rollouts x epochs x minibatches
+    assert ours["seconds"] > 0 and sb3["seconds"] > 0 and ours["warmup_s"] > 0
+    assert record["utd"] is None and record["batch_size"] == 64
+    assert (
+        "rlpipe bench ppo pendulum -s 'algorithm.num_steps=32'"
+        in (tmp_path / "SPEED.md").read_text()
+    )
+
+
+def test_on_policy_bench_without_sb3_twin_says_why(pipelines_dir):
+    args = ["bench", "a2c", "pendulum", "--frames", "10", "--vs", "sb3",
+            "--pipelines", str(pipelines_dir)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code != 0
+    assert "--vs sb3: algorithm a2c has no Stable-Baselines3 twin" in result.output
+
+
 def test_a_new_measurement_replaces_the_old_one_of_its_configuration(tmp_path):
     def record(key, ratio):
         side = BenchResult("rlpipe", 10, 10, 1.0, 0.1, 1.0, None).as_dict()
