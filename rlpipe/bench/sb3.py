@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import torch
 
@@ -52,6 +53,7 @@ def bench_sb3(spec: Spec, window: Window) -> BenchResult:
                 at[marks[self.num_timesteps]] = (time.perf_counter(), self.model._n_updates)
             return True
 
+    model.set_logger(_no_log_files())
     model.learn(total_timesteps=max(marks), callback=Clock())
     env.close()
     host_mb, gpu_mb = peak_memory(device)
@@ -93,6 +95,7 @@ def bench_sb3_rollouts(spec: Spec, window: Window) -> BenchResult:
         def _on_step(self) -> bool:
             return True
 
+    model.set_logger(_no_log_files())
     model.learn(total_timesteps=spec.env.max_frame, callback=Clock())
     env.close()
     rollout = spec.algorithm.num_steps * spec.env.num_envs
@@ -107,3 +110,11 @@ def bench_sb3_rollouts(spec: Spec, window: Window) -> BenchResult:
         peak_host_mb=host_mb,
         peak_gpu_mb=gpu_mb,
     )
+
+
+def _no_log_files() -> Any:
+    """An SB3 logger that writes nothing: SB3's default one makes an empty /tmp/SB3-<date> folder
+    per learn() call."""
+    from stable_baselines3.common.logger import Logger
+
+    return Logger(folder=None, output_formats=[])

@@ -85,9 +85,12 @@ def test_bench_vs_sb3_times_the_same_updates_and_records_speed_md(pipelines_dir,
 
 
 def test_on_policy_bench_times_whole_rollouts_with_the_same_updates_on_both_sides(
-    pipelines_dir, tmp_path
+    pipelines_dir, tmp_path, monkeypatch
 ):
     pytest.importorskip("stable_baselines3")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))  # where the trials' own processes make temp files
     # pendulum: 4 envs; 32 steps = 128-frame rollouts of 2 minibatches (64), 3 epochs each.
     overrides = ["algorithm.num_steps=32", "algorithm.batch_size=64", "algorithm.num_epochs=3"]
     args = ["bench", "ppo", "pendulum", *[x for o in overrides for x in ("-s", o)],
@@ -106,6 +109,7 @@ def test_on_policy_bench_times_whole_rollouts_with_the_same_updates_on_both_side
         "rlpipe bench ppo pendulum -s 'algorithm.num_steps=32'"
         in (tmp_path / "SPEED.md").read_text()
     )
+    assert list(temp.iterdir()) == []  # no SB3-<date> log folder, no bench run folder left
 
 
 def test_on_policy_bench_without_sb3_twin_says_why(pipelines_dir):
