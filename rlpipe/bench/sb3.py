@@ -26,14 +26,10 @@ __all__ = ["bench_sb3", "bench_sb3_rollouts", "sb3_unsupported"]
 
 def bench_sb3(spec: Spec, window: Window) -> BenchResult:
     """Time SB3's learn() over the same window as `bench_rlpipe`."""
-    why = sb3_unsupported(spec)
-    if why is not None:
-        raise RlpipeError(why)
-    twin = import_peer_module("rlpipe.peers.sb3")
+    twin = _seeded_twin(spec, window)
     from stable_baselines3.common.callbacks import BaseCallback
 
     device = torch.device(window.device)
-    torch.manual_seed(window.seed)
     # The same gymnasium envs and wrappers as rlpipe's, in SB3's vector env.
     env = twin.sb3_env(spec, window.seed)
     algo = spec.algorithm
@@ -71,14 +67,10 @@ def bench_sb3(spec: Spec, window: Window) -> BenchResult:
 def bench_sb3_rollouts(spec: Spec, window: Window) -> BenchResult:
     """Time SB3's on-policy learn() over the same whole rollouts as `bench_rlpipe_rollouts`."""
     spec, timed_from, timed_to = rollout_window(spec, window)
-    why = sb3_unsupported(spec)
-    if why is not None:
-        raise RlpipeError(why)
-    twin = import_peer_module("rlpipe.peers.sb3")
+    twin = _seeded_twin(spec, window)
     from stable_baselines3.common.callbacks import BaseCallback
 
     device = torch.device(window.device)
-    torch.manual_seed(window.seed)
     started = time.perf_counter()
     env = twin.sb3_env(spec, window.seed)
     model = twin.build_model(spec, env, window.seed, window.device)
@@ -118,3 +110,12 @@ def _no_log_files() -> Any:
     from stable_baselines3.common.logger import Logger
 
     return Logger(folder=None, output_formats=[])
+
+
+def _seeded_twin(spec: Spec, window: Window) -> Any:
+    """The SB3 twin module for a spec it can mirror, with torch seeded for the window."""
+    why = sb3_unsupported(spec)
+    if why is not None:
+        raise RlpipeError(why)
+    torch.manual_seed(window.seed)
+    return import_peer_module("rlpipe.peers.sb3")
