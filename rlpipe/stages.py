@@ -2,20 +2,25 @@
 
 dvc.yaml is generated (`rlpipe suite stages`) rather than templated with `foreach`, because a
 suite entry may be split into seed groups, each its own stage with its own seed folders as
-outputs, and DVC's templating cannot list a varying number of outputs per stage. Each train
-stage depends on the code that determines its numbers (`TRAIN_CODE`), on its own parts of the
-pipeline file (vars, defaults, specs.<spec>) as DVC params, and on the command line that holds
-the suite's frames, seeds and device; so editing one spec retrains only its runs, and editing
-the report, audit, Hub, CLI or bench code retrains nothing.
+outputs, and DVC's templating cannot list a varying number of outputs per stage.
+
+Each stage depends on the code that determines its outputs, derived from the import graph
+(rlpipe/codedeps.py) rather than kept by hand: a train stage on what its own algorithm's training
+imports (the loops, the spec code, the envs, buffers, the fast path and its agent's module, which
+the registry imports by name), so editing rlpipe/algos/dqn.py makes only DQN's rows stale and
+editing the shared loop makes every row stale; less BOOKKEEPING (file names, locks, provenance,
+messages). It also depends on its own parts of the pipeline file (vars, defaults,
+specs.<spec>) as DVC params and on the command line that holds the suite's frames, seeds and
+device; so editing one spec retrains only its runs, and editing the report, audit, Hub, CLI or
+bench code retrains nothing.
 
 A suite entry with a peer trains the peer library's twin of the spec (`rlpipe train --peer`). Its
-numbers come from the peer's code, not rlpipe's algorithms and loops, so its stage depends on
-`PEER_CODE` (the twin, the spec code, the envs, the SeedLoop's bookkeeping, the evaluation and
-the score) and not on `TRAIN_CODE`. The peer library lives outside the repository, where no DVC
-dependency can follow it portably, so its exact installed versions are written into the command
-(`--peer-version sb3-contrib==2.9.2`): after an upgrade `rlpipe suite stages` writes another
-command, so DVC (and `rlpipe audit`, as stale-stage) sees the stage changed, and until then the
-stage refuses to train with a version other than the one it names.
+numbers come from the peer's code, so its stage depends on what the twin's training imports
+(PEER_ROOTS), not on rlpipe's agent modules. The peer library lives outside the repository, where
+no DVC dependency can follow it portably, so its exact installed versions are written into the
+command (`--peer-version sb3-contrib==2.9.2`): after an upgrade `rlpipe suite stages` writes
+another command, so DVC (and `rlpipe audit`, as stale-stage) sees the stage changed, and until then
+the stage refuses to train with a version other than the one it names.
 """
 
 from __future__ import annotations
@@ -26,68 +31,60 @@ from typing import Any
 
 import yaml
 
+import rlpipe
+from rlpipe.algos.registry import algorithm
+from rlpipe.codedeps import imported_files
 from rlpipe.errors import RlpipeError
 from rlpipe.rundir import RunFolder
 from rlpipe.spec import DEFAULT_SUITE, Suite, resolve_spec
 
 DVC_FILE = "dvc.yaml"
-TRAIN_CODE = (
-    "rlpipe/algos",
-    "rlpipe/loops",
-    "rlpipe/spec/schema.py",
-    "rlpipe/spec/load.py",
-    "rlpipe/spec/yaml12.py",
-    "rlpipe/envs.py",
-    "rlpipe/buffers.py",
-    "rlpipe/fast.py",
-    "rlpipe/stats.py",
-    "rlpipe/rundir/metrics.py",
-    "rlpipe/rundir/summary.py",
-)
-"""The code that determines a run's numbers: what a train stage depends on. rlpipe/launch.py
-is not in it: it prepares folders and processes, and the one choice of it that can change
-numbers, the threads per seed (`plan_workers`), lives in rlpipe/loops."""
-PEER_CODE = (
-    "rlpipe/peers",
-    "rlpipe/algos/registry.py",
-    "rlpipe/loops/seedloop.py",
-    "rlpipe/loops/evaluate.py",
-    "rlpipe/spec/schema.py",
-    "rlpipe/spec/load.py",
-    "rlpipe/spec/yaml12.py",
-    "rlpipe/envs.py",
-    "rlpipe/stats.py",
-    "rlpipe/rundir/metrics.py",
-    "rlpipe/rundir/summary.py",
-)
-"""The code that determines a peer run's numbers besides the peer library itself."""
-EVAL_CODE = ("rlpipe/algos", "rlpipe/loops/evaluate.py", "rlpipe/envs.py", "rlpipe/spec/schema.py")
-REPLAY_CODE = ("rlpipe/watch", "rlpipe/algos", "rlpipe/loops/evaluate.py", "rlpipe/envs.py",
-               "rlpipe/spec/schema.py")  # fmt: skip
 REPLAYS_DIR = "reports/replays"
-REPLAYS_REPORT_CODE = "rlpipe/report/replays.py"
-PEER_EVAL_CODE = (
-    "rlpipe/peers",
-    "rlpipe/loops/evaluate.py",
-    "rlpipe/envs.py",
-    "rlpipe/spec/schema.py",
+SPEC_CODE = ("rlpipe.spec.load",)
+"""Spec loading and validation: every stage that resolves a spec runs it."""
+TRAIN_ROOTS = ("rlpipe.loops", *SPEC_CODE)
+"""Where a training seed starts (`rlpipe.loops.train_seed`); its algorithm's agent module, which
+the registry imports by name, is added per stage."""
+PEER_ROOTS = ("rlpipe.peers.train", "rlpipe.peers.sb3", *SPEC_CODE)
+"""Where a peer (parity) seed trains and is evaluated. The agent module of its algorithm is added
+too: the envs ask its class whether actions are tanh-squashed, to rescale the action space."""
+EVAL_ROOTS = ("rlpipe.loops.evaluate", *SPEC_CODE)
+REPLAY_ROOTS = ("rlpipe.watch.enjoy", *SPEC_CODE)
+SUMMARIZE_ROOTS = ("rlpipe.launch",)  # summarize_groups
+PLOT_ROOTS = ("rlpipe.report.plots",)
+REPORT_ROOTS = ("rlpipe.report.benchmarks",)
+BOOKKEEPING = (
+    "rlpipe/__init__.py",
+    "rlpipe/errors.py",
+    "rlpipe/profiling.py",
+    "rlpipe/rundir/atomic.py",
+    "rlpipe/rundir/folder.py",
+    "rlpipe/rundir/lock.py",
+    "rlpipe/rundir/provenance.py",
+    "rlpipe/spec/suite.py",
 )
-PLOT_CODE = (
-    "rlpipe/report/plots.py",
-    "rlpipe/report/aggregate.py",
-    "rlpipe/stats.py",
-    "rlpipe/algos/registry.py",
-)
-REPORT_CODE = (
-    "rlpipe/report/benchmarks.py",
-    "rlpipe/report/aggregate.py",
-    "rlpipe/report/efficiency.py",
-    "rlpipe/report/notes.py",
-    "rlpipe/stats.py",
-    "rlpipe/algos/registry.py",
-)
+"""Modules that training imports but whose job is file names, atomic writes, the run-folder
+lock, provenance records, the version string, error messages, --profile timings and the suite file: none computes a
+number a run reports, so editing them retrains nothing (as before stage dependencies were
+derived, when a hand-kept list left them out too)."""
+
+
+def code_deps(*roots: str) -> list[str]:
+    """A stage's code dependencies: the rlpipe source files its roots import, less BOOKKEEPING.
+
+    Read from the source of the rlpipe that is running (a project's copy of it is identical),
+    as paths relative to the project root, where DVC hashes them."""
+    return [path for path in imported_files(roots, SOURCE_ROOT) if path not in BOOKKEEPING]
+
+
+def agent_module(algorithm_name: str) -> str:
+    """The module of an algorithm's agent class, which the registry imports by name."""
+    return algorithm(algorithm_name).agent.partition(":")[0]
+
+
 RANDOM_SCORES_FILE = "references/random_scores.csv"
 """The random-policy returns that the aggregate normalises with (plot and report read it)."""
+SOURCE_ROOT = Path(rlpipe.__file__).resolve().parent.parent
 HEADER = (
     "# Generated by `rlpipe suite stages` from {suite}; do not edit by hand: edit the suite file\n"
     "# and run `rlpipe suite stages` (rlpipe audit fails while this file is out of date).\n"
@@ -158,7 +155,21 @@ def _peer_arguments(suite: Suite, key: str, pipelines: Path) -> str:
     return f" --peer {run.peer} {pins}"
 
 
-def _train_stage(suite: Suite, stage: TrainStage, pipelines: Path) -> dict[str, Any]:
+def _algorithm_name(suite: Suite, key: str, pipelines: Path) -> str:
+    run = suite.runs[key]
+    return resolve_spec(run.family, run.spec, suite.overrides(key), pipelines).spec.algorithm.name
+
+
+def train_code(suite: Suite, key: str, pipelines: Path = Path("pipelines")) -> list[str]:
+    """The code a suite run's train stages depend on: what its algorithm's training imports (the
+    peer twin's, for a parity run)."""
+    roots = PEER_ROOTS if suite.runs[key].peer else TRAIN_ROOTS
+    return code_deps(*roots, agent_module(_algorithm_name(suite, key, pipelines)))
+
+
+def _train_stage(
+    suite: Suite, stage: TrainStage, pipelines: Path, code: list[str]
+) -> dict[str, Any]:
     run = suite.runs[stage.run]
     key = stage.run
     overrides = " ".join(f"-s {o}" for o in suite.overrides(key))
@@ -180,7 +191,7 @@ def _train_stage(suite: Suite, stage: TrainStage, pipelines: Path) -> dict[str, 
         ]
     return {
         "cmd": command,
-        "deps": list(PEER_CODE if run.peer else TRAIN_CODE),
+        "deps": code,
         "params": [{f"pipelines/{run.family}.yaml": ["vars", "defaults", f"specs.{run.spec}"]}],
         "outs": outs,
     }
@@ -190,8 +201,9 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
     """The `stages:` mapping of dvc.yaml for a suite."""
     stages: dict[str, Any] = {}
     trains = train_stages(suite, pipelines)
+    codes = {key: train_code(suite, key, pipelines) for key in suite.runs}
     for stage in trains:
-        stages[stage.name] = _train_stage(suite, stage, pipelines)
+        stages[stage.name] = _train_stage(suite, stage, pipelines, codes[stage.run])
     for key, run in suite.runs.items():
         if run.seed_groups > 1:
             groups = [s for s in trains if s.run == key]
@@ -200,8 +212,7 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
             stages[f"summarize-{key}"] = {
                 "cmd": f"rlpipe summarize {_posix(folder.path)}",
                 "deps": [
-                    "rlpipe/launch.py",  # summarize_groups
-                    "rlpipe/rundir/summary.py",
+                    *code_deps(*SUMMARIZE_ROOTS),
                     *(_posix(seed.path) for seed in seeds),
                     *(_posix(folder.group_file(s.seeds or ())) for s in groups),
                 ],
@@ -222,25 +233,25 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
         ]
         stages[f"eval-{key}"] = {
             "cmd": f"rlpipe eval runs/{key} --artifacts artifacts/{key} --output evals/{key}.json",
-            "deps": [*(PEER_EVAL_CODE if run.peer else EVAL_CODE), run_files[key], *weights],
+            "deps": [*eval_code(suite, key, pipelines), run_files[key], *weights],
             "outs": [{f"evals/{key}.json": {"cache": False}}],
         }
         if suite.replays and not run.peer:  # enjoy plays rlpipe's agents, not a peer's twin
-            stages[f"replay-{key}"] = _replay_stage(key, [run_files[key], *weights])
+            code = code_deps(*REPLAY_ROOTS, agent_module(_algorithm_name(suite, key, pipelines)))
+            stages[f"replay-{key}"] = _replay_stage(key, code, [run_files[key], *weights])
     suite_file = Path(suite_path).as_posix()
     stages["plot"] = {
         "cmd": f"rlpipe plot --suite {suite_file}",
-        "deps": [*PLOT_CODE, *run_files.values(), suite_file, RANDOM_SCORES_FILE],
+        "deps": [*code_deps(*PLOT_ROOTS), *run_files.values(), suite_file, RANDOM_SCORES_FILE],
         "outs": [{"reports/plots": {"cache": False}}],
     }
     stages["report"] = {
         "cmd": f"rlpipe report --suite {suite_file}",
         "deps": [
-            *REPORT_CODE,
+            *code_deps(*REPORT_ROOTS),
             *run_files.values(),
-            "evals",
             "reports/plots",
-            *([REPLAYS_REPORT_CODE, REPLAYS_DIR] if suite.replays else []),
+            *([REPLAYS_DIR] if suite.replays else []),
             suite_file,
             "references/slm_lab_v5.2.csv",
             RANDOM_SCORES_FILE,
@@ -253,7 +264,14 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
     return stages
 
 
-def _replay_stage(key: str, run_data: list[str]) -> dict[str, Any]:
+def eval_code(suite: Suite, key: str, pipelines: Path = Path("pipelines")) -> list[str]:
+    """The code a suite run's eval stage depends on: the evaluator and the run's agent (or, for
+    a parity run, the peer twin's loader)."""
+    roots = PEER_ROOTS if suite.runs[key].peer else EVAL_ROOTS
+    return code_deps(*roots, agent_module(_algorithm_name(suite, key, pipelines)))
+
+
+def _replay_stage(key: str, code: list[str], run_data: list[str]) -> dict[str, Any]:
     """The stage that makes a run's short replay GIF for BENCHMARKS.md. `run_data` is its run
     folder and weights exactly as the eval stage depends on them, so that a fresh clone
     without the weights plans nothing with `dvc repro --allow-missing`."""
@@ -263,7 +281,7 @@ def _replay_stage(key: str, run_data: list[str]) -> dict[str, Any]:
     return {
         "cmd": f"rlpipe enjoy runs/{key} --artifacts artifacts/{key} --video {gif} "
         f"--max-steps {SHORT_REPLAY_STEPS}",
-        "deps": [*REPLAY_CODE, *run_data],
+        "deps": [*code, *run_data],
         "outs": [{gif: {"cache": False}}],
     }
 

@@ -96,17 +96,25 @@ def test_a_fresh_clone_plans_no_training_and_passes_the_audit(project, tmp_path)
     assert audit_checks(clone) == []
 
 
-def test_report_code_changes_leave_train_stages_clean_algorithm_changes_do_not(project):
+def stale_rows(project: Path) -> dict[str, str]:
+    """Row -> message of the audit's stale-stage findings; any other finding fails the test."""
+    result = run(project, "rlpipe", "audit", "--json", check=False)
+    findings = json.loads(result.stdout)["findings"]
+    assert {f["check"] for f in findings} <= {"stale-stage"}, findings
+    return {f["row"]: f["message"] for f in findings}
+
+
+def test_a_code_change_makes_stale_only_the_rows_whose_training_imports_it(project):
     try:
         (project / "rlpipe/report/benchmarks.py").open("a").write("\n# a report-only edit\n")
+        (project / "rlpipe/algos/dqn.py").open("a").write("\n# another algorithm's edit\n")
         assert audit_checks(project) == []
-        (project / "rlpipe/algos/sac.py").open("a").write("\n# an algorithm edit\n")
-        result = run(project, "rlpipe", "audit", "--json", check=False)
-        findings = json.loads(result.stdout)["findings"]
-        stale = {f["row"]: f["message"] for f in findings if f["check"] == "stale-stage"}
-        assert set(stale) == {"crossq-cartpole", "sac-pendulum"}
-        assert "rlpipe/algos modified" in stale["sac-pendulum"]
-        assert {f["check"] for f in findings} == {"stale-stage"}
+        (project / "rlpipe/algos/crossq.py").open("a").write("\n# a CrossQ edit\n")
+        stale = stale_rows(project)
+        assert set(stale) == {"crossq-cartpole"}
+        assert "rlpipe/algos/crossq.py modified" in stale["crossq-cartpole"]
+        (project / "rlpipe/algos/sac.py").open("a").write("\n# a SAC edit (CrossQ's base)\n")
+        assert set(stale_rows(project)) == {"crossq-cartpole", "sac-pendulum"}
     finally:
         restore(project)
 

@@ -15,7 +15,7 @@ from rlpipe.peers.mirror import version_pins
 from rlpipe.report.benchmarks import build_rows, parse_markdown_rows, render_markdown
 from rlpipe.spec import load_suite, resolve_spec
 from rlpipe.spec.suite import SuiteRun
-from rlpipe.stages import PEER_CODE, PEER_EVAL_CODE, TRAIN_CODE, render_dvc_yaml
+from rlpipe.stages import PEER_ROOTS, TRAIN_ROOTS, code_deps, render_dvc_yaml
 from tests.conftest import REPO
 from tests.fixtures import make_run
 
@@ -72,12 +72,12 @@ def test_a_peer_stage_trains_the_twin_with_the_installed_versions_in_its_command
         f"{pins} --out runs/crossq-pendulum-sb3 --artifacts artifacts/crossq-pendulum-sb3 "
         "--overwrite --quiet"
     )
-    assert peer["deps"] == list(PEER_CODE)
+    assert peer["deps"] == code_deps(*PEER_ROOTS, "rlpipe.algos.crossq")
     assert peer["params"] == stages["train-crossq-pendulum"]["params"]
-    assert stages["train-crossq-pendulum"]["deps"] == list(TRAIN_CODE)
+    assert stages["train-crossq-pendulum"]["deps"] == code_deps(*TRAIN_ROOTS, "rlpipe.algos.crossq")
     assert "--peer" not in stages["train-crossq-pendulum"]["cmd"]
     evaluation = stages["eval-crossq-pendulum-sb3"]
-    assert evaluation["deps"][: len(PEER_EVAL_CODE)] == list(PEER_EVAL_CODE)
+    assert evaluation["deps"][: len(peer["deps"])] == peer["deps"]
 
 
 def test_a_peer_entry_split_into_seed_groups_gets_a_stage_per_group(tmp_path):
@@ -86,16 +86,21 @@ def test_a_peer_entry_split_into_seed_groups_gets_a_stage_per_group(tmp_path):
     stages = yaml.safe_load(render_dvc_yaml(load_suite(path), path, PIPELINES))["stages"]
     group = stages["train-sac-pendulum-sb3-seeds-2-3"]
     assert " --peer sb3 --peer-version stable-baselines3==" in group["cmd"]
-    assert group["cmd"].endswith("--only-seeds 2,3") and group["deps"] == list(PEER_CODE)
+    assert group["cmd"].endswith("--only-seeds 2,3") and group["deps"] == code_deps(
+        *PEER_ROOTS, "rlpipe.algos.sac"
+    )
     assert "summarize-sac-pendulum-sb3" in stages
 
 
-def test_peer_stages_depend_on_the_twin_not_on_rlpipes_algorithms_or_presentation():
-    for path in PEER_CODE + PEER_EVAL_CODE:
-        assert (REPO / path).exists(), path
+def test_peer_stages_depend_on_the_twin_and_its_agent_class_not_on_other_agents():
+    peer = code_deps(*PEER_ROOTS, "rlpipe.algos.sac")
+    for path in peer:
+        assert (REPO / path).is_file(), path
         assert not path.startswith(("rlpipe/report", "rlpipe/hub", "rlpipe/cli", "rlpipe/bench"))
-    assert "rlpipe/algos" not in PEER_CODE and "rlpipe/loops" not in PEER_CODE
-    assert "rlpipe/peers" in PEER_CODE and "rlpipe/peers" not in TRAIN_CODE
+    agents = {f"rlpipe/algos/{name}.py" for name in ("crossq", "ppo", "a2c", "dqn")}
+    assert not agents & set(peer)
+    assert {"rlpipe/peers/sb3.py", "rlpipe/peers/train.py"} <= set(peer)
+    assert not any(path.startswith("rlpipe/peers") for path in code_deps(*TRAIN_ROOTS))
 
 
 def test_a_peer_entry_whose_spec_cannot_be_mirrored_stops_the_stage_generation(tmp_path):

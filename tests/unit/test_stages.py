@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
 from rlpipe.errors import RlpipeError
 from rlpipe.spec import load_suite
-from rlpipe.stages import TRAIN_CODE, render_dvc_yaml, seed_groups, train_stages
+from rlpipe.stages import (
+    BOOKKEEPING,
+    TRAIN_ROOTS,
+    agent_module,
+    code_deps,
+    render_dvc_yaml,
+    seed_groups,
+    train_stages,
+)
 from tests.conftest import REPO
 from tests.fixtures import make_suite_file
 
@@ -44,7 +54,7 @@ def test_a_split_run_gets_one_train_stage_per_group_and_a_summarize_stage(tmp_pa
     dvc = yaml.safe_load(render_dvc_yaml(suite, suite_path, REPO / "pipelines"))["stages"]
     group = dvc["train-sac-pendulum-seeds-2-3"]
     assert group["cmd"].endswith("--only-seeds 2,3")
-    assert group["deps"] == list(TRAIN_CODE)
+    assert group["deps"] == code_deps(*TRAIN_ROOTS, "rlpipe.algos.sac")
     assert group["params"] == [{"pipelines/sac.yaml": ["vars", "defaults", "specs.pendulum"]}]
     assert {"runs/sac-pendulum/seed-2": {"cache": False}} in group["outs"]
     assert "artifacts/sac-pendulum/seed-3" in group["outs"]
@@ -52,10 +62,28 @@ def test_a_split_run_gets_one_train_stage_per_group_and_a_summarize_stage(tmp_pa
     assert list(dvc)[-2:] == ["plot", "report"]
 
 
-def test_train_stages_do_not_depend_on_report_audit_hub_cli_or_bench_code():
-    for path in TRAIN_CODE:
+@pytest.mark.parametrize("name", ["crossq", "sac", "ppo", "a2c", "dqn"])
+def test_train_stages_do_not_depend_on_report_audit_hub_cli_or_bench_code(name):
+    for path in code_deps(*TRAIN_ROOTS, agent_module(name)):
         assert not path.startswith(("rlpipe/report", "rlpipe/hub", "rlpipe/cli", "rlpipe/bench"))
-        assert (REPO / path).exists(), path
+        assert (REPO / path).is_file(), path
+
+
+def test_each_algorithm_depends_on_its_own_module_and_on_no_other_algorithms():
+    own = {"crossq": {"crossq", "sac"}, "sac": {"sac"}, "ppo": {"ppo"}, "a2c": {"a2c", "ppo"},
+           "dqn": {"dqn"}}  # fmt: skip
+    for name, modules in own.items():
+        deps = code_deps(*TRAIN_ROOTS, agent_module(name))
+        algos = {Path(p).stem for p in deps if Path(p).parent.as_posix() == "rlpipe/algos"}
+        assert algos - {"base", "registry", "normalize", "__init__"} == modules, name
+        assert {"rlpipe/loops/seedloop.py", "rlpipe/spec/schema.py", "rlpipe/envs.py"} <= set(deps)
+
+
+def test_bookkeeping_modules_exist_and_are_left_out():
+    deps = code_deps(*TRAIN_ROOTS, agent_module("crossq"))
+    for path in BOOKKEEPING:
+        assert (REPO / path).is_file(), path
+        assert path not in deps
 
 
 def test_the_committed_dvc_yaml_is_the_suites():
@@ -87,7 +115,9 @@ def test_replay_stages_only_when_the_suite_sets_replays(tmp_path):
     assert [d for d in replay["deps"] if not d.startswith("rlpipe/")] == [
         d for d in evaluation["deps"] if not d.startswith("rlpipe/")
     ]
-    assert "rlpipe/watch" in replay["deps"]
+    assert {"rlpipe/watch/enjoy.py", "rlpipe/watch/video.py", "rlpipe/algos/sac.py"} <= set(
+        replay["deps"]
+    )
     assert replay["outs"] == [{"reports/replays/sac-pendulum.gif": {"cache": False}}]
     assert {"reports/replays", "rlpipe/report/replays.py"} <= set(stages["report"]["deps"])
     assert not any("replay" in dep for dep in stages["train-sac-pendulum"]["deps"])
