@@ -606,8 +606,17 @@ def bench(
     vs: Annotated[
         str | None, typer.Option("--vs", help="Also run this library on the same config: sb3.")
     ] = None,
+    bf16: Annotated[
+        bool,
+        typer.Option(
+            "--bf16",
+            help="Also time the spec with bf16 matmuls (algorithm.precision=bf16), alternating "
+            "with fp32, and print the ratio.",
+        ),
+    ] = False,
     rounds: Annotated[
-        int | None, typer.Option(help="Runs per side, alternating; default 2 with --vs, else 1.")
+        int | None,
+        typer.Option(help="Runs per side, alternating; default 2 with --vs or --bf16, else 1."),
     ] = None,
     threads: Annotated[
         int | None, typer.Option(help="torch threads per side; default: every core.", min=1)
@@ -625,7 +634,7 @@ def bench(
     from rlpipe.bench.compare import compare
     from rlpipe.bench.sb3 import sb3_unsupported
     from rlpipe.bench.speed_report import add_record
-    from rlpipe.bench.timing import Window, timed_spec
+    from rlpipe.bench.timing import BF16_SIDE, Window, timed_spec
     from rlpipe.device import resolve_device
     from rlpipe.fast import compile_by_default
     from rlpipe.render import bench_table
@@ -638,9 +647,15 @@ def bench(
     window = Window(frames, warmup, str(torch_device), use_compile, threads or os.cpu_count() or 1)
     if vs == "sb3" and (why := sb3_unsupported(timed_spec(resolved.spec, window))) is not None:
         raise RlpipeError(f"--vs sb3: {why}")
-    sides = ("rlpipe", "sb3") if vs else ("rlpipe",)
+    if bf16 and resolved.spec.algorithm.precision == "bf16":
+        raise RlpipeError(
+            "--bf16 times the spec in fp32 and in bf16, but the spec already sets "
+            "algorithm.precision bf16; drop one of them"
+        )
+    sides = ("rlpipe", *((BF16_SIDE,) if bf16 else ()), *(("sb3",) if vs else ()))
+    default_rounds = 2 if len(sides) > 1 else 1
     with console.status("benchmarking", spinner="dots") as status:
-        result = compare(resolved, window, sides, rounds or (2 if vs else 1), status.update)
+        result = compare(resolved, window, sides, rounds or default_rounds, status.update)
     record = result.record()
     if as_json:
         sys.stdout.write(json.dumps(record, indent=2) + "\n")

@@ -111,6 +111,15 @@ def bench_table(record: dict[str, Any]) -> Table:
             _number(m["peak_host_mb"], 0),
             _number(m["peak_gpu_mb"], 0),
         )
-    if record["ratio"] is not None:
-        table.caption = f"rlpipe / sb3 updates per second: {record['ratio']:.2f}x"
+    captions = [
+        f"{label} updates per second: {record[key]:.2f}x"
+        for key, label in (
+            ("ratio", "rlpipe / sb3"),
+            ("bf16_ratio", "bf16 / fp32"),
+            ("bf16_vs_sb3", "bf16 / sb3"),
+        )
+        if record.get(key) is not None
+    ]
+    if captions:
+        table.caption = "; ".join(captions)
     return table

@@ -26,6 +26,7 @@ from rlpipe.algos.base import Agent, optimizer_step, polyak_update
 from rlpipe.algos.nets.batchrenorm import in_mode
 from rlpipe.algos.nets.cnn import NatureCNN
 from rlpipe.algos.nets.mlp import mlp_from_spec
+from rlpipe.algos.nets.precision import set_precision
 from rlpipe.buffers import Batch
 from rlpipe.envs import EnvShapes
 from rlpipe.errors import RlpipeError
@@ -53,6 +54,7 @@ class DQN(Agent):
         else:
             obs_dim = int(np.prod(shapes.obs_shape))
             self.q_net = mlp_from_spec(obs_dim, self.n_actions, self.spec.q_net)
+        set_precision(self.spec.precision, self.q_net)
         # Both networks rest in eval mode: acting, evaluation and the TD target use
         # BatchRenorm's running statistics (if q_net has any); only the TD loss's own
         # forward pass trains q_net (see update).

@@ -21,6 +21,7 @@ import torch
 
 from rlpipe.algos.base import Agent, optimizer_step
 from rlpipe.algos.nets.actor_critic import ActorCritic
+from rlpipe.algos.nets.precision import set_precision
 from rlpipe.buffers import RolloutBuffer
 from rlpipe.envs import EnvShapes
 from rlpipe.spec.schema import A2CSpec, PPOSpec, Spec
@@ -42,6 +43,7 @@ class PPO(Agent):
         self.net = ActorCritic(
             shapes, algo.actor, algo.critic, algo.shared_network, algo.log_std_init, algo.ortho_init
         ).to(device)
+        set_precision(algo.precision, self.net)
         self.optimizer = self._make_optimizer()
 
     def _make_optimizer(self) -> torch.optim.Optimizer:

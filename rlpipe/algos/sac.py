@@ -18,6 +18,7 @@ from torch import nn
 from rlpipe.algos.base import Agent, adam, optimizer_step, polyak_update
 from rlpipe.algos.nets.batchrenorm import in_mode
 from rlpipe.algos.nets.mlp import mlp_from_spec
+from rlpipe.algos.nets.precision import set_precision
 from rlpipe.algos.nets.soft_policies import CategoricalActor, SquashedGaussianActor
 from rlpipe.buffers import Batch
 from rlpipe.envs import EnvShapes
@@ -54,6 +55,7 @@ class SAC(Agent):
         self.critics = nn.ModuleList(
             mlp_from_spec(critic_in, critic_out, spec.critic) for _ in range(spec.n_critics)
         )
+        set_precision(spec.precision, self.actor, self.critics)
         self.critic_targets = self._make_targets()
         self.log_alpha = torch.tensor(
             math.log(spec.init_alpha), device=device, requires_grad=spec.autotune_alpha

@@ -13,7 +13,7 @@ import torch
 
 from rlpipe import __version__
 from rlpipe.bench.measure import run_trial
-from rlpipe.bench.timing import BenchResult, Window
+from rlpipe.bench.timing import BF16_SIDE, BenchResult, Window
 from rlpipe.rundir.provenance import cpu_model, package_version
 from rlpipe.spec import ResolvedSpec
 
@@ -31,12 +31,16 @@ class Comparison:
         ordered = sorted(self.rounds[side], key=lambda r: r.updates_per_s)
         return ordered[(len(ordered) - 1) // 2]
 
+    def speedup(self, side: str, over: str) -> float | None:
+        """side's updates/s over `over`'s, from each side's median round (None if not run)."""
+        if side not in self.rounds or over not in self.rounds:
+            return None
+        return self.median(side).updates_per_s / self.median(over).updates_per_s
+
     @property
     def ratio(self) -> float | None:
         """rlpipe's updates/s over SB3's, from each side's median round."""
-        if "sb3" not in self.rounds:
-            return None
-        return self.median("rlpipe").updates_per_s / self.median("sb3").updates_per_s
+        return self.speedup("rlpipe", "sb3")
 
     def record(self) -> dict[str, Any]:
         """A JSON record: config, per-side medians and rounds, ratio, machine, versions."""
@@ -60,13 +64,16 @@ class Comparison:
                 for side, rs in self.rounds.items()
             },
             "ratio": self.ratio,
+            "precision": algo.precision,
+            "bf16_ratio": self.speedup(BF16_SIDE, "rlpipe"),
+            "bf16_vs_sb3": self.speedup(BF16_SIDE, "sb3"),
             "machine": machine(device, self.window.threads),
             "date": datetime.date.today().isoformat(),
         }
 
 
 def config_key(resolved: ResolvedSpec, window: Window) -> str:
-    """What makes two bench rows the same configuration."""
+    """What makes two bench rows the same configuration (the bf16 side is part of a row)."""
     overrides = " ".join(resolved.overrides)
     compiled = "compile" if window.compile else "eager"
     return f"{resolved.spec.family}/{resolved.spec.name} {overrides} {window.device} {compiled}"

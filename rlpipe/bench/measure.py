@@ -20,7 +20,14 @@ from typing import Any
 import torch
 
 from rlpipe.bench.sb3 import bench_sb3, bench_sb3_rollouts
-from rlpipe.bench.timing import BenchResult, Window, peak_memory, rollout_window, sync
+from rlpipe.bench.timing import (
+    BenchResult,
+    Window,
+    peak_memory,
+    rollout_window,
+    side_spec,
+    sync,
+)
 from rlpipe.spec.schema import Spec
 
 
@@ -114,12 +121,14 @@ def _trial(side: str, spec_json: dict[str, Any], window: Window) -> dict[str, An
     on_policy = algorithm(spec.algorithm.name).on_policy
     if side == "sb3":
         return asdict(bench_sb3_rollouts(spec, window) if on_policy else bench_sb3(spec, window))
-    return asdict(bench_rlpipe_rollouts(spec, window) if on_policy else bench_rlpipe(spec, window))
+    result = bench_rlpipe_rollouts(spec, window) if on_policy else bench_rlpipe(spec, window)
+    return {**asdict(result), "side": side}
 
 
 def run_trial(side: str, spec: Spec, window: Window) -> BenchResult:
     """One side's measurement in a fresh process."""
     context = mp.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
-        result = pool.submit(_trial, side, spec.model_dump(mode="json"), window).result()
+        document = side_spec(side, spec).model_dump(mode="json")
+        result = pool.submit(_trial, side, document, window).result()
     return BenchResult(**result)

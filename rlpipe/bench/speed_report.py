@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rlpipe.bench.timing import BF16_SIDE
 from rlpipe.errors import RlpipeError
 from rlpipe.rundir import atomic_write_json, atomic_write_text, read_json
 
@@ -46,13 +47,21 @@ def command_of(record: dict[str, Any]) -> str:
     parts += [f"--frames {window['frames']}", f"--warmup {window['warmup_frames']}"]
     parts += [f"--device {window['device']}", "--compile" if window["compile"] else "--no-compile"]
     parts += [f"--threads {window['threads']}"]
+    if BF16_SIDE in record["sides"]:
+        parts += ["--bf16"]
     if "sb3" in record["sides"]:
-        parts += ["--vs sb3", f"--rounds {len(record['sides']['sb3']['rounds'])}"]
+        parts += ["--vs sb3"]
+    if len(record["sides"]) > 1:
+        parts += [f"--rounds {len(record['sides']['rlpipe']['rounds'])}"]
     return " ".join([*parts, "--report"])
 
 
 def _cell(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def _ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}x"
 
 
 def render(records: list[dict[str, Any]]) -> str:
@@ -66,15 +75,20 @@ def render(records: list[dict[str, Any]]) -> str:
         "after learning starts and a warm-up; on-policy algorithms (PPO) time whole rollouts after",
         "warm-up rollouts, in the loop `rlpipe train` runs. rlpipe and Stable-Baselines3 alternate,",
         "each run in a fresh process, and the median round of each side is shown. Ratio = rlpipe",
-        "updates/s over SB3 updates/s (both sides do the same number of updates).",
+        "updates/s over SB3 updates/s (both sides do the same number of updates). With `--bf16`",
+        "the rlpipe side is the spec in fp32 and a third side the same spec with bf16 matmuls",
+        "(`algorithm.precision: bf16`); bf16/fp32 is its updates/s over the fp32 side's and",
+        "bf16/SB3 over SB3's.",
         "",
         "| Config | Env | Critic | Device | Compile | rlpipe fps | SB3 fps | rlpipe ms/update "
-        "| SB3 ms/update | Ratio | Warm-up s (rlpipe) | Peak host MiB (rlpipe / SB3) | Date |",
-        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| SB3 ms/update | Ratio | bf16 fps | bf16/fp32 | bf16/SB3 | Warm-up s (rlpipe) "
+        "| Peak host MiB (rlpipe / SB3) | Date |",
+        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in records:
         ours = r["sides"]["rlpipe"]["median"]
         sb3 = r["sides"].get("sb3", {}).get("median")
+        bf16 = r["sides"].get(BF16_SIDE, {}).get("median")
         config = f"{r['family']}/{r['spec']}" + (
             f" ({', '.join(r['overrides'])})" if r["overrides"] else ""
         )
@@ -85,7 +99,9 @@ def render(records: list[dict[str, Any]]) -> str:
             f"| {'yes' if r['window']['compile'] else 'no'} | {_cell(ours['env_fps'])} "
             f"| {_cell(sb3['env_fps'] if sb3 else None)} | {_cell(ours['ms_per_update'], 2)} "
             f"| {_cell(sb3['ms_per_update'] if sb3 else None, 2)} "
-            f"| {_cell(r['ratio'], 2)}{'x' if r['ratio'] else ''} | {_cell(ours['warmup_s'])} "
+            f"| {_ratio(r['ratio'])} | {_cell(bf16['env_fps'] if bf16 else None)} "
+            f"| {_ratio(r.get('bf16_ratio'))} | {_ratio(r.get('bf16_vs_sb3'))} "
+            f"| {_cell(ours['warmup_s'])} "
             f"| {memory} | {r['date']} |"
         )
     lines += ["", "## Commands, machines and versions", ""]

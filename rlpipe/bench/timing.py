@@ -64,6 +64,22 @@ class BenchResult:
         }
 
 
+BF16_SIDE = "rlpipe-bf16"
+"""The side that times the same spec with bf16 matmuls (`rlpipe bench --bf16`)."""
+
+
+def with_precision(spec: Spec, precision: str) -> Spec:
+    """The spec with algorithm.precision set (validated like any spec)."""
+    document = spec.model_dump(mode="json")
+    document["algorithm"]["precision"] = precision
+    return Spec.model_validate(document)
+
+
+def side_spec(side: str, spec: Spec) -> Spec:
+    """The spec a bench side trains: bf16 for the bf16 side, else the spec as resolved."""
+    return with_precision(spec, "bf16") if side == BF16_SIDE else spec
+
+
 def rollout_window(spec: Spec, window: Window) -> tuple[Spec, int, int]:
     """An on-policy spec set up for a bench, and the frames where its timed window starts and
     ends: warm-up and timed frames rounded up to whole rollouts, then one rollout more, so

@@ -46,6 +46,31 @@ def cpu_model() -> str | None:
     return platform.processor() or None
 
 
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+"""CPU flags (as /proc/cpuinfo names them) of native bf16 matmul instructions; without them
+torch emulates bf16 on the CPU, which can be slower than fp32."""
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where it cannot be read)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags") and ":" in line:
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_bf16() -> str | None:
+    """ "native" if the CPU has bf16 matmul instructions, "emulated" if not, None if unknown."""
+    flags = cpu_flags()
+    if not flags:
+        return None
+    return "native" if flags & set(NATIVE_BF16_FLAGS) else "emulated"
+
+
 def _utc_now() -> str:
     """Return the current UTC time as ISO-8601 with seconds, e.g. 2025-01-31T12:00:00+00:00."""
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
@@ -86,6 +111,7 @@ def provenance(spec_hash: str, device: str) -> dict[str, Any]:
         "platform": platform.platform(),
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
+        "cpu_bf16": cpu_bf16(),
         "torch_threads": torch.get_num_threads(),
         "device": device,
         "gpu_name": gpu_name,

@@ -84,6 +84,34 @@ def test_bench_vs_sb3_times_the_same_updates_and_records_speed_md(pipelines_dir,
     assert "--vs sb3 --rounds 1 --report" in speed_md
 
 
+def test_bench_bf16_times_the_spec_in_both_precisions_and_records_their_ratio(
+    pipelines_dir, tmp_path
+):
+    args = ["bench", "crossq", "pendulum", *[x for o in TINY for x in ("-s", o)],
+            "--frames", "60", "--warmup", "10", "--device", "cpu", "--no-compile", "--bf16",
+            "--rounds", "1", "--threads", "1", "--json", "--report",
+            "--reports-dir", str(tmp_path), "--pipelines", str(pipelines_dir)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout[result.stdout.index("{") :])
+    fp32, bf16 = record["sides"]["rlpipe"]["median"], record["sides"]["rlpipe-bf16"]["median"]
+    assert fp32["side"] == "rlpipe" and bf16["side"] == "rlpipe-bf16"
+    assert fp32["updates"] == bf16["updates"] == 60
+    assert record["bf16_ratio"] == pytest.approx(bf16["updates_per_s"] / fp32["updates_per_s"])
+    assert record["ratio"] is None and record["bf16_vs_sb3"] is None
+    speed_md = (tmp_path / "SPEED.md").read_text()
+    assert f"| {record['bf16_ratio']:.2f}x |" in speed_md
+    assert "--bf16 --rounds 1 --report" in speed_md
+
+
+def test_bench_bf16_refuses_a_spec_that_is_already_bf16(pipelines_dir):
+    args = ["bench", "crossq", "pendulum", "-s", "algorithm.precision=bf16", "--bf16",
+            "--pipelines", str(pipelines_dir)]  # fmt: skip
+    result = CliRunner().invoke(app, args, terminal_width=200)
+    assert result.exit_code == 2
+    assert "already sets algorithm.precision bf16" in result.output
+
+
 def test_on_policy_bench_times_whole_rollouts_with_the_same_updates_on_both_sides(
     pipelines_dir, tmp_path, monkeypatch
 ):

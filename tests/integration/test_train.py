@@ -183,6 +183,21 @@ def test_cli_train_prints_summary_and_refuses_unknown_device(pipelines_dir, tmp_
     assert (tmp_path / "run" / "summary.json").exists()
 
 
+def test_a_bf16_run_trains_from_the_cli_and_records_its_precision(pipelines_dir, tmp_path):
+    args = ["train", "crossq", "pendulum", *[x for o in FAST for x in ("-s", o)],
+            "-s", "max_frame=400", "-s", "algorithm.precision=bf16", "--device", "cpu",
+            "--out", str(tmp_path / "run"), "--pipelines", str(pipelines_dir)]  # fmt: skip
+    result = CliRunner().invoke(app, args, terminal_width=200)
+    assert result.exit_code == 0, result.output
+    spec = json.loads((tmp_path / "run" / "spec.json").read_text())
+    assert spec["spec"]["algorithm"]["precision"] == "bf16"
+    assert spec["spec_hash"] != fast_spec(pipelines_dir, frames=400).spec_hash
+    provenance = json.loads((tmp_path / "run" / "provenance.json").read_text())
+    assert provenance["cpu_bf16"] in {"native", "emulated"}
+    rows = read_rows(tmp_path / "run" / "seed-0" / "metrics.csv")
+    assert rows[-1]["loss_critic"] is not None and rows[-1]["eval_return"] is not None
+
+
 def test_profile_writes_a_trace_into_the_run_folder(pipelines_dir, tmp_path):
     resolved = fast_spec(pipelines_dir, frames=800)
     run_dir, _ = train_run(resolved, TrainOptions(device="cpu", out=tmp_path / "r", profile=True))

@@ -11,6 +11,7 @@ from torch import nn
 from rlpipe.algos.nets.batchrenorm import BatchRenorm
 from rlpipe.algos.nets.cnn import NatureCNN
 from rlpipe.algos.nets.mlp import mlp, orthogonal_init_
+from rlpipe.algos.nets.precision import FloatLayerNorm
 
 EPS = 1e-3
 
@@ -289,7 +290,7 @@ def test_mlp_without_norm_is_linear_act_then_linear() -> None:
 def test_mlp_layer_norm_goes_between_linear_and_activation() -> None:
     net = mlp(5, 1, [16, 8], activation="silu", norm="layer")
 
-    assert layer_types(net) == [nn.Linear, nn.LayerNorm, nn.SiLU] * 2 + [nn.Linear]
+    assert layer_types(net) == [nn.Linear, FloatLayerNorm, nn.SiLU] * 2 + [nn.Linear]
     assert [m.normalized_shape for m in net if isinstance(m, nn.LayerNorm)] == [(16,), (8,)]
 
 

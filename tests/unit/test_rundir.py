@@ -24,7 +24,8 @@ from rlpipe.rundir import (
     read_rows,
     truncate_after,
 )
-from rlpipe.rundir.provenance import finish_provenance, provenance
+from rlpipe.rundir import provenance as provenance_module
+from rlpipe.rundir.provenance import cpu_bf16, finish_provenance, provenance
 
 COLUMNS = ["frame", "wall_s", "fps", "return_mean", "return_ma", "eval_return", "loss"]
 
@@ -350,6 +351,7 @@ PROVENANCE_KEYS = {
     "platform",
     "cpu_model",
     "cpu_count",
+    "cpu_bf16",
     "torch_threads",
     "device",
     "gpu_name",
@@ -371,9 +373,20 @@ def test_provenance_outside_a_git_repo_has_all_keys_and_no_commit(tmp_path, monk
     assert prov["torch"] == torch.__version__
     assert prov["gpu_name"] is None
     assert prov["torch_threads"] == torch.get_num_threads()
+    assert prov["cpu_bf16"] in {"native", "emulated", None}
     started = datetime.datetime.fromisoformat(prov["started_at"])
     assert started.utcoffset() == datetime.timedelta(0)
     json.dumps(prov, allow_nan=False)
+
+
+@pytest.mark.parametrize(
+    "flags,expected",
+    [({"avx2", "avx512_bf16"}, "native"), ({"amx_bf16", "amx_tile"}, "native"),
+     ({"avx2", "avx512f"}, "emulated"), (set(), None)],
+)  # fmt: skip
+def test_provenance_says_whether_bf16_is_native_from_the_cpu_flags(monkeypatch, flags, expected):
+    monkeypatch.setattr(provenance_module, "cpu_flags", lambda: flags)
+    assert cpu_bf16() == expected
 
 
 def test_provenance_without_git_installed_has_no_commit(tmp_path, monkeypatch):

@@ -46,7 +46,8 @@ class BatchRenorm(nn.Module):
         self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return the renormalised, affinely transformed input."""
+        """Return the renormalised, affinely transformed input, in the dtype of the statistics."""
+        x = x.to(self.running_mean.dtype)  # bf16 activations (autocast) back to fp32 statistics
         running_std = torch.sqrt(self.running_var + self.eps)
         if not self.training:
             x_hat = (x - self.running_mean) / running_std

@@ -5,9 +5,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rlpipe.algos.nets.precision import MatmulPrecision
 
-class NatureCNN(nn.Module):
-    """Nature DQN encoder: uint8 (N, 4, 84, 84) frames to 512 features."""
+
+class NatureCNN(MatmulPrecision, nn.Module):
+    """Nature DQN encoder: uint8 (N, 4, 84, 84) frames to 512 features (bf16 convolutions when
+    its `bf16` flag is set)."""
 
     out_dim = 512
 
@@ -27,4 +30,4 @@ class NatureCNN(nn.Module):
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """Return (N, 512) features of frames scaled from [0, 255] to [0, 1]."""
-        return self.net(frames.float() / 255.0)
+        return self.in_precision(self.net, frames.float() / 255.0)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import torch
 from torch import nn
 
 from rlpipe.algos.nets.batchrenorm import BatchRenorm
+from rlpipe.algos.nets.precision import FloatLayerNorm, MatmulPrecision
 from rlpipe.spec.schema import NetSpec
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -20,6 +22,14 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 NORMS = ("none", "layer", "batch_renorm")
 
 
+class MLP(MatmulPrecision, nn.Sequential):
+    """A Sequential MLP whose matmuls run in bf16 when its `bf16` flag is set (set_precision)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The layers applied in order."""
+        return self.in_precision(super().forward, x)
+
+
 def mlp(
     in_dim: int,
     out_dim: int,
@@ -27,7 +37,7 @@ def mlp(
     activation: str = "relu",
     norm: str = "none",
     renorm: dict | None = None,
-) -> nn.Sequential:
+) -> MLP:
     """Return an MLP; ``norm`` is "none", "layer" (Linear-LayerNorm-act) or "batch_renorm".
 
     "batch_renorm" is the CrossQ critic layout: BatchRenorm on the input, then
@@ -48,16 +58,16 @@ def mlp(
     for size in hidden:
         layers.append(nn.Linear(width, size))
         if norm == "layer":
-            layers.append(nn.LayerNorm(size))
+            layers.append(FloatLayerNorm(size))
         layers.append(act())
         if norm == "batch_renorm":
             layers.append(BatchRenorm(size, **renorm_kwargs))
         width = size
     layers.append(nn.Linear(width, out_dim))
-    return nn.Sequential(*layers)
+    return MLP(*layers)
 
 
-def mlp_from_spec(in_dim: int, out_dim: int, net: NetSpec) -> nn.Sequential:
+def mlp_from_spec(in_dim: int, out_dim: int, net: NetSpec) -> MLP:
     """An MLP with the hidden sizes, activation and normalisation of a NetSpec."""
     renorm = net.norm.model_dump(exclude={"type"}) if net.norm.type == "batch_renorm" else None
     return mlp(in_dim, out_dim, net.hidden, net.activation, net.norm.type, renorm)
