@@ -253,6 +253,23 @@ def train(
             "sb3-contrib==2.9.2); repeatable. `rlpipe suite stages` writes them.",
         ),
     ] = None,
+    until_frame: Annotated[
+        int | None,
+        typer.Option(
+            "--until-frame",
+            help="Checkpoint every seed at this frame and stop, so that the next stage of a "
+            "chain continues it with --resume-from (`stage_frames` in a suite).",
+            min=1,
+        ),
+    ] = None,
+    resume_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume-from",
+            help="Continue the run that an earlier stage paused in this folder (--until-frame): "
+            "its files are copied into --out and training resumes there.",
+        ),
+    ] = None,
     pipelines: PipelinesOpt = Path("pipelines"),
 ) -> None:
     """Train a spec: every seed, with progress, into a run folder with a summary."""
@@ -266,7 +283,7 @@ def train(
     resolved = resolve_spec(family, spec, all_overrides, pipelines)
     options = TrainOptions(device, out, artifacts, resume, overwrite, profile, workers, compile_,
                            tuple(restart_seed or ()), parse_seed_list(only_seeds), peer,
-                           tuple(peer_version or ()))  # fmt: skip
+                           tuple(peer_version or ()), until_frame, resume_from)  # fmt: skip
     twin = f" ({peer} twin)" if peer else ""
     console.print(
         f"[bold]{family}/{spec}[/]{twin} {shown(resolved.spec.env.id)}, spec hash "
@@ -278,6 +295,13 @@ def train(
     except KeyboardInterrupt:
         err_console.print("interrupted: checkpoints are kept; continue with --resume")
         raise typer.Exit(130) from None
+    if summary is None:
+        console.print(
+            f"paused at frame {until_frame:,} with every seed checkpointed in {shown(run_dir)}; "
+            f"continue with: rlpipe train {family} {spec} ... --resume-from {shown(run_dir)} "
+            "--out DIR"
+        )
+        return
     print_table(summary_table(run_dir, summary))
     console.print(next_steps(run_dir, options.artifacts))
 

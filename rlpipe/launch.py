@@ -45,6 +45,8 @@ class TrainOptions:
     only_seeds: tuple[int, ...] = ()  # train just these seeds, as one seed group of the run
     peer: str | None = None  # train this peer library's twin of the spec (rlpipe.peers)
     peer_versions: tuple[str, ...] = ()  # with peer: the exact versions it must train with
+    until_frame: int | None = None  # checkpoint every seed at this frame and stop (a chain stage)
+    resume_from: Path | None = None  # continue the run paused in this folder, into `out`
 
 
 @contextlib.contextmanager
@@ -99,6 +101,20 @@ def _check_options(spec: Spec, run: RunFolder, options: TrainOptions) -> None:
         raise RlpipeError(f"--only-seeds {list(options.only_seeds)}: a seed is named twice")
     if options.only_seeds and not set(options.restart_seeds) <= set(options.only_seeds):
         raise RlpipeError("--restart-seed: with --only-seeds, restart only seeds of that group")
+    if options.until_frame is not None and not 0 < options.until_frame < spec.env.max_frame:
+        raise RlpipeError(
+            f"--until-frame {options.until_frame}: must be between 0 and the run's max_frame "
+            f"({spec.env.max_frame}), exclusive"
+        )
+    if options.resume_from is not None and options.resume:
+        raise RlpipeError("--resume-from continues another folder's run: drop --resume")
+    if (
+        options.resume_from is not None
+        and Path(options.resume_from).resolve() == run.path.resolve()
+    ):
+        raise RlpipeError("--resume-from names the run folder itself: use --resume")
+    if options.peer is not None and (options.until_frame or options.resume_from):
+        raise RlpipeError("--until-frame and --resume-from chain rlpipe's own runs, not a peer's")
     if options.peer is not None:
         _check_peer_options(spec, options)
     elif options.peer_versions:
@@ -333,12 +349,55 @@ def _remove_unstarted(run: RunFolder, group: list[int]) -> None:
         run.path.rmdir()
 
 
+def continue_paused_run(paused: RunFolder, run: RunFolder, options: TrainOptions) -> None:
+    """Copy a run (or the seed group of options.only_seeds) that an earlier stage of a chain
+    paused with --until-frame into `run`, to be resumed there: spec, provenance or group
+    record, and each seed's metrics and checkpoint. `run`'s old files of those seeds are
+    replaced only with --overwrite."""
+    seeds = sorted(options.only_seeds)
+    record = paused.group_file(seeds) if seeds else paused.spec_file
+    if not record.is_file():
+        raise RlpipeError(f"--resume-from {paused.path}: no paused run there ({record} is missing)")
+    if not seeds:
+        seeds = [folder.seed for folder in paused.seeds_with_metrics()]
+    for seed in seeds:
+        if not paused.seed(seed).checkpoint.is_file():
+            raise RlpipeError(
+                f"--resume-from {paused.path}: seed {seed} has no checkpoint to continue from"
+            )
+    target = run.group_file(seeds) if options.only_seeds else run.spec_file
+    occupied = target.exists() or any(run.seed(s).path.exists() for s in seeds)
+    if occupied and not options.overwrite:
+        raise RlpipeError(
+            f"{run.path} already holds this run; replace it with --overwrite, or choose "
+            "another folder with --out"
+        )
+    if options.only_seeds:
+        for seed in seeds:
+            run.seed(seed).discard()
+    elif occupied:
+        shutil.rmtree(run.path, ignore_errors=True)
+        shutil.rmtree(run.artifacts, ignore_errors=True)
+    check_writable_folder(run.path, "run folder")
+    check_writable_folder(run.artifacts, "--artifacts")
+    copies = [(paused.group_file(seeds), target)] if options.only_seeds else [
+        (paused.spec_file, run.spec_file), (paused.provenance_file, run.provenance_file)
+    ]  # fmt: skip
+    for seed in seeds:
+        source, into = paused.seed(seed), run.seed(seed)
+        copies += [(source.metrics, into.metrics), (source.checkpoint, into.checkpoint)]
+    for source, into in copies:
+        into.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, into)
+
+
 def train_run(
     resolved: ResolvedSpec,
     options: TrainOptions,
     report: Callable[[SeedProgress], None] = lambda _: None,
-) -> tuple[Path, Summary]:
-    """Train every seed of a resolved spec; returns the run folder and its summary."""
+) -> tuple[Path, Summary | None]:
+    """Train every seed of a resolved spec; returns the run folder and its summary (None when
+    the run was paused at options.until_frame, to be continued with --resume-from)."""
     spec = resolved.spec
     device = resolve_device(options.device)
     compile = options.compile
@@ -353,6 +412,9 @@ def train_run(
     _check_options(spec, run, options)
     group = group_name(options.only_seeds) if options.only_seeds else None
     with run_folder_lock(run.path, group):
+        if options.resume_from is not None:
+            continue_paused_run(RunFolder(options.resume_from), run, options)
+            options = dataclasses.replace(options, resume=True, overwrite=False)
         if group:
             fresh = prepare_seed_group(resolved, run, options)
         else:
@@ -373,7 +435,7 @@ def _train_seeds(
     device: torch.device,
     compile: bool,
     report: Callable[[SeedProgress], None],
-) -> Summary:
+) -> Summary | None:
     spec = resolved.spec
     seeds = sorted(options.only_seeds) or spec.meta.seed_list
     workers, threads = plan_workers(len(seeds), device, options.workers)
@@ -408,14 +470,20 @@ def _train_seeds(
 
     write_record(record)
     jobs = [
-        SeedJob(run.seed(s), device, options.resume, options.profile and s == seeds[0], compile)
+        SeedJob(run.seed(s), device, options.resume, options.profile and s == seeds[0], compile,
+                stop_at=options.until_frame)
         for s in seeds
-    ]
+    ]  # fmt: skip
     if workers == 1:
         torch.set_num_threads(threads)
         results = [train(spec, dataclasses.replace(job, report=report)) for job in jobs]
     else:
         results = _train_parallel(train, spec, jobs, workers, threads, report)
+    if any("paused_at" in result for result in results):
+        record["paused_at"] = max(result.get("paused_at", 0) for result in results)
+        write_record(record)
+        return None
+    record.pop("paused_at", None)
     if group is None:
         summary = run.write_summary(results)
     else:  # the group's own numbers; the run's summary.json waits for every group

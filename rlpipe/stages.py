@@ -35,8 +35,9 @@ import rlpipe
 from rlpipe.algos.registry import algorithm
 from rlpipe.codedeps import imported_files
 from rlpipe.errors import RlpipeError
-from rlpipe.rundir import RunFolder
+from rlpipe.rundir import RunFolder, group_name
 from rlpipe.spec import DEFAULT_SUITE, Suite, resolve_spec
+from rlpipe.spec.suite import SuiteRun
 
 DVC_FILE = "dvc.yaml"
 REPLAYS_DIR = "reports/replays"
@@ -91,13 +92,31 @@ HEADER = (
 )
 
 
+PARTS_DIR = "parts"
+"""Where the earlier stages of a chain (suite `stage_frames`) leave their paused runs, with
+checkpoints, in the DVC cache: parts/<run>[/seeds-A-B]/part-<i>."""
+
+
 @dataclass(frozen=True)
 class TrainStage:
-    """One train stage: a suite run, or one seed group of it."""
+    """One train stage: a suite run or one seed group of it, or one part of its chain."""
 
     name: str
     run: str  # the suite run key (runs/<run>)
     seeds: tuple[int, ...] | None  # None: every seed, one stage for the whole run
+    part: int = 1  # its place in the chain of stages that trains the run (or group)
+    parts: int = 1  # stages in that chain: 1 without stage_frames
+    until: int | None = None  # the frame this part pauses at (None: the last part)
+
+    @property
+    def last(self) -> bool:
+        """Whether this stage finishes the run (or group) and writes its run folder."""
+        return self.part == self.parts
+
+    def part_folder(self, part: int) -> str:
+        """Where part `part` of this stage's chain leaves its paused run."""
+        group = [group_name(self.seeds)] if self.seeds else []
+        return "/".join([PARTS_DIR, self.run, *group, f"part-{part}"])
 
 
 def run_folder(key: str) -> RunFolder:
@@ -129,15 +148,20 @@ def _seed_list(suite: Suite, key: str, pipelines: Path) -> list[int]:
 
 
 def train_stages(suite: Suite, pipelines: Path = Path("pipelines")) -> list[TrainStage]:
-    """Every train stage of the suite, in suite order."""
+    """Every train stage of the suite, in suite order; a chain's parts in their order."""
     stages = []
     for key, run in suite.runs.items():
-        if run.seed_groups == 1:
-            stages.append(TrainStage(f"train-{key}", key, None))
-            continue
-        for group in seed_groups(_seed_list(suite, key, pipelines), run.seed_groups):
-            name = "-".join(["train", key, "seeds", *(str(s) for s in group)])
-            stages.append(TrainStage(name, key, group))
+        groups: list[tuple[int, ...] | None] = [None]
+        if run.seed_groups > 1:
+            groups = list(seed_groups(_seed_list(suite, key, pipelines), run.seed_groups))
+        step = run.stage_frames or run.frames
+        parts = -(-run.frames // step)
+        for group in groups:
+            base = "-".join(["train", key, *(["seeds", *map(str, group)] if group else [])])
+            for part in range(1, parts + 1):
+                name = base if part == parts else f"{base}-part-{part}"
+                until = None if part == parts else part * step
+                stages.append(TrainStage(name, key, group, part, parts, until))
     return stages
 
 
@@ -174,10 +198,19 @@ def _train_stage(
     key = stage.run
     overrides = " ".join(f"-s {o}" for o in suite.overrides(key))
     peer = _peer_arguments(suite, key, pipelines) if run.peer else ""
-    command = (
-        f"rlpipe train {run.family} {run.spec} {overrides} --device {suite.device}{peer} "
-        f"--out runs/{key} --artifacts artifacts/{key} --overwrite --quiet"
-    )
+    command = f"rlpipe train {run.family} {run.spec} {overrides} --device {suite.device}{peer} "
+    deps = list(code)
+    if stage.part > 1:
+        previous = stage.part_folder(stage.part - 1)
+        command = f"{command}--resume-from {previous} "
+        deps.append(previous)
+    if not stage.last:
+        out = stage.part_folder(stage.part)
+        command += f"--out {out} --overwrite --quiet --until-frame {stage.until}"
+        if stage.seeds is not None:
+            command += " --only-seeds " + ",".join(str(s) for s in stage.seeds)
+        return {"cmd": command, "deps": deps, "params": _params(run), "outs": [out]}
+    command += f"--out runs/{key} --artifacts artifacts/{key} --overwrite --quiet"
     folder = run_folder(key)
     if stage.seeds is None:
         outs: list[Any] = [{_posix(folder.path): {"cache": False}}, _posix(folder.artifacts)]
@@ -189,12 +222,12 @@ def _train_stage(
             {_posix(folder.group_file(stage.seeds)): {"cache": False}},
             *(_posix(seed.artifacts) for seed in seeds),
         ]
-    return {
-        "cmd": command,
-        "deps": code,
-        "params": [{f"pipelines/{run.family}.yaml": ["vars", "defaults", f"specs.{run.spec}"]}],
-        "outs": outs,
-    }
+    return {"cmd": command, "deps": deps, "params": _params(run), "outs": outs}
+
+
+def _params(run: SuiteRun) -> list[dict[str, list[str]]]:
+    """A run's own parts of its pipeline file, as DVC params."""
+    return [{f"pipelines/{run.family}.yaml": ["vars", "defaults", f"specs.{run.spec}"]}]
 
 
 def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines")) -> dict:
@@ -206,7 +239,7 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
         stages[stage.name] = _train_stage(suite, stage, pipelines, codes[stage.run])
     for key, run in suite.runs.items():
         if run.seed_groups > 1:
-            groups = [s for s in trains if s.run == key]
+            groups = [s for s in trains if s.run == key and s.last]
             folder = run_folder(key)
             seeds = [folder.seed(seed) for s in groups for seed in s.seeds or ()]
             stages[f"summarize-{key}"] = {
@@ -227,7 +260,7 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
         # The weights exactly as train stages output them: a missing output (weights not
         # pulled into a fresh clone) is what `dvc repro --allow-missing` skips; a missing
         # folder that merely contains outputs would be a changed dependency.
-        groups = [stage.seeds for stage in trains if stage.run == key and stage.seeds]
+        groups = [s.seeds for s in trains if s.run == key and s.seeds and s.last]
         weights = [_posix(folder.seed(s).artifacts) for g in groups for s in g] or [
             _posix(folder.artifacts)
         ]
@@ -304,7 +337,9 @@ class StageStatus:
     changed_outputs: tuple[tuple[str, str], ...]  # (output, state) that differ from dvc.lock
 
 
-DATA_DIRS = ("runs", "artifacts", "evals", "reports")
+DATA_DIRS = ("runs", "artifacts", "evals", "reports", PARTS_DIR)
+CACHED_DIRS = ("artifacts", PARTS_DIR)
+"""Where stages write outputs that live only in the DVC cache (weights, checkpoints)."""
 MISSING_DATA = ("not in cache", "deleted")
 """States of cached outputs that only mean "weights not fetched" (a fresh clone)."""
 
@@ -342,7 +377,7 @@ def stage_status(root: Path, stages: list[str]) -> list[StageStatus]:
                 if not str(path).startswith(DATA_DIRS):  # data deps are other stages' outputs
                     code += _describe(path, state)
             for path, state in change.get("changed outs", {}).items():
-                if not (str(path).startswith("artifacts") and state in MISSING_DATA):
+                if not (str(path).startswith(CACHED_DIRS) and state in MISSING_DATA):
                     outputs.append((str(path), str(state)))
         if code or outputs:
             found.append(StageStatus(name, tuple(code), tuple(outputs)))

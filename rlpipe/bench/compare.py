@@ -54,8 +54,8 @@ class Comparison:
             "env": spec.env.id,
             "overrides": list(self.resolved.overrides),
             "spec_hash": self.resolved.spec_hash,
-            "actor": list(algo.actor.hidden),
-            "critic": list(algo.critic.hidden),
+            "actor": _hidden(algo, "actor"),
+            "critic": _hidden(algo, "critic") or _hidden(algo, "q_net"),  # DQN: its Q-network
             "batch_size": getattr(algo, "batch_size", None),  # A2C: none (whole rollouts)
             "utd": getattr(algo, "utd", None),  # on-policy: none
             "window": self.window.__dict__,
@@ -70,6 +70,12 @@ class Comparison:
             "machine": machine(device, self.window.threads),
             "date": datetime.date.today().isoformat(),
         }
+
+
+def _hidden(algo: Any, net: str) -> list[int] | None:
+    """The hidden widths of one of an algorithm's networks, None if it has no such network."""
+    spec = getattr(algo, net, None)
+    return None if spec is None else list(spec.hidden)
 
 
 def config_key(resolved: ResolvedSpec, window: Window) -> str:

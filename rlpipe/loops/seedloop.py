@@ -39,6 +39,14 @@ class SeedProgress:
     eval_return: float | None
 
 
+class StagePaused(Exception):
+    """The seed reached the frame its stage stops at (`--until-frame`) and was checkpointed."""
+
+    def __init__(self, frame: int) -> None:
+        super().__init__(f"paused at frame {frame}")
+        self.frame = frame
+
+
 class NonFiniteLoss(RlpipeError):
     """A loss became NaN or infinite; the run stops and keeps its last good checkpoint."""
 
@@ -93,9 +101,11 @@ class SeedLoop:
         report: Callable[[SeedProgress], None],
         profile: bool,
         device: torch.device,
+        stop_at: int | None = None,
         **loop_fields: Any,
     ) -> None:
         self.meta, self.seed, self.max_frame = spec.meta, folder.seed, spec.env.max_frame
+        self.stop_at = stop_at if stop_at is not None and stop_at < self.max_frame else None
         self.folder = folder
         self.columns, self.report, self.device = COLUMNS + statistics, report, device
         self.metrics_path = folder.metrics
@@ -152,8 +162,10 @@ class SeedLoop:
             self.profiler.step(frame)
 
     def log_due(self, frame: int) -> bool:
-        """Whether frame is a log point (every log_interval, and the last frame)."""
-        return frame >= self.next_log or frame >= self.max_frame
+        """Whether frame is a log point (every log_interval, the last frame, and the frame the
+        stage stops at)."""
+        stop = self.max_frame if self.stop_at is None else self.stop_at
+        return frame >= self.next_log or frame >= stop
 
     def log(
         self,
@@ -164,7 +176,8 @@ class SeedLoop:
         """Evaluate if due, write a metrics row, report progress, checkpoint if due.
 
         `checkpoint` returns the caller's own parts of a checkpoint (agent, buffers, RNG
-        states other than torch's global one); the loop state is added here.
+        states other than torch's global one); the loop state is added here. At the frame the
+        stage stops at, it checkpoints and raises StagePaused.
         """
         meta = self.meta
         eval_return = None
@@ -196,7 +209,8 @@ class SeedLoop:
         self.finished_since_log.clear()
         self.last_log_time, self.last_log_frame = now, frame
         self.next_log = _next_multiple(frame, meta.log_interval)
-        if frame >= self.next_checkpoint and frame < self.max_frame:
+        paused = self.stop_at is not None and frame >= self.stop_at
+        if (frame >= self.next_checkpoint or paused) and frame < self.max_frame:
             self.state["wall_offset"] += now - self.start
             self.start = now
             parts = checkpoint()
@@ -207,6 +221,8 @@ class SeedLoop:
             self.checkpoint_written = True
             self.last_checkpoint = frame
             self.next_checkpoint = _next_multiple(frame, meta.checkpoint_interval)
+        if paused:
+            raise StagePaused(frame)
 
     def _kept_checkpoint(self) -> str:
         if not self.checkpoint_written:

@@ -22,7 +22,7 @@ from rlpipe.algos.registry import algorithm, build_agent
 from rlpipe.envs import env_shapes, make_vec_env
 from rlpipe.fast import accelerate
 from rlpipe.loops.evaluate import eval_seed, evaluate
-from rlpipe.loops.seedloop import SeedLoop, SeedProgress
+from rlpipe.loops.seedloop import SeedLoop, SeedProgress, StagePaused
 from rlpipe.rundir import SeedFolder
 from rlpipe.spec.schema import Spec
 
@@ -41,6 +41,7 @@ class SeedJob:
     profile: bool = False
     compile: bool = False
     report: Callable[[SeedProgress], None] = field(default=_ignore)
+    stop_at: int | None = None  # checkpoint and stop at this frame (one stage of a chain)
 
     @property
     def seed(self) -> int:
@@ -85,7 +86,7 @@ class SeedSession(ABC):
             self.setup()
             self.generator = torch.Generator(device=job.device).manual_seed(job.seed)
             loop = SeedLoop(spec, job.folder, type(self.agent).metric_columns, job.report,
-                            job.profile, job.device, **self.loop_fields)  # fmt: skip
+                            job.profile, job.device, job.stop_at, **self.loop_fields)  # fmt: skip
             if (saved := loop.resume(job.resume)) is not None:
                 self.agent.load_state_dict(saved["agent"])
                 self.generator.set_state(saved["rng"]["sampler"])
@@ -96,6 +97,8 @@ class SeedSession(ABC):
             obs = self.envs.reset(seed=job.seed + frame)[0]
             with loop:
                 frame = self.train(loop, obs, frame)
+        except StagePaused as paused:
+            return {"seed": job.seed, "paused_at": paused.frame}
         finally:
             self.envs.close()
             self.eval_envs.close()

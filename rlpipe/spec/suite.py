@@ -44,6 +44,12 @@ class SuiteRun(StrictModel):
         description="Train the peer library's own implementation instead, set up as the spec "
         "(sb3: Stable-Baselines3 / sb3-contrib), for a parity row beside rlpipe's.",
     )
+    stage_frames: PositiveInt | None = Field(
+        None,
+        description="Train the run (each seed group) as a chain of DVC stages of this many "
+        "frames each: every stage resumes the previous one's checkpoint, so that a run longer "
+        "than a machine gives one stage still trains; the last stage writes the run folder.",
+    )
 
     def key(self) -> str:
         """The run key this entry must have: <family>-<spec>, or <family>-<spec>-<peer>."""
@@ -75,6 +81,16 @@ class Suite(StrictModel):
                 raise ValueError(f"runs.{key}: spec '{run.spec}' has no entry in envs")
             if key != run.key():
                 raise ValueError(f"runs.{key}: the key must be '{run.key()}'")
+            if run.stage_frames is not None and run.stage_frames >= run.frames:
+                raise ValueError(
+                    f"runs.{key}: stage_frames {run.stage_frames} must be below frames "
+                    f"{run.frames} (one stage trains the whole run without it)"
+                )
+            if run.stage_frames is not None and run.peer is not None:
+                raise ValueError(
+                    f"runs.{key}: stage_frames chains rlpipe's own training; a peer run trains in "
+                    "one stage"
+                )
         return self
 
     def overrides(self, key: str) -> list[str]:

@@ -71,6 +71,22 @@ def test_repro_produces_report_plots_and_a_passing_audit(project):
     assert audit_checks(project) == []
 
 
+def test_a_chained_run_continues_its_first_stage_and_loses_no_row(project):
+    lock = (project / "dvc.lock").read_text()
+    assert "train-crossq-cartpole-part-1:" in lock and "train-crossq-cartpole:" in lock
+    provenance = json.loads((project / "runs/crossq-cartpole/provenance.json").read_text())
+    paused = json.loads((project / "parts/crossq-cartpole/part-1/provenance.json").read_text())
+    assert provenance["resumes"] == 1 and provenance["started_at"] == paused["started_at"]
+    assert paused["paused_at"] == 200
+    for seed in (0, 1):
+        rows = (project / f"runs/crossq-cartpole/seed-{seed}/metrics.csv").read_text().splitlines()
+        first = (project / f"parts/crossq-cartpole/part-1/seed-{seed}/metrics.csv").read_text()
+        assert rows[: len(first.splitlines())] == first.splitlines()  # the first stage's rows
+        assert [int(row.split(",")[0]) for row in rows[1:]][-1] == 300
+    tracked = run(project, "git", "ls-files", "parts").stdout
+    assert "state.pt" not in tracked and "metrics.csv" not in tracked  # the DVC cache keeps parts
+
+
 def test_seed_groups_make_one_entry_of_all_seeds(project):
     summary = json.loads((project / "runs/sac-pendulum/summary.json").read_text())
     assert summary["seeds"] == [0, 1]

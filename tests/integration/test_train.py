@@ -183,6 +183,50 @@ def test_cli_train_prints_summary_and_refuses_unknown_device(pipelines_dir, tmp_
     assert (tmp_path / "run" / "summary.json").exists()
 
 
+def test_a_run_chained_over_stages_pauses_resumes_elsewhere_and_loses_no_row(
+    pipelines_dir, tmp_path
+):
+    resolved = fast_spec(pipelines_dir, family="sac", frames=900, extra=["seeds=2"])
+    whole, _ = train_run(resolved, TrainOptions(device="cpu", out=tmp_path / "whole"))
+    first, paused = train_run(
+        resolved, TrainOptions(device="cpu", out=tmp_path / "part-1", until_frame=400)
+    )
+    assert paused is None and not (first / "summary.json").exists()
+    assert json.loads((first / "provenance.json").read_text())["paused_at"] == 400
+    for seed in (0, 1):
+        assert (first / f"seed-{seed}" / "checkpoint" / "state.pt").is_file()
+        assert not (first / f"seed-{seed}" / "model.pt").exists()
+    options = TrainOptions(device="cpu", out=tmp_path / "run", artifacts=tmp_path / "weights",
+                           resume_from=first)  # fmt: skip
+    run_dir, summary = train_run(resolved, options)
+    assert summary is not None and summary.frames == 900
+    prov = json.loads((run_dir / "provenance.json").read_text())
+    assert prov["resumes"] == 1 and "paused_at" not in prov
+    for seed in (0, 1):
+        rows = without_wall_clock(read_rows(run_dir / f"seed-{seed}" / "metrics.csv"))
+        reference = without_wall_clock(read_rows(whole / f"seed-{seed}" / "metrics.csv"))
+        assert [int(r["frame"]) for r in rows] == list(range(100, 901, 100))
+        assert rows[:4] == reference[:4]  # identical up to the pause; episodes restart after it
+        assert (tmp_path / "weights" / f"seed-{seed}" / "model.pt").is_file()
+    assert (first / "seed-0" / "checkpoint" / "state.pt").is_file()  # the paused part is kept
+
+
+def test_resume_from_refuses_a_folder_without_a_paused_run_and_an_occupied_out(
+    pipelines_dir, tmp_path
+):
+    resolved = fast_spec(pipelines_dir, family="sac", frames=600)
+    with pytest.raises(RlpipeError, match="no paused run there"):
+        train_run(resolved, TrainOptions(device="cpu", out=tmp_path / "b",
+                                         resume_from=tmp_path / "nothing"))  # fmt: skip
+    train_run(resolved, TrainOptions(device="cpu", out=tmp_path / "a", until_frame=300))
+    train_run(resolved, TrainOptions(device="cpu", out=tmp_path / "b", until_frame=200))
+    with pytest.raises(RlpipeError, match="already holds this run; replace it with --overwrite"):
+        train_run(resolved, TrainOptions(device="cpu", out=tmp_path / "b",
+                                         resume_from=tmp_path / "a"))  # fmt: skip
+    with pytest.raises(RlpipeError, match="--until-frame 600: must be between 0"):
+        train_run(resolved, TrainOptions(device="cpu", out=tmp_path / "c", until_frame=600))
+
+
 def test_a_bf16_run_trains_from_the_cli_and_records_its_precision(pipelines_dir, tmp_path):
     args = ["train", "crossq", "pendulum", *[x for o in FAST for x in ("-s", o)],
             "-s", "max_frame=400", "-s", "algorithm.precision=bf16", "--device", "cpu",

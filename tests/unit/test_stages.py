@@ -121,3 +121,61 @@ def test_replay_stages_only_when_the_suite_sets_replays(tmp_path):
     assert replay["outs"] == [{"reports/replays/sac-pendulum.gif": {"cache": False}}]
     assert {"reports/replays", "rlpipe/report/replays.py"} <= set(stages["report"]["deps"])
     assert not any("replay" in dep for dep in stages["train-sac-pendulum"]["deps"])
+
+
+def test_a_run_with_stage_frames_is_a_chain_of_stages_each_resuming_the_last(tmp_path):
+    suite_path = make_suite_file(tmp_path / "suite.yaml", runs=[("sac", "pendulum", 1000)], seeds=4)
+    suite_path.write_text(
+        suite_path.read_text().replace(
+            "frames: 1000}", "frames: 1000, seed_groups: 2, stage_frames: 400}"
+        )
+    )
+    suite = load_suite(suite_path)
+    stages = train_stages(suite, REPO / "pipelines")
+    assert [(s.name, s.seeds, s.until) for s in stages] == [
+        ("train-sac-pendulum-seeds-0-1-part-1", (0, 1), 400),
+        ("train-sac-pendulum-seeds-0-1-part-2", (0, 1), 800),
+        ("train-sac-pendulum-seeds-0-1", (0, 1), None),
+        ("train-sac-pendulum-seeds-2-3-part-1", (2, 3), 400),
+        ("train-sac-pendulum-seeds-2-3-part-2", (2, 3), 800),
+        ("train-sac-pendulum-seeds-2-3", (2, 3), None),
+    ]
+    dvc = yaml.safe_load(render_dvc_yaml(suite, suite_path, REPO / "pipelines"))["stages"]
+    first, second = (
+        dvc["train-sac-pendulum-seeds-2-3-part-1"],
+        dvc["train-sac-pendulum-seeds-2-3-part-2"],
+    )
+    assert first["cmd"].endswith(
+        "--out parts/sac-pendulum/seeds-2-3/part-1 --overwrite --quiet --until-frame 400 "
+        "--only-seeds 2,3"
+    )
+    assert "--resume-from" not in first["cmd"]
+    assert first["outs"] == ["parts/sac-pendulum/seeds-2-3/part-1"]  # cached: checkpoints
+    assert "--resume-from parts/sac-pendulum/seeds-2-3/part-1 " in second["cmd"]
+    assert second["deps"][-1] == "parts/sac-pendulum/seeds-2-3/part-1"
+    last = dvc["train-sac-pendulum-seeds-2-3"]
+    assert (
+        "--resume-from parts/sac-pendulum/seeds-2-3/part-2 --out runs/sac-pendulum" in last["cmd"]
+    )
+    assert last["cmd"].endswith("--only-seeds 2,3") and "--until-frame" not in last["cmd"]
+    assert {"runs/sac-pendulum/seed-2": {"cache": False}} in last["outs"]
+    assert first["params"] == last["params"] and first["deps"] == last["deps"][:-1]
+    summarize = dvc["summarize-sac-pendulum"]["deps"]
+    assert not any(dep.startswith("parts/") for dep in summarize)
+
+
+@pytest.mark.parametrize(
+    "entry,message",
+    [
+        ("frames: 1000, stage_frames: 1000}", "stage_frames 1000 must be below frames 1000"),
+        ("frames: 1000, stage_frames: 400, peer: sb3}", "a peer run trains in one stage"),
+    ],
+)
+def test_stage_frames_must_split_an_own_run(tmp_path, entry, message):
+    suite_path = make_suite_file(tmp_path / "suite.yaml", runs=[("sac", "pendulum", 1000)])
+    text = suite_path.read_text().replace("frames: 1000}", entry)
+    suite_path.write_text(
+        text.replace("sac-pendulum:", "sac-pendulum-sb3:") if "peer" in entry else text
+    )
+    with pytest.raises(RlpipeError, match=message):
+        load_suite(suite_path)
