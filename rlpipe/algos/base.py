@@ -54,7 +54,7 @@ class Agent(ABC):
     def observe(self, obs: np.ndarray) -> None:
         """Fold newly collected raw observations into the normaliser, if any."""
         if self.obs_norm is not None:
-            self.obs_norm.update(torch.as_tensor(obs, device=self.device))
+            self.obs_norm.update(obs)
 
     @abstractmethod
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:

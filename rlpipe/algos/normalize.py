@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -24,9 +25,13 @@ class ObsNormalizer(nn.Module):
         self.register_buffer("count", torch.tensor(eps, dtype=torch.float64))
 
     @torch.no_grad()
-    def update(self, obs: torch.Tensor) -> None:
+    def update(self, obs: np.ndarray | torch.Tensor) -> None:
         """Fold a batch of raw observations (leading batch dim) into the statistics."""
-        batch = obs.to(torch.float64).reshape(-1, *self.mean.shape)
+        if self.mean.device.type == "cpu":
+            self._update_in_numpy(np.asarray(obs, dtype=np.float64))
+            return
+        batch = torch.as_tensor(obs, device=self.mean.device)
+        batch = batch.to(torch.float64).reshape(-1, *self.mean.shape)
         batch_var, batch_mean = torch.var_mean(batch, dim=0, correction=0)
         n = batch.shape[0]
         delta = batch_mean - self.mean
@@ -37,6 +42,25 @@ class ObsNormalizer(nn.Module):
             / total
         )
         self.count.copy_(total)
+
+    def _update_in_numpy(self, obs: np.ndarray) -> None:
+        """The same update, in place on the CPU statistics' memory: a dozen torch calls on tiny
+        tensors cost PPO about a tenth of its time per env step. The operations and their order
+        are the torch update's, and the batch statistics come from torch.var_mean, so the
+        results are bit-identical."""
+        batch = obs.reshape(-1, *self.mean.shape)
+        n = batch.shape[0]
+        if n == 1:  # var_mean of one row: the row itself, and zero
+            batch_mean, batch_var = batch[0], np.zeros_like(batch[0])
+        else:
+            var, mean = torch.var_mean(torch.from_numpy(batch), dim=0, correction=0)
+            batch_mean, batch_var = mean.numpy(), var.numpy()
+        mean, var, count = self.mean.numpy(), self.var.numpy(), self.count.numpy()
+        delta = batch_mean - mean
+        total = count + n
+        mean += delta * n / total
+        var[...] = (var * count + batch_var * n + np.square(delta) * count * n / total) / total
+        count[...] = total
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Normalised, clipped observations in the input's dtype."""

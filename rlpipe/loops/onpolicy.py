@@ -35,7 +35,7 @@ class RewardScaler:
     def __call__(self, rewards: np.ndarray, dones: np.ndarray) -> np.ndarray:
         """Scaled rewards; the discounted returns restart where an episode ended."""
         self.returns = self.returns * self.gamma + rewards
-        self.stats.update(torch.as_tensor(self.returns))
+        self.stats.update(self.returns)
         scaled = rewards / np.sqrt(self.stats.var.item() + self.stats.eps)
         self.returns[dones] = 0.0
         return np.clip(scaled, -self.clip, self.clip)
