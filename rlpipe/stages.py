@@ -47,8 +47,7 @@ TRAIN_ROOTS = ("rlpipe.loops", *SPEC_CODE)
 """Where a training seed starts (`rlpipe.loops.train_seed`); its algorithm's agent module, which
 the registry imports by name, is added per stage."""
 PEER_ROOTS = ("rlpipe.peers.train", "rlpipe.peers.sb3", *SPEC_CODE)
-"""Where a peer (parity) seed trains and is evaluated. The agent module of its algorithm is added
-too: the envs ask its class whether actions are tanh-squashed, to rescale the action space."""
+"""Where a peer (parity) seed trains and is evaluated: the twin, not rlpipe's agent modules."""
 EVAL_ROOTS = ("rlpipe.loops.evaluate", *SPEC_CODE)
 REPLAY_ROOTS = ("rlpipe.watch.enjoy", *SPEC_CODE)
 SUMMARIZE_ROOTS = ("rlpipe.launch",)  # summarize_groups
@@ -187,8 +186,9 @@ def _algorithm_name(suite: Suite, key: str, pipelines: Path) -> str:
 def train_code(suite: Suite, key: str, pipelines: Path = Path("pipelines")) -> list[str]:
     """The code a suite run's train stages depend on: what its algorithm's training imports (the
     peer twin's, for a parity run)."""
-    roots = PEER_ROOTS if suite.runs[key].peer else TRAIN_ROOTS
-    return code_deps(*roots, agent_module(_algorithm_name(suite, key, pipelines)))
+    if suite.runs[key].peer:
+        return code_deps(*PEER_ROOTS)
+    return code_deps(*TRAIN_ROOTS, agent_module(_algorithm_name(suite, key, pipelines)))
 
 
 def _train_stage(
@@ -300,8 +300,9 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
 def eval_code(suite: Suite, key: str, pipelines: Path = Path("pipelines")) -> list[str]:
     """The code a suite run's eval stage depends on: the evaluator and the run's agent (or, for
     a parity run, the peer twin's loader)."""
-    roots = PEER_ROOTS if suite.runs[key].peer else EVAL_ROOTS
-    return code_deps(*roots, agent_module(_algorithm_name(suite, key, pipelines)))
+    if suite.runs[key].peer:
+        return code_deps(*PEER_ROOTS)
+    return code_deps(*EVAL_ROOTS, agent_module(_algorithm_name(suite, key, pipelines)))
 
 
 def _replay_stage(key: str, code: list[str], run_data: list[str]) -> dict[str, Any]:

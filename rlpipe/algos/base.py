@@ -28,9 +28,6 @@ class Agent(ABC):
     """The statistics its `update` returns, in the order they appear in metrics.csv."""
     compiled_methods: ClassVar[tuple[str, ...]] = ()
     """Pure loss methods that rlpipe.fast may replace with torch.compile'd versions."""
-    squashes_actions: ClassVar[bool] = False
-    """Whether its continuous actions are tanh-squashed into [-1, 1] (the env's Box is then
-    rescaled to match); otherwise they are in the env's own units, clipped to its bounds."""
 
     def __init__(self, algorithm: Any, shapes: EnvShapes, device: torch.device, normalize: bool):
         self.spec = algorithm

@@ -23,17 +23,13 @@ class Algorithm:
     color: str  # the same in every figure
     agent: str  # "module:Class" of its Agent subclass
     on_policy: bool  # rollout loop (rlpipe.loops.onpolicy) instead of replay (offpolicy)
+    squashes_actions: bool  # tanh into [-1, 1], so envs rescale their Box; else the env's units
     peer: str | None = None  # "package:Class" of its Stable-Baselines3 / sb3-contrib twin
 
     def agent_class(self) -> type[Any]:
         """The Agent subclass (imports it, and so torch)."""
         module, _, cls = self.agent.partition(":")
         return getattr(importlib.import_module(module), cls)
-
-    @property
-    def squashes_actions(self) -> bool:
-        """Whether its agent acts in [-1, 1] (tanh-squashed), so envs rescale their Box to it."""
-        return bool(self.agent_class().squashes_actions)
 
     @property
     def compilable(self) -> bool:
@@ -44,14 +40,14 @@ class Algorithm:
 ALGORITHMS: dict[str, Algorithm] = {
     entry.name: entry
     for entry in (
-        Algorithm("crossq", "CrossQ", "#d62728", "rlpipe.algos.crossq:CrossQ", False,
+        Algorithm("crossq", "CrossQ", "#d62728", "rlpipe.algos.crossq:CrossQ", False, True,
                   "sb3_contrib:CrossQ"),
-        Algorithm("sac", "SAC", "#1f77b4", "rlpipe.algos.sac:SAC", False,
+        Algorithm("sac", "SAC", "#1f77b4", "rlpipe.algos.sac:SAC", False, True,
                   "stable_baselines3:SAC"),
-        Algorithm("ppo", "PPO", "#2ca02c", "rlpipe.algos.ppo:PPO", True,
+        Algorithm("ppo", "PPO", "#2ca02c", "rlpipe.algos.ppo:PPO", True, False,
                   "stable_baselines3:PPO"),
-        Algorithm("a2c", "A2C", "#9467bd", "rlpipe.algos.a2c:A2C", True),
-        Algorithm("dqn", "DQN", "#ff7f0e", "rlpipe.algos.dqn:DQN", False),
+        Algorithm("a2c", "A2C", "#9467bd", "rlpipe.algos.a2c:A2C", True, False),
+        Algorithm("dqn", "DQN", "#ff7f0e", "rlpipe.algos.dqn:DQN", False, False),
     )
 }  # fmt: skip
 

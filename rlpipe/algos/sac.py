@@ -30,7 +30,6 @@ class SAC(Agent):
 
     metric_columns = ("loss_critic", "loss_actor", "loss_alpha", "alpha", "q_mean", "entropy")
     compiled_methods = ("critic_loss", "actor_loss")
-    squashes_actions = True  # tanh into [-1, 1]: the env's Box is rescaled to match
 
     def __init__(self, spec: Spec, shapes: EnvShapes, device: torch.device) -> None:
         super().__init__(spec.algorithm, shapes, device, spec.env.normalize_obs)

@@ -72,7 +72,7 @@ def test_a_peer_stage_trains_the_twin_with_the_installed_versions_in_its_command
         f"{pins} --out runs/crossq-pendulum-sb3 --artifacts artifacts/crossq-pendulum-sb3 "
         "--overwrite --quiet"
     )
-    assert peer["deps"] == code_deps(*PEER_ROOTS, "rlpipe.algos.crossq")
+    assert peer["deps"] == code_deps(*PEER_ROOTS)
     assert peer["params"] == stages["train-crossq-pendulum"]["params"]
     assert stages["train-crossq-pendulum"]["deps"] == code_deps(*TRAIN_ROOTS, "rlpipe.algos.crossq")
     assert "--peer" not in stages["train-crossq-pendulum"]["cmd"]
@@ -86,18 +86,17 @@ def test_a_peer_entry_split_into_seed_groups_gets_a_stage_per_group(tmp_path):
     stages = yaml.safe_load(render_dvc_yaml(load_suite(path), path, PIPELINES))["stages"]
     group = stages["train-sac-pendulum-sb3-seeds-2-3"]
     assert " --peer sb3 --peer-version stable-baselines3==" in group["cmd"]
-    assert group["cmd"].endswith("--only-seeds 2,3") and group["deps"] == code_deps(
-        *PEER_ROOTS, "rlpipe.algos.sac"
-    )
+    assert group["cmd"].endswith("--only-seeds 2,3")
+    assert group["deps"] == code_deps(*PEER_ROOTS)
     assert "summarize-sac-pendulum-sb3" in stages
 
 
-def test_peer_stages_depend_on_the_twin_and_its_agent_class_not_on_other_agents():
-    peer = code_deps(*PEER_ROOTS, "rlpipe.algos.sac")
+def test_peer_stages_depend_on_the_twin_not_on_rlpipes_agents():
+    peer = code_deps(*PEER_ROOTS)
     for path in peer:
         assert (REPO / path).is_file(), path
         assert not path.startswith(("rlpipe/report", "rlpipe/hub", "rlpipe/cli", "rlpipe/bench"))
-    agents = {f"rlpipe/algos/{name}.py" for name in ("crossq", "ppo", "a2c", "dqn")}
+    agents = {f"rlpipe/algos/{name}.py" for name in ("crossq", "sac", "ppo", "a2c", "dqn")}
     assert not agents & set(peer)
     assert {"rlpipe/peers/sb3.py", "rlpipe/peers/train.py"} <= set(peer)
     assert not any(path.startswith("rlpipe/peers") for path in code_deps(*TRAIN_ROOTS))
