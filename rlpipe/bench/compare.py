@@ -82,7 +82,8 @@ def config_key(resolved: ResolvedSpec, window: Window) -> str:
     """What makes two bench rows the same configuration (the bf16 side is part of a row)."""
     overrides = " ".join(resolved.overrides)
     compiled = "compile" if window.compile else "eager"
-    return f"{resolved.spec.family}/{resolved.spec.name} {overrides} {window.device} {compiled}"
+    spec = resolved.spec
+    return f"{spec.family}/{spec.name} {overrides} {window.device} {compiled} {window.threads}t"
 
 
 def machine(device: torch.device, threads: int) -> dict[str, Any]:
@@ -93,6 +94,7 @@ def machine(device: torch.device, threads: int) -> dict[str, Any]:
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "threads": threads,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),  # rlpipe.cli sets it when busy
         "rlpipe": __version__,
         "torch": torch.__version__,
         "stable_baselines3": package_version("stable_baselines3"),

@@ -70,6 +70,8 @@ def sb3_unsupported(spec: Spec) -> str | None:
             f"env.atari: the SB3 twin mirrors vector observations only ({env.id} needs rlpipe's "
             "Atari wrappers, episodic-life signal and reward clipping)"
         )
+    if algo.precision != "fp32":
+        return f"algorithm.precision {algo.precision}: the SB3 twin trains in fp32"
     if algo.actor.activation != algo.critic.activation:
         return (
             f"algorithm.critic.activation {algo.critic.activation}: SB3 uses one activation for "

@@ -112,6 +112,7 @@ def provenance(spec_hash: str, device: str) -> dict[str, Any]:
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "cpu_bf16": cpu_bf16(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "torch_threads": torch.get_num_threads(),
         "device": device,
         "gpu_name": gpu_name,

@@ -43,6 +43,7 @@ def test_specs_without_a_faithful_sb3_twin_are_named(pipelines_dir):
     assert "policy_delay" in why("sac", "algorithm.policy_delay=2")
     assert "not a whole number" in why("sac", "algorithm.utd=1.5")
     assert "does not clip gradients" in why("sac", "algorithm.max_grad_norm=10")
+    assert "the SB3 twin trains in fp32" in why("crossq", "algorithm.precision=bf16")
 
 
 @pytest.mark.parametrize("actor_norm,renorm_layers", [("batch_renorm", 3), ("none", 0)])

@@ -352,6 +352,7 @@ PROVENANCE_KEYS = {
     "cpu_model",
     "cpu_count",
     "cpu_bf16",
+    "omp_wait_policy",
     "torch_threads",
     "device",
     "gpu_name",
