@@ -29,9 +29,12 @@ class ObsNormalizer(nn.Module):
         """Fold a batch of raw observations (leading batch dim) into the statistics."""
         if self.mean.device.type == "cpu":
             self._update_in_numpy(np.asarray(obs, dtype=np.float64))
-            return
-        batch = torch.as_tensor(obs, device=self.mean.device)
-        batch = batch.to(torch.float64).reshape(-1, *self.mean.shape)
+        else:
+            self._update_in_torch(torch.as_tensor(obs, device=self.mean.device))
+
+    def _update_in_torch(self, obs: torch.Tensor) -> None:
+        """The update as torch operations on the statistics' device (off the CPU)."""
+        batch = obs.to(torch.float64).reshape(-1, *self.mean.shape)
         batch_var, batch_mean = torch.var_mean(batch, dim=0, correction=0)
         n = batch.shape[0]
         delta = batch_mean - self.mean

@@ -28,6 +28,16 @@ PositiveInt = Annotated[Int, Field(gt=0)]
 NonNegativeInt = Annotated[Int, Field(ge=0)]
 PositiveFloat = Annotated[Float, Field(gt=0)]
 Probability = Annotated[Float, Field(gt=0, le=1)]
+Precision = Annotated[
+    Literal["fp32", "bf16"],
+    Field(
+        description="Precision of the networks' matmuls: fp32, or bf16 through torch.autocast "
+        "(weights, optimiser state, normalisation statistics, losses and log-probabilities stay "
+        "fp32). fp32 is left out of the resolved spec, so specs from before this field hash as "
+        "they did.",
+        exclude_if=lambda value: value == "fp32",
+    ),
+]
 
 
 class StrictModel(BaseModel):
@@ -136,14 +146,7 @@ class ReplayCommon(StrictModel):
     max_grad_norm: PositiveFloat | None = Field(
         None, description="Clip each gradient to this global norm; null = no clipping."
     )
-    precision: Literal["fp32", "bf16"] = Field(
-        "fp32",
-        description="Precision of the networks' matmuls: fp32, or bf16 through torch.autocast "
-        "(weights, optimiser state, normalisation statistics, losses and log-probabilities stay "
-        "fp32). fp32 is left out of the resolved spec, so specs from before this field hash as "
-        "they did.",
-        exclude_if=lambda value: value == "fp32",
-    )
+    precision: Precision = "fp32"
 
     def check_context(self, spec: Spec) -> None:
         """Raise ValueError if these settings do not fit the rest of the spec."""
@@ -260,14 +263,7 @@ class OnPolicyCommon(StrictModel):
     """Settings shared by the on-policy actor-critic algorithms (PPO, A2C)."""
 
     gamma: Probability = Field(0.99, description="Discount factor.")
-    precision: Literal["fp32", "bf16"] = Field(
-        "fp32",
-        description="Precision of the networks' matmuls: fp32, or bf16 through torch.autocast "
-        "(weights, optimiser state, normalisation statistics, losses and log-probabilities stay "
-        "fp32). fp32 is left out of the resolved spec, so specs from before this field hash as "
-        "they did.",
-        exclude_if=lambda value: value == "fp32",
-    )
+    precision: Precision = "fp32"
     gae_lambda: Probability = Field(
         0.95, description="GAE lambda; 1 gives plain n-step returns over the rollout."
     )

@@ -1,4 +1,5 @@
-"""The running observation normaliser: its CPU update in numpy equals the torch update exactly."""
+"""The running observation normaliser: its CPU update in numpy equals its torch update (the one
+it runs on other devices) exactly."""
 
 from __future__ import annotations
 
@@ -9,20 +10,6 @@ import torch
 from rlpipe.algos.normalize import ObsNormalizer
 
 
-def torch_update(norm: ObsNormalizer, obs: np.ndarray) -> None:
-    """The update as torch ops (what runs off the CPU), the reference for the numpy one."""
-    batch = torch.as_tensor(obs).to(torch.float64).reshape(-1, *norm.mean.shape)
-    batch_var, batch_mean = torch.var_mean(batch, dim=0, correction=0)
-    n = batch.shape[0]
-    delta = batch_mean - norm.mean
-    total = norm.count + n
-    norm.mean += delta * n / total
-    norm.var.copy_(
-        (norm.var * norm.count + batch_var * n + delta.square() * norm.count * n / total) / total
-    )
-    norm.count.copy_(total)
-
-
 @pytest.mark.parametrize("shape,batch", [((11,), 1), ((11,), 8), ((), 1), ((), 16), ((2, 3), 4)])
 def test_the_cpu_update_is_bit_identical_to_the_torch_update(shape, batch):
     rng = np.random.default_rng(0)
@@ -30,7 +17,7 @@ def test_the_cpu_update_is_bit_identical_to_the_torch_update(shape, batch):
     for step in range(200):
         obs = (rng.normal(size=(batch, *shape)) * (1 + step % 7) + step).astype(np.float32)
         ours.update(obs)
-        torch_update(reference, obs)
+        reference._update_in_torch(torch.as_tensor(obs))  # the path off the CPU
     for name in ("mean", "var", "count"):
         assert torch.equal(getattr(ours, name), getattr(reference, name)), name
     x = torch.as_tensor(rng.normal(size=(5, *shape)), dtype=torch.float32)
