@@ -25,7 +25,7 @@ def plan_workers(seeds: int, device: torch.device, requested: int | None) -> tup
     """(parallel seed processes, torch threads each) for this machine.
 
     It lives with the loops because the threads a seed trains with can change its float
-    rounding, so it is part of the code that determines a run's numbers (TRAIN_CODE).
+    rounding, so it is part of the code that determines a run's numbers (a train stage's deps).
     """
     cores = os.cpu_count() or 1
     if requested is not None:
