@@ -855,9 +855,14 @@ def _ray_without_address(argv: list[str]) -> list[str]:
     return fixed
 
 
+COMPUTE_COMMANDS = frozenset({"train", "bench", "search", "suite", "eval", "enjoy", "summarize"})
+"""Commands that run torch's threads, for which the OpenMP wait policy is chosen at start."""
+
+
 def run() -> None:
     """Console-script entry point."""
-    choose_omp_wait_policy()
+    if COMPUTE_COMMANDS.intersection(sys.argv[1:2]):
+        choose_omp_wait_policy()
     app(args=_ray_without_address(sys.argv[1:]))
 
 
