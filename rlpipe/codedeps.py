@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 
 PACKAGE = "rlpipe"
@@ -36,6 +37,12 @@ def _parents(module: str) -> list[str]:
 
 def _imports(path: Path, module: str) -> tuple[str, ...]:
     """The dotted rlpipe modules that the file of `module` imports anywhere in its body."""
+    return _parsed_imports(path, path.stat().st_mtime_ns, module)
+
+
+@cache
+def _parsed_imports(path: Path, mtime_ns: int, module: str) -> tuple[str, ...]:
+    """_imports, parsed once per file version: dvc.yaml's ~60 stages share most of their files."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: list[str] = []

@@ -64,8 +64,8 @@ BOOKKEEPING = (
     "rlpipe/spec/suite.py",
 )
 """Modules that training imports but whose job is file names, atomic writes, the run-folder
-lock, provenance records, the version string, error messages, --profile timings and the suite file: none computes a
-number a run reports, so editing them retrains nothing (as before stage dependencies were
+lock, provenance records, the version string, error messages, --profile timings and the suite
+file: none computes a number a run reports, so editing them retrains nothing (as before stage dependencies were
 derived, when a hand-kept list left them out too)."""
 
 
