@@ -10,6 +10,7 @@ import sys
 import time
 import unicodedata
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -141,15 +142,38 @@ def spec_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
     pipelines: PipelinesOpt = Path("pipelines"),
 ) -> None:
-    """Print a resolved spec and its hash."""
+    """Print a resolved spec, its hash and the frame at which each of its schedules ends."""
     resolved = resolve_spec(family, spec, overrides or [], pipelines)
-    document = {"spec_hash": resolved.spec_hash, "spec": resolved.spec.model_dump(mode="json")}
+    horizons = resolved.spec.algorithm.horizons()
+    document = {
+        "spec_hash": resolved.spec_hash,
+        "spec": resolved.spec.model_dump(mode="json"),
+        "horizons": horizons,
+    }
     if as_json:
         sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
         return
     console.print(f"[bold]{family}/{spec}[/] from {shown(resolved.source)}")
     console.print(f"spec hash: [cyan]{resolved.spec_hash}[/]")
     console.print_json(data=document["spec"])
+    console.print(
+        schedule_lines(horizons, resolved.spec.env.max_frame), highlight=False, soft_wrap=True
+    )
+
+
+def schedule_lines(horizons: dict[str, float], max_frame: int) -> str:
+    """Where each schedule ends, against the run's length."""
+    if not horizons:
+        return "schedules: none depends on the number of frames"
+    lines = [f"schedules ({max_frame:,} frames trained):"]
+    for name, frame in horizons.items():
+        note = (
+            ""
+            if frame <= max_frame
+            else f" (after this run ends: {max_frame / frame:.0%} of it runs)"
+        )
+        lines.append(f"  {name} at frame {frame:,.0f}{note}")
+    return "\n".join(lines)
 
 
 @spec_app.command("check")
@@ -273,6 +297,25 @@ def train(
             "its files are copied into --out and training resumes there.",
         ),
     ] = None,
+    tensorboard: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write each seed's metrics rows as TensorBoard scalars under DIR/<run>/"
+            "seed-K (CleanRL's tag names: charts/episodic_return, charts/SPS, losses/...). "
+            "Needs the views extra.",
+            metavar="DIR",
+        ),
+    ] = None,
+    wandb: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also log each seed's rows to Weights & Biases, offline (files under DIR/wandb; "
+            "`wandb sync` uploads them; WANDB_MODE=online logs live), with the resolved spec "
+            "as config and the spec hash and git commit as tags. Needs the views extra.",
+            metavar="DIR",
+        ),
+    ] = None,
+    wandb_project: Annotated[str, typer.Option(help="W&B project of --wandb.")] = "rlpipe",
     pipelines: PipelinesOpt = Path("pipelines"),
 ) -> None:
     """Train a spec: every seed, with progress, into a run folder with a summary."""
@@ -286,7 +329,8 @@ def train(
     resolved = resolve_spec(family, spec, all_overrides, pipelines)
     options = TrainOptions(device, out, artifacts, resume, overwrite, profile, workers, compile_,
                            tuple(restart_seed or ()), parse_seed_list(only_seeds), peer,
-                           tuple(peer_version or ()), until_frame, resume_from)  # fmt: skip
+                           tuple(peer_version or ()), until_frame, resume_from, tensorboard,
+                           wandb, wandb_project)  # fmt: skip
     twin = f" ({peer} twin)" if peer else ""
     console.print(
         f"[bold]{family}/{spec}[/]{twin} {shown(resolved.spec.env.id)}, spec hash "
@@ -398,16 +442,121 @@ def eval_run(
 
     A peer run (rlpipe train --peer) is evaluated through its library's twin, the same way."""
     from rlpipe.device import resolve_device
-    from rlpipe.loops.evaluate import evaluate_run
+    from rlpipe.evaluation import evaluate_run
     from rlpipe.peers import import_peer_module, trained_by_peer
     from rlpipe.rundir import RunFolder
 
     run = RunFolder(run_dir, artifacts)
     if trained_by_peer(run):
-        evaluate_run = import_peer_module("rlpipe.peers.train").evaluate_peer_run
+        evaluate_run = import_peer_module("rlpipe.peers.evaluate").evaluate_peer_run
     result = evaluate_run(run, episodes, resolve_device(device), output)
     per_seed = ", ".join(f"seed {s['seed']}: {s['return_mean']:.1f}" for s in result["per_seed"])
     console.print(f"eval return {result['return_mean']:.1f} ({per_seed})")
+
+
+class CompareMetric(str, Enum):
+    """What `rlpipe compare` compares per seed."""
+
+    score = "score"
+    eval = "eval"
+
+
+@app.command()
+@user_errors
+def compare(
+    runs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Two or more run folders or suite keys (runs/KEY); each is compared with the "
+            "first.",
+            show_default=False,
+        ),
+    ],
+    metric: Annotated[
+        CompareMetric,
+        typer.Option(
+            help="score: each seed's final training-return moving average (the report's score); "
+            "eval: each seed's final evaluation return."
+        ),
+    ] = CompareMetric.score,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write an overlay of the runs' training curves (PNG).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Is a run better than another, or noise? Per-seed scores, the difference of means and of
+    IQMs with 95% stratified-bootstrap CIs, and the probability of improvement P(X > Y)."""
+    from rlpipe.comparison import compare as compare_runs
+    from rlpipe.comparison import read_scores, resolve_run
+
+    if len(runs) < 2:
+        raise RlpipeError("rlpipe compare needs at least two runs")
+    scores = [read_scores(resolve_run(run), metric.value, run) for run in runs]
+    comparisons = [compare_runs(scores[0], other) for other in scores[1:]]
+    if plot is not None:
+        from rlpipe.report.plots import overlay_figure, save_png
+
+        save_png(overlay_figure(" vs ".join(runs), {s.label: s.path for s in scores}), plot)
+    if as_json:
+        sys.stdout.write(json.dumps(comparison_document(scores, comparisons), indent=2) + "\n")
+        return
+    table = Table(title=f"per-seed {metric.value}", title_justify="left")
+    for column in ("run", "seeds", "values", "mean", "IQM"):
+        table.add_column(column)
+    for run in scores:
+        values = ", ".join(f"{v:.1f}" for v in run.values)
+        table.add_row(run.label, str(len(run.values)), values, f"{run.mean:.1f}", f"{run.iqm:.1f}")
+    print_table(table)
+    for result in comparisons:
+        mean, iqm, poi = (
+            result.mean_difference,
+            result.iqm_difference,
+            result.improvement_probability,
+        )
+        console.print(
+            f"[bold]{shown(result.other.label)}[/] vs {shown(result.baseline.label)}:\n"
+            f"  difference of means {mean.value:+.1f} [{mean.low:+.1f}, {mean.high:+.1f}]\n"
+            f"  difference of IQMs  {iqm.value:+.1f} [{iqm.low:+.1f}, {iqm.high:+.1f}]\n"
+            f"  P({shown(result.other.label)} > {shown(result.baseline.label)}) "
+            f"{poi.value:.2f} [{poi.low:.2f}, {poi.high:.2f}]\n"
+            f"  {shown(result.verdict)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if plot is not None:
+        console.print(f"wrote {shown(plot)}")
+
+
+def comparison_document(scores: list[Any], comparisons: list[Any]) -> dict[str, Any]:
+    """`rlpipe compare --json`: the runs' per-seed values and each comparison's intervals."""
+
+    def interval(value: Any) -> dict[str, float]:
+        return {"value": value.value, "ci95": [value.low, value.high]}
+
+    return {
+        "runs": [
+            {
+                "run": s.label,
+                "path": str(s.path),
+                "seeds": list(s.seeds),
+                "values": list(s.values),
+                "mean": s.mean,
+                "iqm": s.iqm,
+            }
+            for s in scores
+        ],
+        "comparisons": [
+            {
+                "baseline": c.baseline.label,
+                "run": c.other.label,
+                "mean_difference": interval(c.mean_difference),
+                "iqm_difference": interval(c.iqm_difference),
+                "probability_of_improvement": interval(c.improvement_probability),
+                "verdict": c.verdict,
+            }
+            for c in comparisons
+        ],
+    }
 
 
 @app.command()

@@ -47,6 +47,9 @@ class TrainOptions:
     peer_versions: tuple[str, ...] = ()  # with peer: the exact versions it must train with
     until_frame: int | None = None  # checkpoint every seed at this frame and stop (a chain stage)
     resume_from: Path | None = None  # continue the run paused in this folder, into `out`
+    tensorboard: Path | None = None  # also write each seed's rows as TensorBoard scalars here
+    wandb: Path | None = None  # also log each seed's rows to W&B (offline files here)
+    wandb_project: str = "rlpipe"
 
 
 @contextlib.contextmanager
@@ -428,6 +431,26 @@ def train_run(
     return run.path, summary
 
 
+def row_views(
+    resolved: ResolvedSpec, run: RunFolder, options: TrainOptions, record: dict[str, Any]
+) -> tuple[Any, ...]:
+    """A seed's views of its metrics rows (TensorBoard, W&B), as the options ask; fresh objects
+    per seed, opened in the seed's own process."""
+    views: list[Any] = []
+    name = run.path.resolve().name
+    if options.tensorboard is not None:
+        from rlpipe.views.tensorboard import TensorBoardView
+
+        views.append(TensorBoardView(options.tensorboard, name))
+    if options.wandb is not None:
+        from rlpipe.views.wandb import WandbView
+
+        config = resolved.spec.model_dump(mode="json") | {"spec_hash": resolved.spec_hash}
+        tags = [resolved.spec_hash[:12], f"git-{(record.get('git_commit') or 'unknown')[:12]}"]
+        views.append(WandbView(options.wandb, options.wandb_project, name, config, tags))
+    return tuple(views)
+
+
 def _train_seeds(
     resolved: ResolvedSpec,
     run: RunFolder,
@@ -471,7 +494,7 @@ def _train_seeds(
     write_record(record)
     jobs = [
         SeedJob(run.seed(s), device, options.resume, options.profile and s == seeds[0], compile,
-                stop_at=options.until_frame)
+                stop_at=options.until_frame, sinks=row_views(resolved, run, options, record))
         for s in seeds
     ]  # fmt: skip
     if workers == 1:

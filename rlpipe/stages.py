@@ -47,8 +47,9 @@ TRAIN_ROOTS = ("rlpipe.loops", *SPEC_CODE)
 """Where a training seed starts (`rlpipe.loops.train_seed`); its algorithm's agent module, which
 the registry imports by name, is added per stage."""
 PEER_ROOTS = ("rlpipe.peers.train", "rlpipe.peers.sb3", *SPEC_CODE)
+PEER_EVAL_ROOTS = ("rlpipe.peers.evaluate", *SPEC_CODE)
 """Where a peer (parity) seed trains and is evaluated: the twin, not rlpipe's agent modules."""
-EVAL_ROOTS = ("rlpipe.loops.evaluate", *SPEC_CODE)
+EVAL_ROOTS = ("rlpipe.evaluation", *SPEC_CODE)
 REPLAY_ROOTS = ("rlpipe.watch.enjoy", *SPEC_CODE)
 SUMMARIZE_ROOTS = ("rlpipe.launch",)  # summarize_groups
 PLOT_ROOTS = ("rlpipe.report.plots",)
@@ -233,6 +234,10 @@ def _params(run: SuiteRun) -> list[dict[str, list[str]]]:
 def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines")) -> dict:
     """The `stages:` mapping of dvc.yaml for a suite."""
     stages: dict[str, Any] = {}
+    for key, run in suite.runs.items():
+        suite.check_schedule(
+            key, resolve_spec(run.family, run.spec, suite.overrides(key), pipelines).spec
+        )
     trains = train_stages(suite, pipelines)
     codes = {key: train_code(suite, key, pipelines) for key in suite.runs}
     for stage in trains:
@@ -301,7 +306,7 @@ def eval_code(suite: Suite, key: str, pipelines: Path = Path("pipelines")) -> li
     """The code a suite run's eval stage depends on: the evaluator and the run's agent (or, for
     a parity run, the peer twin's loader)."""
     if suite.runs[key].peer:
-        return code_deps(*PEER_ROOTS)
+        return code_deps(*PEER_EVAL_ROOTS)
     return code_deps(*EVAL_ROOTS, agent_module(_algorithm_name(suite, key, pipelines)))
 
 

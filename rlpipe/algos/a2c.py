@@ -34,10 +34,10 @@ class A2C(PPO):
         advantages: torch.Tensor,
         returns: torch.Tensor,
         generator: torch.Generator,
-        progress_remaining: float,
+        frame: int,
     ) -> dict[str, torch.Tensor]:
-        """One gradient step on the whole rollout; its statistics."""
-        lr = self.set_learning_rate(progress_remaining)
+        """One gradient step on the whole rollout collected from `frame` on; its statistics."""
+        lr = self.set_learning_rate(frame)
         logprobs, entropy, values = self.net.evaluate(rollout.flat("obs"), rollout.flat("actions"))
         advantages, returns = advantages.flatten(), returns.flatten()
         if self.spec.normalize_advantage and len(advantages) > 1:

@@ -8,7 +8,8 @@ Runs in the off-policy loop of rlpipe/loops/offpolicy.py (replay, learning_start
 
 The target network is copied every target_update_interval updates (tau = 1) or
 Polyak-averaged (tau < 1). Exploration is epsilon-greedy, epsilon decaying linearly from
-epsilon_start to epsilon_end over the first exploration_fraction of max_frame. Evaluation
+epsilon_start to epsilon_end over the first exploration_fraction of schedule_frames (the frames
+the spec was tuned for, whatever the run's length). Evaluation
 episodes act epsilon-greedily with eval_epsilon (0.05, as CleanRL's evaluation).
 """
 
@@ -63,7 +64,7 @@ class DQN(Agent):
         self.optimizer = torch.optim.Adam(
             self.q_net.parameters(), lr=self.spec.lr, eps=self.spec.adam_eps
         )
-        self.exploration_frames = self.spec.exploration_fraction * spec.env.max_frame
+        self.exploration_frames = self.spec.exploration_frames
         self.frames = 0
 
     # ------------------------------------------------------------------ acting

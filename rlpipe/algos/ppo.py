@@ -5,8 +5,11 @@ minibatches over the clipped surrogate
 
     ratio      = exp(log pi(a|s) - log pi_old(a|s))
     loss_actor = mean(max(-A ratio, -A clip(ratio, 1 - c, 1 + c)))
-    loss_value = 0.5 mean((V - R)^2)          (optionally clipped around V_old)
+    loss_value = mean((V - R)^2)              (optionally clipped around V_old)
     loss       = loss_actor - ent_coef * entropy + vf_coef * loss_value
+
+The value term is SB3's (vf_coef x MSE); CleanRL's is 0.5 x vf_coef x MSE, so its vf_coef 0.5
+is 0.25 here.
 
 with optional advantage normalisation, gradient-norm clipping, learning-rate annealing and
 early stopping on approximate KL. `update` returns statistics as device tensors.
@@ -75,9 +78,10 @@ class PPO(Agent):
 
     # ------------------------------------------------------------------ learning
 
-    def set_learning_rate(self, progress_remaining: float) -> torch.Tensor:
-        """Anneal the learning rate linearly to 0 (if enabled); returns the rate in use."""
-        lr = self.spec.lr * (progress_remaining if self.spec.anneal_lr else 1.0)
+    def set_learning_rate(self, frame: int) -> torch.Tensor:
+        """The spec's learning rate for data collected up to `frame` (annealed to 0 at
+        schedule_frames, if enabled); returns the rate in use."""
+        lr = self.spec.learning_rate(frame)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         return torch.tensor(lr, device=self.device)
@@ -104,12 +108,11 @@ class PPO(Agent):
             values_clipped = old_values + (values - old_values).clamp(
                 -algo.clip_coef, algo.clip_coef
             )
-            loss_value = (
-                0.5
-                * torch.max((values - returns).square(), (values_clipped - returns).square()).mean()
-            )
+            loss_value = torch.max(
+                (values - returns).square(), (values_clipped - returns).square()
+            ).mean()
         else:
-            loss_value = 0.5 * (values - returns).square().mean()
+            loss_value = (values - returns).square().mean()
         entropy = entropy.mean()
         with torch.no_grad():
             approx_kl = ((ratio - 1) - log_ratio).mean()
@@ -133,10 +136,11 @@ class PPO(Agent):
         advantages: torch.Tensor,
         returns: torch.Tensor,
         generator: torch.Generator,
-        progress_remaining: float,
+        frame: int,
     ) -> dict[str, torch.Tensor]:
-        """num_epochs passes of minibatch updates over one rollout; mean statistics."""
-        lr = self.set_learning_rate(progress_remaining)
+        """num_epochs passes of minibatch updates over one rollout collected from `frame` on;
+        mean statistics."""
+        lr = self.set_learning_rate(frame)
         fields = (rollout.flat("obs"), rollout.flat("actions"), rollout.flat("logprobs"),
                   rollout.flat("values"), advantages.flatten(), returns.flatten())  # fmt: skip
         sums: dict[str, torch.Tensor] = {}

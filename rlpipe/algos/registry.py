@@ -46,8 +46,10 @@ ALGORITHMS: dict[str, Algorithm] = {
                   "stable_baselines3:SAC"),
         Algorithm("ppo", "PPO", "#2ca02c", "rlpipe.algos.ppo:PPO", True, False,
                   "stable_baselines3:PPO"),
-        Algorithm("a2c", "A2C", "#9467bd", "rlpipe.algos.a2c:A2C", True, False),
-        Algorithm("dqn", "DQN", "#ff7f0e", "rlpipe.algos.dqn:DQN", False, False),
+        Algorithm("a2c", "A2C", "#9467bd", "rlpipe.algos.a2c:A2C", True, False,
+                  "stable_baselines3:A2C"),
+        Algorithm("dqn", "DQN", "#ff7f0e", "rlpipe.algos.dqn:DQN", False, False,
+                  "stable_baselines3:DQN"),
     )
 }  # fmt: skip
 

@@ -93,7 +93,7 @@ class OnPolicySession(SeedSession):
         algo, agent, envs, rollout = self.spec.algorithm, self.agent, self.envs, self.rollout
         max_frame, num_envs = self.spec.env.max_frame, envs.num_envs
         while frame < max_frame:
-            progress_remaining = 1.0 - frame / max_frame
+            rollout_start = frame
             steps = min(algo.num_steps, math.ceil((max_frame - frame) / num_envs))
             rollout.reset()
             for _ in range(steps):
@@ -115,7 +115,7 @@ class OnPolicySession(SeedSession):
             advantages, returns = rollout.compute_gae(
                 agent.value(agent.prepare(obs)), algo.gamma, algo.gae_lambda
             )
-            stats = agent.update(rollout, advantages, returns, self.generator, progress_remaining)
+            stats = agent.update(rollout, advantages, returns, self.generator, rollout_start)
             loop.stats.add(stats)
             loop.profile_step(frame)
             if loop.log_due(frame):

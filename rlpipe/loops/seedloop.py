@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -37,6 +37,20 @@ class SeedProgress:
     fps: float
     return_ma: float | None
     eval_return: float | None
+
+
+class RowSink(Protocol):
+    """A view of the metrics rows outside metrics.csv (TensorBoard, W&B): it gets each row as
+    it is written, and nothing it does feeds back into training."""
+
+    def open(self, seed: int, columns: tuple[str, ...], start_frame: int) -> None:
+        """Start the seed's view; rows before start_frame are already there (a resume)."""
+
+    def write(self, row: dict[str, Any]) -> None:
+        """Add one metrics row."""
+
+    def close(self) -> None:
+        """Flush and close the view."""
 
 
 class StagePaused(Exception):
@@ -102,6 +116,7 @@ class SeedLoop:
         profile: bool,
         device: torch.device,
         stop_at: int | None = None,
+        sinks: Sequence[RowSink] = (),
         **loop_fields: Any,
     ) -> None:
         self.meta, self.seed, self.max_frame = spec.meta, folder.seed, spec.env.max_frame
@@ -117,6 +132,7 @@ class SeedLoop:
         self.stats = StatAccumulator()
         self.profiler = WindowProfiler(folder.profile, device) if profile else None
         self.metrics: MetricsLog | None = None
+        self.sinks = sinks
         self.checkpoint_written = False
         folder.path.mkdir(parents=True, exist_ok=True)
 
@@ -143,11 +159,15 @@ class SeedLoop:
         self.last_checkpoint = self.last_log_frame = frame
         self.start = self.last_log_time = time.perf_counter()
         self.metrics = MetricsLog(self.metrics_path, self.columns).__enter__()
+        for sink in self.sinks:
+            sink.open(self.seed, self.columns, frame)
         return self
 
     def __exit__(self, *exc: object) -> None:
         assert self.metrics is not None
         self.metrics.__exit__(*exc)
+        for sink in self.sinks:
+            sink.close()
 
     def episodes_ended(self, info: dict[str, Any]) -> None:
         """Count the episodes that ended in this env step and keep their returns."""
@@ -204,6 +224,8 @@ class SeedLoop:
         }
         assert self.metrics is not None
         self.metrics.append(row)
+        for sink in self.sinks:
+            sink.write(row)
         progress = (self.seed, frame, self.max_frame, row["fps"], row["return_ma"])
         self.report(SeedProgress(*progress, self.state["eval"]))
         self.finished_since_log.clear()
@@ -250,6 +272,7 @@ class SeedLoop:
             "fps": frame / max(wall_s, 1e-9),
             "device": str(self.device),
             "torch_threads": torch.get_num_threads(),
+            "updates": agent.updates,
         }
         self.folder.write_result(result)
         return result

@@ -42,6 +42,7 @@ class SeedJob:
     compile: bool = False
     report: Callable[[SeedProgress], None] = field(default=_ignore)
     stop_at: int | None = None  # checkpoint and stop at this frame (one stage of a chain)
+    sinks: tuple[Any, ...] = ()  # RowSinks: views of the metrics rows (TensorBoard, W&B)
 
     @property
     def seed(self) -> int:
@@ -86,7 +87,8 @@ class SeedSession(ABC):
             self.setup()
             self.generator = torch.Generator(device=job.device).manual_seed(job.seed)
             loop = SeedLoop(spec, job.folder, type(self.agent).metric_columns, job.report,
-                            job.profile, job.device, job.stop_at, **self.loop_fields)  # fmt: skip
+                            job.profile, job.device, job.stop_at, job.sinks,
+                            **self.loop_fields)  # fmt: skip
             if (saved := loop.resume(job.resume)) is not None:
                 self.agent.load_state_dict(saved["agent"])
                 self.generator.set_state(saved["rng"]["sampler"])

@@ -14,7 +14,9 @@ from rlpipe.errors import RlpipeError
 from rlpipe.rundir.provenance import package_version
 from rlpipe.spec.schema import (
     CrossQSpec,
+    DQNSpec,
     OffPolicyCommon,
+    OnPolicyCommon,
     PPOSpec,
     SACSpec,
     Spec,
@@ -72,13 +74,15 @@ def sb3_unsupported(spec: Spec) -> str | None:
         )
     if algo.precision != "fp32":
         return f"algorithm.precision {algo.precision}: the SB3 twin trains in fp32"
+    if isinstance(algo, DQNSpec):
+        return _dqn_unsupported(algo, spec)
     if algo.actor.activation != algo.critic.activation:
         return (
             f"algorithm.critic.activation {algo.critic.activation}: SB3 uses one activation for "
             f"the actor ({algo.actor.activation}) and the critics; make them equal"
         )
-    if isinstance(algo, PPOSpec):
-        return _ppo_unsupported(algo, spec)
+    if isinstance(algo, OnPolicyCommon):
+        return _on_policy_unsupported(algo, spec)
     return _soft_actor_critic_unsupported(algo, spec)
 
 
@@ -94,19 +98,9 @@ def _soft_actor_critic_unsupported(algo: OffPolicyCommon, spec: Spec) -> str | N
     if algo.log_std_bounds != SB3_LOG_STD_BOUNDS:
         lo, hi = SB3_LOG_STD_BOUNDS
         return f"algorithm.log_std_min/log_std_max: SB3 clamps the policy's log std to [{lo:g}, {hi:g}]"
-    cadence = update_cadence(algo.utd, env.num_envs)
-    if cadence is None:
-        return (
-            f"algorithm.utd {algo.utd} with env.num_envs {env.num_envs}: "
-            f"{algo.utd * env.num_envs:g} updates per vector step is not a whole number of updates, "
-            "nor one update every whole number of steps, as SB3's train_freq/gradient_steps need"
-        )
-    frames_per_round = cadence[0] * env.num_envs
-    if env.max_frame % frames_per_round:
-        return (
-            f"env.max_frame {env.max_frame}: SB3 collects {frames_per_round} frames per update "
-            f"round here (train_freq x env.num_envs); use a multiple of {frames_per_round}"
-        )
+    why = _cadence_unsupported(algo.utd, spec)
+    if why is not None:
+        return why
     if isinstance(algo, SACSpec):
         if algo.policy_delay != 1:
             return (
@@ -126,13 +120,66 @@ def _soft_actor_critic_unsupported(algo: OffPolicyCommon, spec: Spec) -> str | N
     return None
 
 
-def _ppo_unsupported(algo: PPOSpec, spec: Spec) -> str | None:
+def _cadence_unsupported(utd: float, spec: Spec) -> str | None:
+    """Why SB3's train_freq/gradient_steps cannot give these updates at these frames, or None."""
+    env = spec.env
+    cadence = update_cadence(utd, env.num_envs)
+    if cadence is None:
+        return (
+            f"algorithm.utd {utd} with env.num_envs {env.num_envs}: "
+            f"{utd * env.num_envs:g} updates per vector step is not a whole number of updates, "
+            "nor one update every whole number of steps, as SB3's train_freq/gradient_steps need"
+        )
+    frames_per_round = cadence[0] * env.num_envs
+    if env.max_frame % frames_per_round:
+        return (
+            f"env.max_frame {env.max_frame}: SB3 collects {frames_per_round} frames per update "
+            f"round here (train_freq x env.num_envs); use a multiple of {frames_per_round}"
+        )
+    return None
+
+
+def _dqn_unsupported(algo: DQNSpec, spec: Spec) -> str | None:
+    if algo.double_q:
+        return "algorithm.double_q: SB3's DQN has no Double DQN target; set it to false"
+    if algo.loss != "huber":
+        return f"algorithm.loss {algo.loss}: SB3's DQN trains on the Huber loss only"
+    if algo.q_net.norm.type != "none":
+        return "algorithm.q_net.norm: SB3's DQN builds a plain MLP (norm none)"
+    why = _cadence_unsupported(algo.utd, spec)
+    if why is not None:
+        return why
+    target_frames = algo.target_update_interval / algo.utd
+    if target_frames != int(target_frames) or int(target_frames) % spec.env.num_envs:
+        return (
+            f"algorithm.target_update_interval {algo.target_update_interval} updates at utd "
+            f"{algo.utd} is {target_frames:g} frames; SB3 counts it in whole vector steps of "
+            f"env.num_envs {spec.env.num_envs} frames"
+        )
+    return None
+
+
+def _on_policy_unsupported(algo: OnPolicyCommon, spec: Spec) -> str | None:
     env = spec.env
     if algo.shared_network:
         return (
             "algorithm.shared_network: SB3's MlpPolicy builds separate policy and value "
             "networks; set it to false"
         )
+    if isinstance(algo, PPOSpec) and (why := _ppo_unsupported(algo)) is not None:
+        return why
+    rollout = algo.num_steps * env.num_envs
+    if env.max_frame % rollout:
+        whole = max(1, round(env.max_frame / rollout)) * rollout
+        return (
+            f"env.max_frame {env.max_frame} is not a whole number of rollouts "
+            f"(algorithm.num_steps x env.num_envs = {rollout}): SB3 collects whole rollouts, "
+            f"rlpipe cuts the last one short; use a multiple of {rollout}, e.g. {whole}"
+        )
+    return None
+
+
+def _ppo_unsupported(algo: PPOSpec) -> str | None:
     if algo.clip_value_loss:
         return (
             "algorithm.clip_value_loss: SB3 clips the value prediction (clip_range_vf) and takes "
@@ -143,14 +190,6 @@ def _ppo_unsupported(algo: PPOSpec, spec: Spec) -> str | None:
         return (
             "algorithm.target_kl: SB3 stops at the first minibatch whose KL exceeds 1.5 x "
             "target_kl, rlpipe after the epoch that exceeds target_kl; set it to null"
-        )
-    rollout = algo.num_steps * env.num_envs
-    if env.max_frame % rollout:
-        whole = max(1, round(env.max_frame / rollout)) * rollout
-        return (
-            f"env.max_frame {env.max_frame} is not a whole number of rollouts "
-            f"(algorithm.num_steps x env.num_envs = {rollout}): SB3 collects whole rollouts, "
-            f"rlpipe cuts the last one short; use a multiple of {rollout}, e.g. {whole}"
         )
     return None
 

@@ -1,22 +1,25 @@
-"""The Stable-Baselines3 / sb3-contrib twin of a spec: the peer's own SAC, CrossQ or PPO, set up
-as the spec says. `rlpipe bench --vs sb3` times it; `rlpipe train --peer sb3` trains it.
+"""The Stable-Baselines3 / sb3-contrib twin of a spec: the peer's own SAC, CrossQ, PPO, A2C or
+DQN, set up as the spec says. `rlpipe bench --vs sb3` times it; `rlpipe train --peer sb3` trains it.
 
 Mirrored through SB3's own arguments: network widths and activation, number of critics, batch
 size, update-to-data ratio (train_freq, gradient_steps), learning starts, buffer, discount, Polyak
 tau, policy delay, Adam betas, entropy settings, BatchRenorm momentum, eps and warm-up, the
 actor's BatchRenorm as the spec's actor.norm says; for PPO rollout length, minibatch size, epochs,
 GAE lambda, clip range, entropy coefficient, advantage normalisation, Adam eps, log-std init and
-the number of envs; observation and reward normalisation through VecNormalize.
+the number of envs; for A2C its optimiser (RMSprop alpha 0.99 or Adam, and eps); for DQN
+buffer, learning starts, update cadence, target-network interval and tau, epsilon schedule,
+gradient clipping and Adam eps; observation and reward normalisation through VecNormalize.
 
 Where SB3 has no argument for a setting, the twin sets it on the built model, never changing the
 algorithm: each optimiser keeps its own learning rate (SB3 resets all to one rate at every
 train()); the temperature's optimiser gets the spec's betas and log(alpha) is clamped after each
 step, as rlpipe does; BatchRenorm's r_max/d_max (fixed at 3 and 5 in sb3-contrib) are set on
-every layer. Three PPO settings are translated rather than copied: rlpipe's value loss is
-0.5 x vf_coef x MSE and SB3's vf_coef x MSE, so SB3 gets vf_coef / 2; no gradient clipping is
-an infinite clip norm; and SB3 reads the learning-rate schedule after a rollout, rlpipe before
-it, so the annealed schedule is shifted by one rollout (`AnnealedRate`). Anything else the spec
-sets that SB3 cannot do is an error from `rlpipe.peers.mirror.sb3_unsupported`.
+every layer. Settings translated rather than copied: no gradient clipping is an infinite clip
+norm; SB3 reads the learning-rate schedule after a rollout, rlpipe before it, and as a fraction
+of the run, rlpipe in frames of schedule_frames (`AnnealedRate`); DQN's target interval counts
+rlpipe's updates and SB3's env steps, and its epsilon decays over a fraction of schedule_frames,
+SB3's over a fraction of the run. Anything else the spec sets that SB3 cannot do is an error from
+`rlpipe.peers.mirror.sb3_unsupported`.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from gymnasium import spaces
 from sb3_contrib import CrossQ
 from sb3_contrib.common.torch_layers import BatchRenorm
 from sb3_contrib.crossq.policies import CrossQPolicy
-from stable_baselines3 import PPO, SAC
+from stable_baselines3 import A2C, DQN, PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.utils import update_learning_rate
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, VecNormalize
@@ -40,7 +43,17 @@ from rlpipe.algos.registry import algorithm
 from rlpipe.envs import make_vec_env
 from rlpipe.errors import RlpipeError
 from rlpipe.peers.mirror import peer_class, update_cadence
-from rlpipe.spec.schema import BatchRenormSpec, CrossQSpec, NormSpec, PPOSpec, SACSpec, Spec
+from rlpipe.spec.schema import (
+    A2CSpec,
+    BatchRenormSpec,
+    CrossQSpec,
+    DQNSpec,
+    NormSpec,
+    OnPolicyCommon,
+    PPOSpec,
+    SACSpec,
+    Spec,
+)
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -51,7 +64,6 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 NORMALIZE_CLIP = 10.0  # rlpipe's ObsNormalizer and RewardScaler clip at 10 ...
 NORMALIZE_EPS = 1e-8  # ... and add 1e-8 to the variance, as VecNormalize's defaults
-VALUE_LOSS_SCALE = 0.5  # rlpipe's value loss is 0.5 x MSE, SB3's plain MSE
 PPO_ADAM_EPS = 1e-5  # rlpipe's PPO optimiser (SB3's default for PPO as well)
 
 
@@ -98,22 +110,27 @@ TWINS: dict[str, type[BaseAlgorithm]] = {
     "sb3_contrib:CrossQ": CrossQTwin,
     "stable_baselines3:SAC": SACTwin,
     "stable_baselines3:PPO": PPO,
+    "stable_baselines3:A2C": A2C,
+    "stable_baselines3:DQN": DQN,
 }
 """The registry's peer entry -> the class that trains it."""
 
 
 @dataclass(frozen=True)
 class AnnealedRate:
-    """rlpipe's linear learning-rate decay as an SB3 schedule. SB3 evaluates it after collecting
-    a rollout, rlpipe before, so progress is shifted by one rollout (`rollout_fraction` of the
-    run): every rollout then trains at the rate rlpipe gives it."""
+    """rlpipe's learning-rate schedule as an SB3 schedule. SB3 evaluates it after collecting a
+    rollout, at its fraction of the run still to go; rlpipe at the rollout's first frame: the
+    rate is the spec's at the frame the rollout started, so every rollout trains at the rate
+    rlpipe gives it."""
 
-    lr: float
-    rollout_fraction: float
+    algo: OnPolicyCommon
+    max_frame: int
+    rollout: int
 
     def __call__(self, progress_remaining: float) -> float:
         """The learning rate once a rollout ending at `progress_remaining` is collected."""
-        return self.lr * min(1.0, progress_remaining + self.rollout_fraction)
+        collected = round((1.0 - progress_remaining) * self.max_frame)
+        return self.algo.learning_rate(max(0, collected - self.rollout))
 
 
 def sb3_env(spec: Spec, seed: int) -> VecEnv:
@@ -148,8 +165,11 @@ def build_model(
     The caller checks the spec with `rlpipe.peers.mirror.sb3_unsupported` first.
     """
     twin = TWINS[peer_class(spec)]
-    if isinstance(spec.algorithm, PPOSpec):
-        return _ppo(twin, spec, env, seed, device)
+    capacity = buffer_size or min(spec.memory.capacity, spec.env.max_frame)
+    if isinstance(spec.algorithm, OnPolicyCommon):
+        return _on_policy(twin, spec, env, seed, device)
+    if isinstance(spec.algorithm, DQNSpec):
+        return _dqn(twin, spec, env, seed, device, capacity)
     if not isinstance(env.action_space, spaces.Box):
         raise RlpipeError(
             f"env.id {spec.env.id} has {type(env.action_space).__name__} actions; SB3's SAC and "
@@ -234,31 +254,69 @@ def _clamp_after_step(log_alpha: torch.Tensor, low: float, high: float) -> Any:
     return clamp
 
 
-def _ppo(twin: type[BaseAlgorithm], spec: Spec, env: VecEnv, seed: int, device: str) -> Any:
+def _on_policy(twin: type[BaseAlgorithm], spec: Spec, env: VecEnv, seed: int, device: str) -> Any:
     algo = spec.algorithm
-    assert isinstance(algo, PPOSpec)
+    assert isinstance(algo, OnPolicyCommon)
     rollout = algo.num_steps * spec.env.num_envs
-    rate = AnnealedRate(algo.lr, rollout / spec.env.max_frame) if algo.anneal_lr else algo.lr
-    policy_kwargs = {
+    rate = AnnealedRate(algo, spec.env.max_frame, rollout) if algo.anneal_lr else algo.lr
+    policy_kwargs: dict[str, Any] = {
         "net_arch": {"pi": list(algo.actor.hidden), "vf": list(algo.critic.hidden)},
         "activation_fn": ACTIVATIONS[algo.actor.activation],
         "ortho_init": algo.ortho_init,
         "log_std_init": 0.0 if algo.log_std_init is None else algo.log_std_init,
-        "optimizer_kwargs": {"eps": PPO_ADAM_EPS},
+    }
+    common: dict[str, Any] = {
+        "learning_rate": rate,
+        "n_steps": algo.num_steps,
+        "gamma": algo.gamma,
+        "gae_lambda": algo.gae_lambda,
+        "normalize_advantage": algo.normalize_advantage,
+        "ent_coef": algo.ent_coef,
+        "vf_coef": algo.vf_coef,
+        "max_grad_norm": math.inf if algo.max_grad_norm is None else algo.max_grad_norm,
+        "seed": seed,
+        "device": device,
+        "verbose": 0,
+    }
+    if isinstance(algo, A2CSpec):
+        rmsprop = algo.optimizer == "rmsprop"
+        if not rmsprop:  # SB3 builds RMSprop(alpha 0.99, eps rms_prop_eps) itself
+            policy_kwargs["optimizer_kwargs"] = {"eps": algo.optimizer_eps}
+        return twin("MlpPolicy", env, use_rms_prop=rmsprop, rms_prop_eps=algo.optimizer_eps,
+                    policy_kwargs=policy_kwargs, **common)  # fmt: skip
+    assert isinstance(algo, PPOSpec)
+    policy_kwargs["optimizer_kwargs"] = {"eps": PPO_ADAM_EPS}
+    return twin("MlpPolicy", env, batch_size=algo.batch_size, n_epochs=algo.num_epochs,
+                clip_range=algo.clip_coef, policy_kwargs=policy_kwargs, **common)  # fmt: skip
+
+
+def _dqn(
+    twin: type[BaseAlgorithm], spec: Spec, env: VecEnv, seed: int, device: str, capacity: int
+) -> BaseAlgorithm:
+    algo = spec.algorithm
+    assert isinstance(algo, DQNSpec)
+    cadence = update_cadence(algo.utd, spec.env.num_envs)
+    assert cadence is not None, "checked by sb3_unsupported"
+    policy_kwargs = {
+        "net_arch": list(algo.q_net.hidden),
+        "activation_fn": ACTIVATIONS[algo.q_net.activation],
+        "optimizer_kwargs": {"eps": algo.adam_eps},
     }
     return twin(
         "MlpPolicy",
         env,
-        learning_rate=rate,
-        n_steps=algo.num_steps,
+        learning_rate=algo.lr,
+        buffer_size=capacity,
+        learning_starts=algo.learning_starts,
         batch_size=algo.batch_size,
-        n_epochs=algo.num_epochs,
+        tau=algo.tau,
         gamma=algo.gamma,
-        gae_lambda=algo.gae_lambda,
-        clip_range=algo.clip_coef,
-        normalize_advantage=algo.normalize_advantage,
-        ent_coef=algo.ent_coef,
-        vf_coef=VALUE_LOSS_SCALE * algo.vf_coef,
+        train_freq=cadence[0],
+        gradient_steps=cadence[1],
+        target_update_interval=round(algo.target_update_interval / algo.utd),
+        exploration_fraction=algo.exploration_frames / spec.env.max_frame,
+        exploration_initial_eps=algo.epsilon_start,
+        exploration_final_eps=algo.epsilon_end,
         max_grad_norm=math.inf if algo.max_grad_norm is None else algo.max_grad_norm,
         policy_kwargs=policy_kwargs,
         seed=seed,

@@ -12,11 +12,11 @@ saved mid-run, so an interrupted peer seed trains again from its start.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from stable_baselines3 import PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
@@ -28,24 +28,44 @@ from rlpipe.loops.evaluate import eval_seed, evaluate
 from rlpipe.loops.seedloop import SeedLoop
 from rlpipe.loops.session import SeedJob
 from rlpipe.peers.sb3 import build_model, sb3_env
-from rlpipe.rundir import DamagedRunFile, RunFolder, atomic_write_json
 from rlpipe.spec.schema import Spec
 
 
 class TwinAgent:
     """An SB3 model as rlpipe's evaluation and SeedLoop see an agent: actions for raw env
-    observations (normalised with the training envs' statistics, if any) and its weights."""
+    observations (normalised with the training envs' statistics, if any) and its weights.
 
-    def __init__(self, model: BaseAlgorithm, env: VecEnv) -> None:
+    A DQN spec's evaluation policy is epsilon-greedy with its eval_epsilon, as rlpipe's DQN
+    evaluates (SB3's deterministic predict is greedy); the random actions come from a generator
+    seeded with `seed`."""
+
+    def __init__(self, model: BaseAlgorithm, env: VecEnv, spec: Spec, seed: int) -> None:
         self.model = model
         normalizer = env if isinstance(env, VecNormalize) else None
         self.normalizer = normalizer if normalizer is not None and normalizer.norm_obs else None
+        self.eval_epsilon = getattr(spec.algorithm, "eval_epsilon", 0.0)
+        self.rng = np.random.default_rng(seed)
 
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """Actions for a batch of raw observations from the env."""
         if self.normalizer is not None:
             obs = self.normalizer.normalize_obs(obs)
-        return self.model.predict(obs, deterministic=deterministic)[0]
+        actions = self.model.predict(obs, deterministic=deterministic)[0]
+        if deterministic and self.eval_epsilon > 0:
+            space = self.model.action_space
+            explore = self.rng.random(len(actions)) < self.eval_epsilon
+            random = self.rng.integers(0, space.n, len(actions))
+            actions = np.where(explore, random, actions)
+        return actions
+
+    @property
+    def updates(self) -> int:
+        """Gradient updates made: SB3 counts gradient steps, but PPO's count is in epochs."""
+        n_updates = int(self.model._n_updates)
+        if isinstance(self.model, PPO):
+            rollout = self.model.n_steps * self.model.n_envs
+            return n_updates * -(-rollout // self.model.batch_size)
+        return n_updates
 
     def state_dict(self, with_optimizers: bool = False) -> dict[str, Any]:
         """The policy's weights and the observation statistics, as tensors (model.pt loads with
@@ -117,12 +137,13 @@ def train_peer_seed(spec: Spec, job: SeedJob) -> dict[str, Any]:
     )
     try:
         model = build_model(spec, env, job.seed, str(job.device))
-        agent = TwinAgent(model, env)
+        agent = TwinAgent(model, env, spec, first_eval_seed)
 
         def run_eval() -> float:
             return evaluate(agent, eval_envs, first_eval_seed)
 
-        loop = SeedLoop(without_checkpoints(spec), job.folder, (), job.report, False, job.device)
+        loop = SeedLoop(without_checkpoints(spec), job.folder, (), job.report, False, job.device,
+                        sinks=job.sinks)  # fmt: skip
         loop.resume(False)
         with loop:
             model.learn(
@@ -134,50 +155,3 @@ def train_peer_seed(spec: Spec, job: SeedJob) -> dict[str, Any]:
         env.close()
         eval_envs.close()
     return loop.finish(frame, agent)
-
-
-def evaluate_peer_run(
-    run: RunFolder,
-    episodes: int | None = None,
-    device: torch.device | None = None,
-    output: Path | None = None,
-) -> dict[str, Any]:
-    """`rlpipe eval` of a peer run: every seed's final weights, N deterministic episodes on
-    rlpipe's eval envs; writes eval.json in the form rlpipe's runs have."""
-    device = device or torch.device("cpu")
-    saved = run.read_spec()
-    spec = saved.spec
-    episodes = episodes or spec.meta.eval_episodes
-    per_seed = []
-    for seed in spec.meta.seed_list:
-        weights = run.seed(seed).load_weights(device)
-        env = sb3_env(spec, seed)
-        envs = make_vec_env(
-            spec.env,
-            eval_seed(seed),
-            num_envs=episodes,
-            rescale_actions=algorithm(spec.algorithm.name).squashes_actions,
-        )
-        try:
-            agent = TwinAgent(build_model(spec, env, seed, str(device), buffer_size=1), env)
-            try:
-                agent.load_state_dict(weights)
-            except (KeyError, RuntimeError, TypeError, ValueError) as error:
-                reason = str(error).split("\n", 1)[0]
-                raise DamagedRunFile(
-                    f"{run.seed(seed).model} does not hold the SB3 twin's weights for this run's "
-                    f"spec ({reason}); re-train the run or restore the file"
-                ) from None
-            return_mean = evaluate(agent, envs, eval_seed(seed))
-            per_seed.append({"seed": seed, "return_mean": return_mean})
-        finally:
-            env.close()
-            envs.close()
-    result = {
-        "spec_hash": saved.spec_hash,
-        "episodes_per_seed": episodes,
-        "return_mean": sum(s["return_mean"] for s in per_seed) / len(per_seed),
-        "per_seed": per_seed,
-    }
-    atomic_write_json(output or run.eval_file, result)
-    return result

@@ -2,7 +2,7 @@
 
 Generated from the suite, the report rows and the aggregate, so `rlpipe audit` can re-render it
 and compare; the definitions here are the ones the code computes (rlpipe.rundir.summary for the
-score, rlpipe.report.efficiency, rlpipe.report.aggregate, rlpipe.loops.evaluate).
+score, rlpipe.report.efficiency, rlpipe.report.aggregate, rlpipe.evaluation).
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def checked_notes_lines(rows: list[Mapping[str, Any]], aggregate: Aggregate) -> 
         "(`rlpipe eval`) are the mean return of the evaluation policy over N episodes per seed, "
         f"N = the spec's `meta.eval_episodes` (10 by default; see the run's {SPEC_FILE}), one "
         "episode in each of N eval envs reset with fixed seeds of the training seed's own block, "
-        "which training never uses (`rlpipe.loops.evaluate`); then the mean over seeds. It is "
+        "which training never uses (`rlpipe.evaluation`); then the mean over seeds. It is "
         "not the score. It is the deterministic policy: the tanh of the Gaussian mean (SAC, "
         "CrossQ), the Gaussian mean clipped to the env's bounds or the most probable action "
         "(PPO, A2C); DQN acts epsilon-greedily with `eval_epsilon` 0.05, as CleanRL's DQN "

@@ -36,6 +36,8 @@ from rlpipe.spec.suite import Suite
 
 FALLBACK_COLORS = ("#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79")
 """Colours for names not in the algorithm registry, picked by a hash of the name."""
+OVERLAY_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf")
+"""Colours of the runs of `rlpipe compare --plot`, in the order they are named."""
 FPS_FILE = "fps.png"
 PROFILE_FILE = "profile.png"
 SEED_LINEWIDTH = 0.7
@@ -104,6 +106,39 @@ def _new_axes() -> tuple[Figure, Axes]:
     return figure, axes
 
 
+def _draw_run(axes: Axes, values: np.ndarray, frames: np.ndarray, color: str, name: str) -> bool:
+    """Each seed's curve faintly, the mean and its 95% band boldly; False if nothing to draw."""
+    mean, lo, hi = mean_ci(values)
+    keep = np.isfinite(mean)
+    if not keep.any():
+        return False
+    for seed_values in values.T:
+        logged = np.isfinite(seed_values)
+        axes.plot(
+            frames[logged],
+            seed_values[logged],
+            color=color,
+            linewidth=SEED_LINEWIDTH,
+            alpha=SEED_ALPHA,
+            label="_seed",  # a leading underscore keeps it out of the legend
+        )
+    seeds = values.shape[1]
+    label = f"{name} ({seeds} seed{'s' if seeds != 1 else ''})"
+    axes.plot(frames[keep], mean[keep], color=color, linewidth=1.8, label=label)
+    axes.fill_between(frames[keep], lo[keep], hi[keep], color=color, alpha=0.2, linewidth=0)
+    return True
+
+
+def _finish_axes(axes: Axes, title: str, empty: str) -> None:
+    axes.set_title(title)
+    axes.set_xlabel("env frames")
+    axes.set_ylabel("training return (moving average)")
+    if axes.get_lines():
+        axes.legend(title="mean, 95% CI (±1.96·SEM); faint: each seed", loc="best")
+    else:
+        axes.text(0.5, 0.5, empty, ha="center")
+
+
 def env_figure(spec_name: str, env_id: str, runs: dict[str, Path]) -> Figure:
     """Return the figure of return_ma vs frames for one env: per family, mean and 95% CI band."""
     figure, axes = _new_axes()
@@ -112,32 +147,22 @@ def env_figure(spec_name: str, env_id: str, runs: dict[str, Path]) -> Figure:
     for family, run_dir in runs.items():
         frames, values = aligned(run_dir, "return_ma")
         most_frames = max(most_frames, _run_frames(run_dir, frames))
-        mean, lo, hi = mean_ci(values)
-        keep = np.isfinite(mean)
-        if not keep.any():
-            continue
-        color = algo_color(family)
-        for seed_values in values.T:
-            logged = np.isfinite(seed_values)
-            axes.plot(
-                frames[logged],
-                seed_values[logged],
-                color=color,
-                linewidth=SEED_LINEWIDTH,
-                alpha=SEED_ALPHA,
-                label="_seed",  # a leading underscore keeps it out of the legend
-            )
-        seeds = values.shape[1]
-        label = f"{display_name(family)} ({seeds} seed{'s' if seeds != 1 else ''})"
-        axes.plot(frames[keep], mean[keep], color=color, linewidth=1.8, label=label)
-        axes.fill_between(frames[keep], lo[keep], hi[keep], color=color, alpha=0.2, linewidth=0)
-    axes.set_title(f"{env_id} — {most_frames:,} frames")
-    axes.set_xlabel("env frames")
-    axes.set_ylabel("training return (moving average)")
-    if axes.get_lines():
-        axes.legend(title="mean, 95% CI (±1.96·SEM); faint: each seed", loc="best")
-    else:
-        axes.text(0.5, 0.5, f"no training returns logged for {spec_name}", ha="center")
+        _draw_run(axes, values, frames, algo_color(family), display_name(family))
+    _finish_axes(
+        axes, f"{env_id} — {most_frames:,} frames", f"no training returns logged for {spec_name}"
+    )
+    return figure
+
+
+def overlay_figure(title: str, runs: dict[str, Path]) -> Figure:
+    """Return the training curves of several runs of one env (labelled as the dict's keys),
+    each in its own colour: `rlpipe compare --plot`."""
+    figure, axes = _new_axes()
+    axes.xaxis.set_major_formatter(_THOUSANDS)
+    for index, (name, run_dir) in enumerate(runs.items()):
+        frames, values = aligned(run_dir, "return_ma")
+        _draw_run(axes, values, frames, OVERLAY_COLORS[index % len(OVERLAY_COLORS)], name)
+    _finish_axes(axes, title, "no training returns logged")
     return figure
 
 

@@ -31,6 +31,7 @@ class SeedResult(_Record):
     fps: float
     device: str | None = None
     torch_threads: int | None = None
+    updates: int | None = None  # gradient updates made (critic updates for SAC and CrossQ)
 
 
 class Summary(_Record):
@@ -47,6 +48,7 @@ class Summary(_Record):
     per_seed: list[SeedResult]
     cpu_core_s: float | None = None
     gpu_s: float | None = None
+    updates_per_frame: float | None = None  # gradient updates per env frame, from the runs
 
 
 def _mean_or_none(values: list[float | None]) -> float | None:
@@ -73,7 +75,7 @@ def _seed_result(where: str, result: Mapping[str, Any]) -> dict[str, Any]:
         "wall_s": float(result["wall_s"]),
         "fps": float(result["fps"]),
     }
-    for key in ("device", "torch_threads"):
+    for key in ("device", "torch_threads", "updates"):
         if result.get(key) is not None:
             seed[key] = result[key]
     return seed
@@ -127,5 +129,14 @@ def summarize(where: str, seed_results: list[Mapping[str, Any]]) -> dict[str, An
         "seeds": seeds,
         "per_seed": per_seed,
         **_compute(per_seed),
+        "updates_per_frame": _updates_per_frame(per_seed),
     }
     return json_ready(summary)
+
+
+def _updates_per_frame(per_seed: list[dict[str, Any]]) -> float | None:
+    """Gradient updates per env frame, mean over seeds, as counted by the runs; None where a
+    seed did not count them (runs from before the count)."""
+    if any("updates" not in seed for seed in per_seed):
+        return None
+    return float(np.mean([seed["updates"] / seed["frames"] for seed in per_seed]))

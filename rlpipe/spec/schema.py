@@ -148,6 +148,10 @@ class ReplayCommon(StrictModel):
     )
     precision: Precision = "fp32"
 
+    def horizons(self) -> dict[str, float]:
+        """Each schedule's name -> the frame at which it ends (none here)."""
+        return {}
+
     def check_context(self, spec: Spec) -> None:
         """Raise ValueError if these settings do not fit the rest of the spec."""
         if self.batch_size > spec.memory.capacity:
@@ -272,7 +276,15 @@ class OnPolicyCommon(StrictModel):
     )
     lr: PositiveFloat = Field(3e-4, description="Learning rate of the optimiser.")
     anneal_lr: bool = Field(
-        False, description="Decay the learning rate linearly to 0 by max_frame."
+        False, description="Decay the learning rate linearly to 0 at schedule_frames (0 after)."
+    )
+    schedule_frames: PositiveInt | None = Field(
+        None,
+        description="Env frames the learning-rate schedule is tuned for: with anneal_lr the rate "
+        "reaches 0 here (RL Zoo's n_timesteps of the entry it follows). Stated in the spec, never "
+        "the run's max_frame implicitly, so a run trained for other frames keeps its schedule. "
+        "null without anneal_lr (left out of the resolved spec).",
+        exclude_if=lambda value: value is None,
     )
     ent_coef: Annotated[Float, Field(ge=0)] = Field(0.0, description="Entropy bonus coefficient.")
     vf_coef: PositiveFloat = Field(0.5, description="Value-loss coefficient in the total loss.")
@@ -319,7 +331,28 @@ class OnPolicyCommon(StrictModel):
                 "shared_network is true, so actor and critic are one trunk: set critic equal "
                 "to actor"
             )
+        if self.anneal_lr and self.schedule_frames is None:
+            raise ValueError(
+                "anneal_lr is true: set schedule_frames, the frame at which the learning rate "
+                "reaches 0 (the frames the spec was tuned for)"
+            )
+        if not self.anneal_lr and self.schedule_frames is not None:
+            raise ValueError(
+                "schedule_frames is set, but anneal_lr is false and nothing else uses it; remove it"
+            )
         return self
+
+    def horizons(self) -> dict[str, float]:
+        """Each schedule's name -> the frame at which it ends."""
+        if self.anneal_lr and self.schedule_frames is not None:
+            return {"learning rate decays linearly to 0": float(self.schedule_frames)}
+        return {}
+
+    def learning_rate(self, frame: int) -> float:
+        """The learning rate for updates on data collected up to `frame`."""
+        if not self.anneal_lr or self.schedule_frames is None:
+            return self.lr
+        return self.lr * max(0.0, 1.0 - frame / self.schedule_frames)
 
     def check_context(self, spec: Spec) -> None:
         """Raise ValueError if these settings do not fit the rest of the spec."""
@@ -395,7 +428,13 @@ class DQNSpec(ReplayCommon):
         0.01, description="Final exploration epsilon."
     )
     exploration_fraction: Probability = Field(
-        0.1, description="Fraction of max_frame over which epsilon decays linearly to its end."
+        0.1,
+        description="Fraction of schedule_frames over which epsilon decays linearly to its end "
+        "(RL Zoo's and SB3's exploration_fraction, of the frames the spec was tuned for).",
+    )
+    schedule_frames: PositiveInt = Field(
+        description="Env frames the spec's epsilon schedule is tuned for (RL Zoo's n_timesteps "
+        "of the entry it follows); stated in the spec, never the run's max_frame implicitly."
     )
     eval_epsilon: Annotated[Float, Field(ge=0, le=1)] = Field(
         0.05,
@@ -419,6 +458,15 @@ class DQNSpec(ReplayCommon):
         if self.epsilon_end > self.epsilon_start:
             raise ValueError("epsilon_end must not be above epsilon_start")
         return self
+
+    @property
+    def exploration_frames(self) -> float:
+        """Frames over which epsilon decays from epsilon_start to epsilon_end."""
+        return self.exploration_fraction * self.schedule_frames
+
+    def horizons(self) -> dict[str, float]:
+        """Each schedule's name -> the frame at which it ends."""
+        return {"epsilon decays linearly to epsilon_end": self.exploration_frames}
 
     def check_context(self, spec: Spec) -> None:
         """Raise ValueError unless the env has discrete actions and the batch fits the buffer."""
@@ -474,6 +522,10 @@ class AtariSpec(StrictModel):
     full_action_space: bool = Field(False, description="All 18 actions instead of the game's.")
 
 
+MAX_EPISODE_STEPS = 1_000_000
+"""Longest time limit a spec may set: evaluation and replays play whole episodes."""
+
+
 class EnvSpec(StrictModel):
     """The gymnasium environment and how many frames to train on."""
 
@@ -484,8 +536,10 @@ class EnvSpec(StrictModel):
     )
     max_frame: PositiveInt = Field(description="Total env frames to train for, all envs summed.")
     normalize_obs: bool = Field(False, description="Normalise observations by running stats.")
-    max_episode_steps: PositiveInt | None = Field(
-        None, description="Override the env's time limit; null keeps the registered one."
+    max_episode_steps: Annotated[PositiveInt, Field(le=MAX_EPISODE_STEPS)] | None = Field(
+        None,
+        description="Override the env's time limit (at most 1,000,000 steps); null keeps the "
+        "registered one.",
     )
     kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra keyword arguments passed to gymnasium.make."

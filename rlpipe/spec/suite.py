@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, model_validator
 
 from rlpipe.errors import RlpipeError
-from rlpipe.spec.schema import Float, PositiveInt, StrictModel
+from rlpipe.spec.schema import Float, PositiveInt, Spec, StrictModel
 from rlpipe.spec.yaml12 import read_yaml_file
 
 DEFAULT_SUITE = Path("params/suite.yaml")
@@ -49,6 +49,13 @@ class SuiteRun(StrictModel):
         description="Train the run (each seed group) as a chain of DVC stages of this many "
         "frames each: every stage resumes the previous one's checkpoint, so that a run longer "
         "than a machine gives one stage still trains; the last stage writes the run folder.",
+    )
+
+    off_schedule: bool = Field(
+        False,
+        description="Train for other frames than the spec's schedule_frames, deliberately: the "
+        "schedules keep their horizons in frames (an annealed learning rate then stops short of "
+        "0, or sits at 0 for the rest of the run). Without it such an entry is refused.",
     )
 
     def key(self) -> str:
@@ -94,8 +101,26 @@ class Suite(StrictModel):
         return self
 
     def overrides(self, key: str) -> list[str]:
-        """The -s overrides a suite run is trained with."""
-        return [f"max_frame={self.runs[key].frames}", f"meta.seeds={self.seeds}"]
+        """The -s overrides a suite run is trained with: the run's length (env.max_frame, not the
+        pipeline's max_frame var, which may also set the frames its schedules are tuned for) and
+        the seeds."""
+        return [f"env.max_frame={self.runs[key].frames}", f"meta.seeds={self.seeds}"]
+
+    def check_schedule(self, key: str, spec: Spec) -> None:
+        """Raise RlpipeError if the entry trains the spec for other frames than its schedules
+        were tuned for (schedule_frames) without saying so (off_schedule)."""
+        run = self.runs[key]
+        tuned = getattr(spec.algorithm, "schedule_frames", None)
+        if tuned is None or tuned == run.frames or run.off_schedule:
+            return
+        horizons = "; ".join(
+            f"{name} at frame {frame:,.0f}" for name, frame in spec.algorithm.horizons().items()
+        )
+        raise RlpipeError(
+            f"runs.{key}: trains {run.frames:,} frames, but spec {run.family}/{run.spec} is tuned "
+            f"for schedule_frames {tuned:,} ({horizons}). Train {tuned:,} frames, or add "
+            "'off_schedule: true' to the entry to keep the schedules where they are, deliberately"
+        )
 
 
 def load_suite(path: Path = DEFAULT_SUITE) -> Suite:

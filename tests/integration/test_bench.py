@@ -141,12 +141,12 @@ def test_on_policy_bench_times_whole_rollouts_with_the_same_updates_on_both_side
     assert list(temp.iterdir()) == []  # no SB3-<date> log folder, no bench run folder left
 
 
-def test_on_policy_bench_without_sb3_twin_says_why(pipelines_dir):
-    args = ["bench", "a2c", "pendulum", "--frames", "10", "--vs", "sb3",
-            "--pipelines", str(pipelines_dir)]  # fmt: skip
+def test_bench_of_a_spec_the_sb3_twin_cannot_mirror_says_why(pipelines_dir):
+    args = ["bench", "dqn", "cartpole", "-s", "algorithm.double_q=true", "--frames", "10",
+            "--vs", "sb3", "--pipelines", str(pipelines_dir)]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code != 0
-    assert "--vs sb3: algorithm a2c has no Stable-Baselines3 twin" in result.output
+    assert "algorithm.double_q: SB3's DQN has no Double DQN target" in result.output
 
 
 def test_a_new_measurement_replaces_the_old_one_of_its_configuration(tmp_path):

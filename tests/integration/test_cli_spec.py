@@ -35,6 +35,20 @@ def test_spec_show_json_has_resolved_spec_and_hash(pipelines_dir):
     assert len(document["spec_hash"]) == 64
 
 
+def test_spec_show_prints_where_each_schedule_ends(pipelines_dir):
+    result = invoke("spec", "show", "a2c", "pendulum", "-s", "env.max_frame=3e5",
+                    pipelines=pipelines_dir)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "schedules (300,000 frames trained):" in result.output
+    assert "learning rate decays linearly to 0 at frame 1,000,000" in result.output
+    assert "(after this run ends: 30% of it runs)" in result.output
+    document = json.loads(invoke("spec", "show", "dqn", "cartpole", "--json",
+                                 pipelines=pipelines_dir).stdout)  # fmt: skip
+    assert document["horizons"] == {"epsilon decays linearly to epsilon_end": 8000.0}
+    crossq = invoke("spec", "show", "crossq", "hopper", pipelines=pipelines_dir)
+    assert "schedules: none depends on the number of frames" in crossq.output
+
+
 def test_spec_check_passes_on_the_repo(pipelines_dir):
     result = invoke("spec", "check", pipelines=pipelines_dir)
     assert result.exit_code == 0, result.output

@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 
-import rlpipe.loops.evaluate
+import rlpipe.evaluation
 from rlpipe.algos.registry import build_agent
 from rlpipe.envs import env_shapes, make_vec_env
-from rlpipe.loops.evaluate import EVAL_ENVS_AT_ONCE, evaluate_run
+from rlpipe.evaluation import EVAL_ENVS_AT_ONCE, evaluate_run
 from rlpipe.rundir import RunFolder
 from rlpipe.spec import resolve_spec
 
@@ -38,12 +38,12 @@ def test_many_episodes_run_in_batches_with_the_result_of_one_batch(run_dir, monk
         sizes.append(num_envs)
         return make_vec_env(env, seed, num_envs, training, **kwargs)
 
-    monkeypatch.setattr(rlpipe.loops.evaluate, "make_vec_env", recording)
+    monkeypatch.setattr(rlpipe.evaluation, "make_vec_env", recording)
     batched = evaluate_run(run_dir, episodes=EPISODES)
     assert sizes == [EVAL_ENVS_AT_ONCE, 3]
     assert json.loads((run_dir.path / "eval.json").read_text())["episodes_per_seed"] == EPISODES
 
-    monkeypatch.setattr(rlpipe.loops.evaluate, "EVAL_ENVS_AT_ONCE", EPISODES)
+    monkeypatch.setattr(rlpipe.evaluation, "EVAL_ENVS_AT_ONCE", EPISODES)
     at_once = evaluate_run(run_dir, episodes=EPISODES)
     assert sizes[2:] == [EPISODES]
     assert batched["return_mean"] == pytest.approx(at_once["return_mean"], rel=1e-9)

@@ -100,6 +100,32 @@ def test_ppo_peer_logs_between_whole_rollouts(pipelines_dir, tmp_path):
         "stable-baselines3"
     )
 
+    # 20 epochs x one 256-sample minibatch per rollout, 2 rollouts: counted in minibatches.
+    assert summary.per_seed[0].updates == 40
+
+
+@pytest.mark.parametrize(
+    "family,spec,overrides,updates",
+    [
+        # DQN: one update every 2 frames after 1000 random frames.
+        ("dqn", "cartpole", ["env.max_frame=1400", "algorithm.learning_starts=1000"], 200),
+        # A2C: one update per rollout of 8 envs x 8 steps.
+        ("a2c", "pendulum", ["env.max_frame=640"], 10),
+    ],
+)
+def test_dqn_and_a2c_peers_train_into_run_folders(
+    pipelines_dir, tmp_path, family, spec, overrides, updates
+):
+    extra = ["seeds=1", "meta.log_interval=320", "meta.eval_interval=640", "meta.eval_episodes=2"]
+    resolved = resolve_spec(family, spec, [*overrides, *extra], pipelines_dir)
+    run_dir, summary = train_run(
+        resolved, TrainOptions(device="cpu", out=tmp_path / "run", peer="sb3")
+    )
+    assert summary.per_seed[0].updates == updates
+    assert summary.eval_return is not None
+    peer = json.loads((run_dir / "provenance.json").read_text())["peer"]
+    assert peer["implementation"] == f"stable_baselines3:{family.upper()}"
+
 
 def test_a_spec_the_peer_cannot_mirror_stops_before_the_run_folder_is_made(pipelines_dir, tmp_path):
     out = tmp_path / "run"

@@ -68,6 +68,8 @@ def test_train_writes_the_run_folder(pipelines_dir, tmp_path):
     assert summary["score"] == pytest.approx(sum(per_seed) / 2)
     assert summary["score_ci95"][0] <= summary["score"] <= summary["score_ci95"][1]
     assert summary["frames"] == 1000 and summary["seeds"] == [0, 1]
+    # One critic update per frame after the 200 random frames, counted by the agent.
+    assert [s["updates"] for s in summary["per_seed"]] == [800, 800]
 
 
 def test_same_spec_and_seed_give_identical_metrics(pipelines_dir, tmp_path):

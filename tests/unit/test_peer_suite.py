@@ -15,7 +15,7 @@ from rlpipe.peers.mirror import version_pins
 from rlpipe.report.benchmarks import build_rows, parse_markdown_rows, render_markdown
 from rlpipe.spec import load_suite, resolve_spec
 from rlpipe.spec.suite import SuiteRun
-from rlpipe.stages import PEER_ROOTS, TRAIN_ROOTS, code_deps, render_dvc_yaml
+from rlpipe.stages import PEER_EVAL_ROOTS, PEER_ROOTS, TRAIN_ROOTS, code_deps, render_dvc_yaml
 from tests.conftest import REPO
 from tests.fixtures import make_run
 
@@ -68,7 +68,7 @@ def test_a_peer_stage_trains_the_twin_with_the_installed_versions_in_its_command
     assert "--peer-version sb3-contrib==" in pins and "--peer-version stable-baselines3==" in pins
     peer = stages["train-crossq-pendulum-sb3"]
     assert peer["cmd"] == (
-        "rlpipe train crossq pendulum -s max_frame=1000 -s meta.seeds=2 --device cpu --peer sb3 "
+        "rlpipe train crossq pendulum -s env.max_frame=1000 -s meta.seeds=2 --device cpu --peer sb3 "
         f"{pins} --out runs/crossq-pendulum-sb3 --artifacts artifacts/crossq-pendulum-sb3 "
         "--overwrite --quiet"
     )
@@ -77,7 +77,12 @@ def test_a_peer_stage_trains_the_twin_with_the_installed_versions_in_its_command
     assert stages["train-crossq-pendulum"]["deps"] == code_deps(*TRAIN_ROOTS, "rlpipe.algos.crossq")
     assert "--peer" not in stages["train-crossq-pendulum"]["cmd"]
     evaluation = stages["eval-crossq-pendulum-sb3"]
-    assert evaluation["deps"][: len(peer["deps"])] == peer["deps"]
+    # The peer evaluator and what it imports (the twin's builder), not the training loop.
+    evaluator = code_deps(*PEER_EVAL_ROOTS)
+    assert evaluation["deps"][: len(evaluator)] == evaluator
+    assert (
+        "rlpipe/peers/evaluate.py" in evaluator and "rlpipe/peers/evaluate.py" not in peer["deps"]
+    )
 
 
 def test_a_peer_entry_split_into_seed_groups_gets_a_stage_per_group(tmp_path):

@@ -3,6 +3,7 @@ setting it cannot mirror an error naming the spec field."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -158,6 +159,7 @@ PPO = [
     "algorithm.num_epochs=3", "algorithm.gamma=0.95", "algorithm.gae_lambda=0.9",
     "algorithm.clip_coef=0.3", "algorithm.ent_coef=0.01", "algorithm.vf_coef=0.8",
     "algorithm.max_grad_norm=0.7", "algorithm.lr=1e-3", "algorithm.anneal_lr=true",
+    "algorithm.schedule_frames=1280",
     "algorithm.normalize_advantage=false", "algorithm.log_std_init=-0.5",
     "env.normalize_obs=true", "algorithm.normalize_reward=true",
     "algorithm.actor.hidden=[32, 16]", "algorithm.actor.activation=relu",
@@ -171,7 +173,7 @@ def test_ppo_twin_has_the_specs_settings_read_back_from_the_sb3_model():
     assert (model.n_steps, model.n_envs, model.batch_size, model.n_epochs) == (64, 2, 32, 3)
     assert (model.gamma, model.gae_lambda, model.ent_coef) == (0.95, 0.9, 0.01)
     assert model.clip_range(0.5) == 0.3 and model.clip_range_vf is None
-    assert model.vf_coef == pytest.approx(0.4)  # rlpipe's loss is 0.5 x vf_coef x MSE
+    assert model.vf_coef == 0.8  # both value terms are vf_coef x MSE
     assert model.max_grad_norm == 0.7 and model.normalize_advantage is False
     assert model.target_kl is None
     policy = model.policy
@@ -193,9 +195,79 @@ def test_ppo_twin_trains_every_rollout_at_the_learning_rate_rlpipe_gives_it():
     envs.close()
     rollout, max_frame = 64 * 2, 1280
     for k in range(max_frame // rollout):
-        rlpipe_lr = agent.set_learning_rate(1 - k * rollout / max_frame).item()
+        rlpipe_lr = agent.set_learning_rate(k * rollout).item()
         # SB3 reads the schedule once the rollout is collected: progress 1 - (k+1) R / T
         assert model.lr_schedule(1 - (k + 1) * rollout / max_frame) == pytest.approx(rlpipe_lr)
+
+
+def test_twins_schedule_keeps_schedule_frames_when_the_run_is_shorter():
+    # Tuned for 2560 frames, trained 1280: the last rollout trains at 1 - 1152/2560 of the lr.
+    spec = spec_of("ppo", "pendulum", *PPO, "algorithm.schedule_frames=2560")
+    model, _ = twin_of(spec)
+    assert model.lr_schedule(0.0) == pytest.approx(1e-3 * (1 - 1152 / 2560))
+
+
+DQN = [
+    "env.max_frame=2000", "algorithm.batch_size=16", "algorithm.learning_starts=100",
+    "algorithm.utd=0.5", "algorithm.lr=1e-3", "algorithm.adam_eps=1e-6", "algorithm.tau=0.5",
+    "algorithm.target_update_interval=20", "algorithm.gamma=0.9", "algorithm.max_grad_norm=5",
+    "algorithm.epsilon_start=0.9", "algorithm.epsilon_end=0.1", "algorithm.exploration_fraction=0.5",
+    "algorithm.q_net.hidden=[32, 16]", "algorithm.q_net.activation=tanh", "memory.capacity=1500",
+]  # fmt: skip
+
+
+def test_dqn_twin_has_the_specs_settings_read_back_from_the_sb3_model():
+    spec = spec_of("dqn", "cartpole", *DQN)  # schedule_frames 5e4: epsilon over 25,000 frames
+    model, _ = twin_of(spec)
+    assert (model.batch_size, model.learning_starts, model.buffer_size) == (16, 100, 1500)
+    assert (model.train_freq.frequency, model.gradient_steps) == (2, 1)
+    assert (model.tau, model.gamma, model.max_grad_norm) == (0.5, 0.9, 5)
+    assert model.target_update_interval == 40  # 20 updates at one update per 2 frames
+    assert model.exploration_schedule(1.0) == pytest.approx(0.9)
+    # SB3's schedule runs over a fraction of the 2000-frame run: 25,000 / 2000 of it.
+    assert model.exploration_schedule(0.0) == pytest.approx(0.9 - 0.8 * 2000 / 25_000)
+    assert linear_widths(model.q_net) == [32, 16, 2]
+    assert isinstance(model.q_net.q_net[1], torch.nn.Tanh)
+    assert model.policy.optimizer.param_groups[0]["eps"] == 1e-6
+    assert model.policy.optimizer.param_groups[0]["lr"] == 1e-3
+
+
+def test_dqn_twin_evaluates_epsilon_greedily_as_rlpipes_dqn():
+    from rlpipe.peers.train import TwinAgent
+
+    spec = spec_of("dqn", "cartpole", *DQN, "algorithm.eval_epsilon=0.5")
+    model, env = twin_of(spec)
+    agent = TwinAgent(model, env, spec, seed=3)
+    obs = np.zeros((4000, 4), dtype=np.float32)
+    greedy = model.predict(obs, deterministic=True)[0]
+    actions = agent.act(obs, deterministic=True)
+    # Half the actions are random, and half of those differ from the greedy one.
+    assert (actions != greedy).mean() == pytest.approx(0.25, abs=0.03)
+
+
+A2C = [
+    "env.max_frame=640", "env.num_envs=4", "algorithm.num_steps=8", "algorithm.gamma=0.95",
+    "algorithm.gae_lambda=0.9", "algorithm.ent_coef=0.01", "algorithm.vf_coef=0.4",
+    "algorithm.max_grad_norm=0.7", "algorithm.optimizer_eps=1e-4", "algorithm.ortho_init=false",
+    "algorithm.normalize_advantage=true",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("optimizer", ["rmsprop", "adam"])
+def test_a2c_twin_has_the_specs_settings_read_back_from_the_sb3_model(optimizer):
+    spec = spec_of("a2c", "pendulum", *A2C, f"algorithm.optimizer={optimizer}")
+    model, _ = twin_of(spec)
+    assert (model.n_steps, model.n_envs, model.gamma, model.gae_lambda) == (8, 4, 0.95, 0.9)
+    assert (model.ent_coef, model.vf_coef, model.max_grad_norm) == (0.01, 0.4, 0.7)
+    assert model.normalize_advantage is True and not model.policy.ortho_init
+    group = model.policy.optimizer.param_groups[0]
+    assert group["eps"] == 1e-4
+    kind = torch.optim.RMSprop if optimizer == "rmsprop" else torch.optim.Adam
+    assert isinstance(model.policy.optimizer, kind)
+    if optimizer == "rmsprop":
+        assert group["alpha"] == 0.99
+    # lin_7e-4 over schedule_frames 1e6, of which this run trains 640 frames.
+    assert model.lr_schedule(0.0) == pytest.approx(7e-4 * (1 - (640 - 32) / 1e6))
 
 
 def test_ppo_without_gradient_clipping_is_an_infinite_clip_norm_and_without_annealing_constant():
@@ -243,8 +315,18 @@ def test_every_algorithm_with_a_peer_in_the_registry_has_a_twin():
             "env.max_frame 5000 is not a whole number of rollouts",
         ),
         ("ppo", "breakout", [], "env.atari"),
-        ("dqn", "cartpole", [], "algorithm dqn has no Stable-Baselines3 twin"),
-        ("a2c", "cartpole", [], "algorithm a2c has no Stable-Baselines3 twin"),
+        ("dqn", "cartpole", ["algorithm.double_q=true"], "algorithm.double_q"),
+        ("dqn", "cartpole", ["algorithm.loss=mse"], "algorithm.loss mse"),
+        ("dqn", "cartpole", ["algorithm.q_net.norm=layer"], "algorithm.q_net.norm"),
+        ("dqn", "cartpole", ["algorithm.utd=0.3"], "algorithm.utd 0.3"),
+        (
+            "dqn",
+            "cartpole",
+            ["algorithm.utd=2", "algorithm.target_update_interval=3"],
+            "algorithm.target_update_interval 3",
+        ),
+        ("a2c", "cartpole", ["algorithm.shared_network=true"], "algorithm.shared_network"),
+        ("a2c", "pendulum", ["env.max_frame=1000"], "not a whole number of rollouts"),
     ],
 )
 def test_a_setting_the_twin_cannot_mirror_is_named(family, spec, overrides, field):
@@ -255,6 +337,9 @@ def test_the_suites_specs_that_the_twin_mirrors_have_no_complaint():
     assert sb3_unsupported(spec_of("crossq", "hopper")) is None
     assert sb3_unsupported(spec_of("sac", "pendulum")) is None
     assert sb3_unsupported(spec_of("ppo", "pendulum", "max_frame=4096")) is None
+    assert sb3_unsupported(spec_of("dqn", "cartpole")) is None
+    assert sb3_unsupported(spec_of("dqn", "lunarlander")) is None
+    assert sb3_unsupported(spec_of("a2c", "pendulum", "env.max_frame=299968")) is None
 
 
 def test_versions_are_those_of_the_libraries_that_train_the_twin():

@@ -179,3 +179,29 @@ def test_stage_frames_must_split_an_own_run(tmp_path, entry, message):
     )
     with pytest.raises(RlpipeError, match=message):
         load_suite(suite_path)
+
+
+def test_a_row_trained_off_its_specs_schedule_is_refused_unless_the_suite_says_so(tmp_path):
+    suite_path = make_suite_file(tmp_path / "suite.yaml", runs=[("dqn", "cartpole", 200000)])
+    with pytest.raises(RlpipeError) as error:
+        render_dvc_yaml(load_suite(suite_path), suite_path, REPO / "pipelines")
+    message = str(error.value)
+    assert "runs.dqn-cartpole: trains 200,000 frames" in message
+    assert "tuned for schedule_frames 50,000" in message
+    assert "epsilon decays linearly to epsilon_end at frame 8,000" in message
+    assert "'off_schedule: true'" in message
+    suite_path.write_text(
+        suite_path.read_text().replace("frames: 200000}", "frames: 200000, off_schedule: true}")
+    )
+    dvc = yaml.safe_load(render_dvc_yaml(load_suite(suite_path), suite_path, REPO / "pipelines"))
+    command = dvc["stages"]["train-dqn-cartpole"]["cmd"]
+    assert "-s env.max_frame=200000 " in command  # the run's length, not the schedule's var
+
+
+def test_a_row_at_its_schedules_frames_or_without_schedules_needs_no_flag(tmp_path):
+    runs = [("dqn", "cartpole", 50000), ("crossq", "pendulum", 1000), ("ppo", "pendulum", 4096)]
+    suite_path = make_suite_file(tmp_path / "suite.yaml", runs=runs)
+    stages = yaml.safe_load(render_dvc_yaml(load_suite(suite_path), suite_path, REPO / "pipelines"))
+    assert {"train-dqn-cartpole", "train-crossq-pendulum", "train-ppo-pendulum"} <= set(
+        stages["stages"]
+    )
