@@ -32,11 +32,19 @@ def add_record(reports_dir: Path, record: dict[str, Any]) -> Path:
     """Store a record (replacing its configuration's old one) and re-render SPEED.md."""
     records = [r for r in read_records(reports_dir) if r["key"] != record["key"]]
     records = sorted([*records, record], key=lambda r: r["key"])
+    text = render(records)  # before writing anything: the two files always agree
     reports_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(reports_dir / SPEED_JSON, {"records": records})
     path = reports_dir / SPEED_MD
-    atomic_write_text(path, render(records))
+    atomic_write_text(path, text)
     return path
+
+
+def _net_cell(hidden: list[int] | None) -> str:
+    """Hidden widths as 256x256; "CNN" for a Nature CNN with no hidden layers after it."""
+    if hidden is None:
+        return "–"
+    return "x".join(map(str, hidden)) or "CNN"
 
 
 def command_of(record: dict[str, Any]) -> str:
@@ -95,7 +103,7 @@ def render(records: list[dict[str, Any]]) -> str:
         device = r["machine"]["gpu"] or f"cpu, {r['machine']['threads']} threads"
         memory = f"{ours['peak_host_mb']:,.0f} / " + (f"{sb3['peak_host_mb']:,.0f}" if sb3 else "–")
         lines.append(
-            f"| {config} | {r['env']} | {'x'.join(map(str, r['critic']))} | {device} "
+            f"| {config} | {r['env']} | {_net_cell(r['critic'])} | {device} "
             f"| {'yes' if r['window']['compile'] else 'no'} | {_cell(ours['env_fps'])} "
             f"| {_cell(sb3['env_fps'] if sb3 else None)} | {_cell(ours['ms_per_update'], 2)} "
             f"| {_cell(sb3['ms_per_update'] if sb3 else None, 2)} "
