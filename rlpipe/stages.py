@@ -292,6 +292,7 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
             *([REPLAYS_DIR] if suite.replays else []),
             suite_file,
             "references/slm_lab_v5.2.csv",
+            "references/rl_zoo_benchmark.csv",
             RANDOM_SCORES_FILE,
         ],
         "outs": [
@@ -329,9 +330,31 @@ def render_dvc_yaml(
     suite: Suite, suite_path: Path = DEFAULT_SUITE, pipelines: Path = Path("pipelines")
 ) -> str:
     """The text of dvc.yaml for a suite."""
-    document = {"stages": dvc_stages(suite, suite_path, pipelines)}
+    document = {
+        "stages": dvc_stages(suite, suite_path, pipelines),
+        "metrics": [_posix(run_folder(key).summary_file) for key in suite.runs],
+        "plots": dvc_plots(suite, pipelines),
+    }
     body = yaml.safe_dump(document, sort_keys=False, width=100, default_flow_style=False)
     return HEADER.format(suite=Path(suite_path).as_posix()) + body
+
+
+def dvc_plots(suite: Suite, pipelines: Path = Path("pipelines")) -> list[dict[str, Any]]:
+    """DVC's top-level plots of a suite: per env, every seed's training-return curve of each of
+    its runs (metrics.csv, frame vs return_ma), for `dvc plots show` and `dvc plots diff`."""
+    plots = []
+    for spec_name, env in suite.envs.items():
+        curves = {
+            _posix(run_folder(key).seed(seed).metrics): "return_ma"
+            for key, run in suite.runs.items()
+            if run.spec == spec_name
+            for seed in _seed_list(suite, key, pipelines)
+        }
+        if curves:
+            plots.append({spec_name: {"title": env.id, "template": "linear", "x": "frame",
+                                      "x_label": "env frames", "y_label": "training return "
+                                      "(moving average)", "y": curves}})  # fmt: skip
+    return plots
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ class Comparison:
             "overrides": list(self.resolved.overrides),
             "spec_hash": self.resolved.spec_hash,
             "actor": _hidden(algo, "actor"),
-            "critic": _hidden(algo, "q_net" if algo.name == "dqn" else "critic"),
+            "critic": _hidden(algo, "critic" if hasattr(algo, "critic") else "q_net"),
             "batch_size": getattr(algo, "batch_size", None),  # A2C: none (whole rollouts)
             "utd": getattr(algo, "utd", None),  # on-policy: none
             "window": self.window.__dict__,

@@ -25,6 +25,8 @@ from rlpipe.report.benchmarks import (
     read_data_digest,
 )
 from rlpipe.report.notes import BUDGETS_BULLET, checked_notes_lines
+from rlpipe.report.parity import HEADING as PARITY_HEADING
+from rlpipe.report.parity import parity_lines
 from rlpipe.report.replays import GIF_MAGIC, is_replay_image, parse_replay_rows, replay_path
 from rlpipe.rundir import RunFolder
 from rlpipe.spec import DEFAULT_SUITE, Suite, resolve_spec, spec_hash
@@ -32,14 +34,18 @@ from rlpipe.spec import DEFAULT_SUITE, Suite, resolve_spec, spec_hash
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NUMBER_COLUMNS = (
     "Score (95% CI)",
+    "Eval",
     "Frames to target",
     "Frames",
+    "Updates/frame",
     "FPS",
     "Compute",
     "Device",
     "Spec",
     "Env",
     "Algorithm",
+    "SLM-Lab v5.2",
+    "RL Zoo",
 )
 STATUS_COLUMNS = ("Status", "Target")
 _RUN_CELL = re.compile(r"^\[runs/(?P<key>[^\]]+)\]\((?P<link>[^)]+)\)$")
@@ -47,10 +53,11 @@ _PLOT_CELL = re.compile(r"\((?P<path>[^)]+)\)")
 _IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<path>[^)]+)\)")
 DATA_FIELDS = (
     "run", "family", "spec", "env", "category", "target", "status", "score", "ci95", "iqm",
-    "eval_return", "frames", "fps", "device", "spec_hash", "link", "plot",
+    "eval_return", "frames", "updates_per_frame", "fps", "device", "spec_hash", "link", "plot",
+    "slm_lab", "slm_lab_frames", "rl_zoo", "parity",
 )  # fmt: skip
-"""benchmarks.json fields audited: the table's own cells and the run's numbers (the suite budget
-has its own check, over-budget; the SLM-Lab reference is not rlpipe's number)."""
+"""benchmarks.json fields audited: the table's own cells, the run's numbers, the references
+beside them and the parity comparison (the suite budget has its own check, over-budget)."""
 
 # One code per kind of drift, as listed in `rlpipe audit --help`.
 CHECKS = {
@@ -58,8 +65,9 @@ CHECKS = {
     "missing-plot": "a plot is missing or not a PNG",
     "wrong-link": "a run link to another run, a plot link to another env's plot, or a Hub link "
     "outside the suite's repo on the configured endpoint",
-    "number-mismatch": "a published score, CI, frames to target, frames, fps, compute, device, "
-    "hash, aggregate or note differs from what the runs give",
+    "number-mismatch": "a published score, CI, eval return, frames to target, frames, updates per "
+    "frame, fps, compute, device, hash, reference, parity comparison, aggregate or note differs "
+    "from what the runs (and references/) give",
     "data-mismatch": "benchmarks.json is missing, damaged, not the one BENCHMARKS.md was written "
     "with, or disagrees with the table or the runs",
     "status-mismatch": "a status does not follow from the run's score and the suite target",
@@ -177,6 +185,7 @@ def audit(
         aggregate = suite_aggregate(suite, paths.runs, paths.random_scores)
         findings += _check_aggregate(report_text, aggregate.rows)
         findings += _check_notes(report_text, checked_notes_lines(rows, aggregate))
+        findings += _check_parity(report_text, rows)
     findings += _check_replays(report_text, suite, rows, paths.reports)
     for image in _IMAGE.finditer(report_text):
         if is_replay_image(image["path"]):
@@ -217,6 +226,30 @@ def _check_aggregate(report: str, derived: list[dict]) -> list[Finding]:
                     )
                 )
     return findings
+
+
+def _check_parity(report: str, rows: list[dict]) -> list[Finding]:
+    """The Parity section, line by line, as the runs give it."""
+    expected = parity_lines(rows)
+    lines = report.splitlines()
+    if PARITY_HEADING not in lines:
+        missing = "the report has no Parity section"
+        return [Finding("number-mismatch", "parity", missing)] if expected else []
+    start = lines.index(PARITY_HEADING)
+    after = [i for i, line in enumerate(lines) if i > start and line.startswith("## ")]
+    section = lines[start : after[0] if after else len(lines)]
+    while section and not section[-1].strip():
+        section.pop()
+    if section == expected:
+        return []
+    first = next(
+        (i for i, (a, b) in enumerate(zip(section, expected, strict=False)) if a != b),
+        min(len(section), len(expected)),
+    )
+    found = section[first] if first < len(section) else None
+    wanted = expected[first] if first < len(expected) else None
+    message = f"Parity line {first + 1}: report says {found!r}, the runs give {wanted!r}"
+    return [Finding("number-mismatch", "parity", message)]
 
 
 def _check_notes(report: str, expected: list[str]) -> list[Finding]:

@@ -28,12 +28,14 @@ from rlpipe.report.aggregate import (
 )
 from rlpipe.report.efficiency import frames_to_target, mean_reached
 from rlpipe.report.notes import DEFAULT_SCORE_WINDOW, NOTES_HEADING, notes_lines
+from rlpipe.report.parity import parity_lines, parity_result
 from rlpipe.report.replays import replay_lines
 from rlpipe.rundir import RunFolder, atomic_write_json, atomic_write_text
 from rlpipe.spec.suite import CATEGORIES, DEFAULT_SUITE, Suite, SuiteEnv, SuiteRun
 from rlpipe.watch.video import SHORT_REPLAY_STEPS
 
 REFERENCES = Path("references/slm_lab_v5.2.csv")
+RL_ZOO = Path("references/rl_zoo_benchmark.csv")
 REPORT_FILE = "BENCHMARKS.md"
 DATA_FILE = "benchmarks.json"
 TORCH_CPU_PIN = "torch==2.13.0"
@@ -43,16 +45,19 @@ COLUMNS = (
     "Env",
     "Algorithm",
     "Score (95% CI)",
+    "Eval",
     "Status",
     "Target",
     "Frames to target",
     "Frames",
+    "Updates/frame",
     "FPS",
     "Compute",
     "Device",
     "Spec",
     "Run",
     "SLM-Lab v5.2",
+    "RL Zoo",
     "Plot",
 )
 CATEGORY_TITLES = {"classic": "Classic", "box2d": "Box2D", "mujoco": "MuJoCo", "atari": "Atari"}
@@ -124,6 +129,35 @@ def read_references(path: Path = REFERENCES) -> dict[tuple[str, str], tuple[floa
     return references
 
 
+def _csv_records(path: Path) -> list[dict[str, str]]:
+    """The records of a references CSV (comment lines skipped); [] if the file is absent."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    return list(csv.DictReader(lines))
+
+
+def read_rl_zoo(path: Path = RL_ZOO) -> dict[tuple[str, str], dict[str, Any]]:
+    """{(env id, family): RL Zoo's published mean, std, timesteps and env version} from
+    references/rl_zoo_benchmark.csv; {} if absent."""
+    references: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in _csv_records(path):
+        missing = [c for c in ("algorithm", "env", "rl_zoo_env") if not record.get(c)]
+        mean, std = _number(record, "mean_reward", path), _number(record, "std_reward", path)
+        steps = _number(record, "n_timesteps", path)
+        if missing or mean is None or std is None or steps is None:
+            raise RlpipeError(f"{path}: a row lacks {missing or 'a number'}; restore it from git")
+        references[(record["env"], record["algorithm"])] = {
+            "mean": mean,
+            "std": std,
+            "timesteps": int(steps),
+            "env": record["rl_zoo_env"],
+        }
+    return references
+
+
 def _relative(path: Path, start: Path) -> str:
     """Return `path` relative to `start` in POSIX form (e.g. ../runs/crossq-cartpole)."""
     return Path(os.path.relpath(path, start)).as_posix()
@@ -155,6 +189,7 @@ def _run_row(
             "frames_to_target": None,
             "frames_to_target_per_seed": None,
             "frames": None,
+            "updates_per_frame": None,
             "fps": None,
             "cpu_core_s": None,
             "gpu_s": None,
@@ -175,6 +210,7 @@ def _run_row(
         "frames_to_target": mean_reached(per_seed),
         "frames_to_target_per_seed": per_seed,
         "frames": summary.frames,
+        "updates_per_frame": summary.updates_per_frame,
         "fps": summary.fps,
         "cpu_core_s": summary.cpu_core_s,
         "gpu_s": summary.gpu_s,
@@ -201,6 +237,7 @@ def build_rows(
     hub_links: dict[str, str] | None = None,
     references: Path = REFERENCES,
     reports_dir: Path = Path("reports"),
+    rl_zoo: Path = RL_ZOO,
 ) -> list[dict[str, Any]]:
     """Return one row per suite run, by category, then env order, then run order in the suite.
 
@@ -210,6 +247,7 @@ def build_rows(
     """
     links = hub_links or {}
     slm_lab = read_references(references)
+    zoo = read_rl_zoo(rl_zoo)
     rows = []
     for category in CATEGORIES:
         for spec_name, env in suite.envs.items():
@@ -233,8 +271,11 @@ def build_rows(
                     "plot": _relative(Path(plots_dir) / f"{spec_name}.png", reports_dir),
                     "slm_lab": None if reference is None else reference[0],
                     "slm_lab_frames": None if reference is None else reference[1],
+                    "rl_zoo": zoo.get((env.id, run.family)),
                 }
-                rows.append(_run_row(key, run, env, run_dir, base))
+                row = _run_row(key, run, env, run_dir, base)
+                row["parity"] = parity_result(key, suite, runs_root) if run.peer else None
+                rows.append(row)
     return rows
 
 
@@ -277,6 +318,20 @@ def _reference_cell(row: Mapping[str, Any]) -> str:
     return f"{_one_decimal(score)} ({frames:,} frames)"
 
 
+def _rl_zoo_cell(row: Mapping[str, Any]) -> str:
+    """Return RL Zoo's result as "mean ± std (steps, its env id if not ours)", "—" if none."""
+    zoo = row.get("rl_zoo")
+    if not zoo:
+        return EMPTY_CELL
+    version = "" if zoo["env"] == row["env"] else f", {zoo['env']}"
+    return f"{zoo['mean']:.1f} ± {zoo['std']:.1f} ({zoo['timesteps']:,} steps{version})"
+
+
+def _optional(value: float | None, form: str) -> str:
+    """Return value formatted, "—" for None."""
+    return EMPTY_CELL if value is None else format(value, form)
+
+
 def _frames_to_target_cell(row: Mapping[str, Any]) -> str:
     """Return "mean frames (reached/seeds)", e.g. "31,000 (3/4)" or "— (0/4)"; "—" without a run."""
     per_seed = row.get("frames_to_target_per_seed")
@@ -308,16 +363,19 @@ def format_cells(row: Mapping[str, Any]) -> dict[str, str]:
         "Env": row["env"],
         "Algorithm": display_name(row["family"]) + (f" ({row['peer']})" if row.get("peer") else ""),
         "Score (95% CI)": _score_cell(row),
+        "Eval": _optional(row.get("eval_return"), ".1f"),
         "Status": STATUS_CELLS.get(row["status"], row["status"]),
         "Target": _up_to_one_decimal(row["target"]),
         "Frames to target": _frames_to_target_cell(row),
         "Frames": EMPTY_CELL if frames is None else f"{int(frames):,}",
+        "Updates/frame": _optional(row.get("updates_per_frame"), ".3g"),
         "FPS": EMPTY_CELL if fps is None else f"{fps:,.0f}",
         "Compute": _compute_cell(row),
         "Device": row.get("device") or EMPTY_CELL,
         "Spec": EMPTY_CELL if not spec_hash else f"`{spec_hash[:12]}`",
         "Run": f"[runs/{row['run']}]({row['link']})",
         "SLM-Lab v5.2": _reference_cell(row),
+        "RL Zoo": _rl_zoo_cell(row),
         "Plot": f"[plot]({row['plot']})",
     }
     return {column: _cell(str(cells[column])) for column in COLUMNS}
@@ -440,6 +498,8 @@ def render_markdown(
         in_category = [row for row in rows if row["category"] == category]
         if in_category:
             lines += ["", *_section(category, in_category)]
+    if parity := parity_lines(rows):
+        lines += ["", *parity]
     if suite.replays:
         cells = {row["run"]: format_cells(row) for row in rows}
         lines += ["", *replay_lines(rows, cells, SHORT_REPLAY_STEPS)]

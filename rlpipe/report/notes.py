@@ -159,7 +159,18 @@ def checked_notes_lines(rows: list[Mapping[str, Any]], aggregate: Aggregate) -> 
         "and the mean of the two Q estimates.",
         "- **Parity rows** (an Algorithm with a library in brackets) are the same spec trained "
         "by that library's own implementation (`rlpipe train --peer`), with the same frames, "
-        "seeds, score and evaluation protocol; the aggregate leaves them out.",
+        "seeds, score and evaluation protocol; the aggregate leaves them out. The Parity section "
+        "compares each with rlpipe's row (`rlpipe compare`).",
+        "- **RL Zoo** (references/rl_zoo_benchmark.csv, from RL Zoo's benchmark.md) is one "
+        "trained agent's deterministic evaluation, mean ± std over its evaluation episodes, "
+        "after the timesteps shown, on the env version shown where it is not ours (gym -v2/-v3 "
+        "MuJoCo and Box2D, NoFrameskip-v4 Atari): it compares with the Eval column, a mean over "
+        "seeds, not with the score. SLM-Lab's column compares with the score.",
+        "- **Updates/frame**: gradient updates per env frame, as the runs counted them (each "
+        "seed's updates over its frames, mean over seeds): critic updates for SAC and CrossQ, "
+        "Q-network updates for DQN, minibatch steps for PPO, one per rollout for A2C. CrossQ's "
+        "paper makes one per frame; SLM-Lab's CrossQ makes one per 16 frames (16 vector envs, "
+        "one update per vector step).",
         f"- **Frames to target**: per seed, the first logged frame (a row of its {METRICS_FILE}, "
         "every `meta.log_interval` frames) at which its training moving average `return_ma` "
         "was at or above the env's target; the cell is the mean over the seeds that reached it "

@@ -51,7 +51,31 @@ def test_the_parity_stage_makes_a_row_beside_rlpipes_and_the_audit_passes(projec
     assert f"| {label} |" in line
     assert (project / f"evals/{PEER}.json").is_file()
     assert f"train-{PEER}:" in (project / "dvc.lock").read_text()
+    parity = next(
+        line for line in report.splitlines() if line.startswith("| Pendulum-v1 | CrossQ | runs/")
+    )
+    assert f"| runs/crossq-pendulum | runs/{PEER} ({peer_row['peer']}) |" in parity
+    assert peer_row["parity"]["rlpipe_run"] == "crossq-pendulum"
     assert audit_checks(project) == []
+
+
+def test_a_tampered_parity_comparison_is_a_finding(project):
+    report = project / "reports/BENCHMARKS.md"
+    text = report.read_text()
+    line = next(
+        line for line in text.splitlines() if line.startswith("| Pendulum-v1 | CrossQ | runs/")
+    )
+    cells = line.split(" | ")
+    cells[6] = "0.42 [0.40, 0.44]"  # P(rlpipe > peer): with one seed each it is 0, 0.5 or 1
+    try:
+        report.write_text(text.replace(line, " | ".join(cells)))
+        result = run(project, "rlpipe", "audit", "--json", check=False)
+        findings = json.loads(result.stdout)["findings"]
+        assert [(f["check"], f["row"]) for f in findings if f["row"] == "parity"] == [
+            ("number-mismatch", "parity")
+        ]
+    finally:
+        restore(project)
 
 
 def test_rlpipes_algorithm_code_leaves_the_peer_stage_clean_the_twins_code_does_not(project):

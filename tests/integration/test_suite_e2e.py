@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from rlpipe.rundir import read_rows
 from tests.suite_project import init_project, run
 
 FIRST_GROUP = "train-sac-pendulum-seeds-0"
@@ -69,6 +70,26 @@ def test_repro_produces_report_plots_and_a_passing_audit(project):
         assert (project / "reports" / "replays" / f"{key}.gif").read_bytes()[:6] == b"GIF89a"
         assert f"![replay of {key}](replays/{key}.gif)" in report
     assert audit_checks(project) == []
+
+
+def test_dvc_metrics_and_plots_show_each_suite_run(project):
+    shown = json.loads(run(project, "dvc", "metrics", "show", "--json").stdout)
+    metrics = next(iter(shown.values()))["data"]
+    for key in ("crossq-cartpole", "sac-pendulum"):
+        summary = json.loads((project / f"runs/{key}/summary.json").read_text())
+        assert metrics[f"runs/{key}/summary.json"]["data"]["score"] == summary["score"]
+    plots = json.loads(run(project, "dvc", "plots", "show", "--json").stdout)["data"]
+    assert {"cartpole", "pendulum"} <= set(plots)
+    # The pendulum plot holds sac-pendulum's two seeds; DVC trims their common path prefix.
+    points = plots["pendulum"][0]["content"]["data"]["values"]
+    assert {p["filename"] for p in points} == {"seed-0/metrics.csv", "seed-1/metrics.csv"}
+    curve = [
+        (float(p["frame"]), float(p["return_ma"]))
+        for p in points
+        if p["filename"] == "seed-0/metrics.csv"
+    ]
+    rows = read_rows(project / "runs/sac-pendulum/seed-0/metrics.csv")
+    assert curve == [(r["frame"], r["return_ma"]) for r in rows if r["return_ma"] is not None]
 
 
 def test_a_chained_run_continues_its_first_stage_and_loses_no_row(project):

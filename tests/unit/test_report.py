@@ -215,6 +215,8 @@ def full_row(**changes) -> dict:
         "plot": "plots/cartpole.png",
         "slm_lab": 334.59,
         "slm_lab_frames": 200_000,
+        "updates_per_frame": 0.9,
+        "rl_zoo": {"mean": 500.0, "std": 0.0, "timesteps": 50_000, "env": "CartPole-v1"},
     }
     return {**row, **changes}
 
@@ -224,18 +226,30 @@ def test_format_cells_gives_the_exact_table_strings():
         "Env": "CartPole-v1",
         "Algorithm": "CrossQ",
         "Score (95% CI)": "-152.3 [-170.1, -140.2]",
+        "Eval": "-140.0",
         "Status": "❌ fail",
         "Target": "400",
         "Frames to target": "31,000 (3/4)",
         "Frames": "10,000",
+        "Updates/frame": "0.9",
         "FPS": "1,235",
         "Compute": "12.5 CPU core-min",
         "Device": "AMD EPYC 7763 64-Core Processor",
         "Spec": "`0123456789ab`",
         "Run": "[runs/crossq-cartpole](../runs/crossq-cartpole)",
         "SLM-Lab v5.2": "334.6 (200,000 frames)",
+        "RL Zoo": "500.0 ± 0.0 (50,000 steps)",
         "Plot": "[plot](plots/cartpole.png)",
     }
+
+
+def test_rl_zoo_cell_names_its_env_version_where_it_is_not_ours_and_dashes_without_one():
+    zoo = {"mean": 154.382, "std": 79.241, "timesteps": 100_000, "env": "LunarLander-v2"}
+    row = full_row(env="LunarLander-v3", rl_zoo=zoo, eval_return=None, updates_per_frame=None)
+    cells = format_cells(row)
+    assert cells["RL Zoo"] == "154.4 ± 79.2 (100,000 steps, LunarLander-v2)"
+    assert cells["Eval"] == cells["Updates/frame"] == "—"
+    assert format_cells(full_row(rl_zoo=None))["RL Zoo"] == "—"
 
 
 @pytest.mark.parametrize(
@@ -295,8 +309,8 @@ def test_markdown_has_a_section_per_present_category_in_order(project, suite):
     header = "| " + " | ".join(COLUMNS) + " |"
     assert text.count(header) == 3
     assert header == (
-        "| Env | Algorithm | Score (95% CI) | Status | Target | Frames to target | Frames | FPS "
-        "| Compute | Device | Spec | Run | SLM-Lab v5.2 | Plot |"
+        "| Env | Algorithm | Score (95% CI) | Eval | Status | Target | Frames to target | Frames "
+        "| Updates/frame | FPS | Compute | Device | Spec | Run | SLM-Lab v5.2 | RL Zoo | Plot |"
     )
 
 
