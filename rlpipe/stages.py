@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 import yaml
@@ -175,8 +176,8 @@ def _peer_arguments(suite: Suite, key: str, pipelines: Path) -> str:
     why = sb3_unsupported(spec)
     if why is not None:
         raise RlpipeError(f"runs.{key}: peer {run.peer} cannot mirror the spec: {why}")
-    pins = " ".join(f"--peer-version {pin}" for pin in version_pins(spec))
-    return f" --peer {run.peer} {pins}"
+    pins = " ".join(f"--peer-version {quote(pin)}" for pin in version_pins(spec))
+    return f" --peer {quote(str(run.peer))} {pins}"
 
 
 def _algorithm_name(suite: Suite, key: str, pipelines: Path) -> str:
@@ -197,21 +198,26 @@ def _train_stage(
 ) -> dict[str, Any]:
     run = suite.runs[stage.run]
     key = stage.run
-    overrides = " ".join(f"-s {o}" for o in suite.overrides(key))
+    overrides = " ".join(f"-s {quote(o)}" for o in suite.overrides(key))
     peer = _peer_arguments(suite, key, pipelines) if run.peer else ""
-    command = f"rlpipe train {run.family} {run.spec} {overrides} --device {suite.device}{peer} "
+    command = (
+        f"rlpipe train {quote(run.family)} {quote(run.spec)} {overrides} "
+        f"--device {quote(suite.device)}{peer} "
+    )
     deps = list(code)
     if stage.part > 1:
         previous = stage.part_folder(stage.part - 1)
-        command = f"{command}--resume-from {previous} "
+        command = f"{command}--resume-from {quote(previous)} "
         deps.append(previous)
     if not stage.last:
         out = stage.part_folder(stage.part)
-        command += f"--out {out} --overwrite --quiet --until-frame {stage.until}"
+        command += f"--out {quote(out)} --overwrite --quiet --until-frame {stage.until}"
         if stage.seeds is not None:
             command += " --only-seeds " + ",".join(str(s) for s in stage.seeds)
         return {"cmd": command, "deps": deps, "params": _params(run), "outs": [out]}
-    command += f"--out runs/{key} --artifacts artifacts/{key} --overwrite --quiet"
+    command += (
+        f"--out {quote(f'runs/{key}')} --artifacts {quote(f'artifacts/{key}')} --overwrite --quiet"
+    )
     folder = run_folder(key)
     if stage.seeds is None:
         outs: list[Any] = [{_posix(folder.path): {"cache": False}}, _posix(folder.artifacts)]
@@ -248,7 +254,7 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
             folder = run_folder(key)
             seeds = [folder.seed(seed) for s in groups for seed in s.seeds or ()]
             stages[f"summarize-{key}"] = {
-                "cmd": f"rlpipe summarize {_posix(folder.path)}",
+                "cmd": f"rlpipe summarize {quote(_posix(folder.path))}",
                 "deps": [
                     *code_deps(*SUMMARIZE_ROOTS),
                     *(_posix(seed.path) for seed in seeds),
@@ -270,7 +276,8 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
             _posix(folder.artifacts)
         ]
         stages[f"eval-{key}"] = {
-            "cmd": f"rlpipe eval runs/{key} --artifacts artifacts/{key} --output evals/{key}.json",
+            "cmd": f"rlpipe eval {quote(f'runs/{key}')} --artifacts {quote(f'artifacts/{key}')} "
+            f"--output {quote(f'evals/{key}.json')}",
             "deps": [*eval_code(suite, key, pipelines), run_files[key], *weights],
             "outs": [{f"evals/{key}.json": {"cache": False}}],
         }
@@ -279,12 +286,12 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
             stages[f"replay-{key}"] = _replay_stage(key, code, [run_files[key], *weights])
     suite_file = Path(suite_path).as_posix()
     stages["plot"] = {
-        "cmd": f"rlpipe plot --suite {suite_file}",
+        "cmd": f"rlpipe plot --suite {quote(suite_file)}",
         "deps": [*code_deps(*PLOT_ROOTS), *run_files.values(), suite_file, RANDOM_SCORES_FILE],
         "outs": [{"reports/plots": {"cache": False}}],
     }
     stages["report"] = {
-        "cmd": f"rlpipe report --suite {suite_file}",
+        "cmd": f"rlpipe report --suite {quote(suite_file)}",
         "deps": [
             *code_deps(*REPORT_ROOTS),
             *run_files.values(),
@@ -319,7 +326,8 @@ def _replay_stage(key: str, code: list[str], run_data: list[str]) -> dict[str, A
 
     gif = f"{REPLAYS_DIR}/{key}.gif"
     return {
-        "cmd": f"rlpipe enjoy runs/{key} --artifacts artifacts/{key} --video {gif} "
+        "cmd": f"rlpipe enjoy {quote(f'runs/{key}')} --artifacts {quote(f'artifacts/{key}')} "
+        f"--video {quote(gif)} "
         f"--max-steps {SHORT_REPLAY_STEPS}",
         "deps": [*code, *run_data],
         "outs": [{gif: {"cache": False}}],

@@ -68,6 +68,7 @@ def pull_run(
     against its model card; return where it went and the card's facts."""
     remote = list_run_files(repo_id, run_key, endpoint, token)  # checks repo id and run name
     out = Path(out) if out is not None else Path("runs") / run_key
+    check_destination(out)
     occupied = any(out.iterdir()) if out.is_dir() else out.exists()
     if occupied and not overwrite:
         raise RlpipeError(
@@ -111,9 +112,39 @@ def pull_run(
             _verify(staging, facts, metadata, listed)
         except RlpipeError as error:
             raise RlpipeError(f"{refused}: {error}") from None
-        if out.is_dir():
-            shutil.rmtree(out)
-        elif out.exists():
-            out.unlink()
-        staging.rename(out)
+        replace_with(out, staging, Path(root))
     return PulledRun(out, facts)
+
+
+def check_destination(out: Path) -> None:
+    """Refuse a --out that a pull must never replace: a symlink, the current folder or one of
+    its parents (the project root among them)."""
+    if out.is_symlink():
+        raise RlpipeError(
+            f"--out {out} is a symlink; pull into a real folder (the link's target is left as is)"
+        )
+    here = Path.cwd().resolve()
+    target = out.resolve()
+    if target == here or target in here.parents:
+        raise RlpipeError(
+            f"--out {out} is the current folder or a folder above it; pull into a folder of its "
+            "own, e.g. runs/<run>"
+        )
+
+
+def replace_with(out: Path, staging: Path, scratch: Path) -> None:
+    """Put the complete staging folder at `out`; an old `out` is moved aside first and removed
+    only once the new one is in place (restored if the move fails)."""
+    old = scratch / "old"
+    if out.exists():
+        out.rename(old)
+    try:
+        staging.rename(out)
+    except OSError:
+        if old.exists():
+            old.rename(out)
+        raise
+    if old.is_dir():
+        shutil.rmtree(old)
+    elif old.exists():
+        old.unlink()

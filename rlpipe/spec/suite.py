@@ -3,15 +3,43 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from rlpipe.errors import RlpipeError
+from rlpipe.spec.load import _NAME as NAME_RULE  # the rule pipeline and spec names follow
 from rlpipe.spec.schema import Float, PositiveInt, Spec, StrictModel
 from rlpipe.spec.yaml12 import read_yaml_file
 
 DEFAULT_SUITE = Path("params/suite.yaml")
+
+
+def _plain_name(value: str) -> str:
+    """Names go into stage commands and paths: the rule of pipeline and spec names."""
+    if not NAME_RULE.match(value):
+        raise ValueError(
+            f"{value!r}: use letters, digits, '-' and '_' only, starting with a letter or digit "
+            "(no '/', '..', spaces, quotes or shell characters)"
+        )
+    return value
+
+
+Name = Annotated[str, AfterValidator(_plain_name)]
+Device = Annotated[
+    str,
+    Field(
+        pattern=r"^(auto|cpu|cuda|cuda:[0-9]+)$",
+        description="Device the suite trains on: auto, cpu, cuda or cuda:N (as rlpipe train).",
+    ),
+]
+HubRepo = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Hugging Face dataset repo id that publish uploads to (owner/name).",
+    ),
+]
 CATEGORIES = ("classic", "box2d", "mujoco", "atari")
 
 
@@ -30,8 +58,8 @@ class SuiteRun(StrictModel):
     """One (algorithm family, spec) pair to train, by rlpipe or by a peer library; its key names
     the run folder."""
 
-    family: str = Field(description="Pipeline family, e.g. crossq.")
-    spec: str = Field(description="Spec name in the family; also the key into `envs`.")
+    family: Name = Field(description="Pipeline family, e.g. crossq.")
+    spec: Name = Field(description="Spec name in the family; also the key into `envs`.")
     frames: PositiveInt = Field(description="Env frames to train (max_frame override).")
     seed_groups: PositiveInt = Field(
         1,
@@ -66,11 +94,11 @@ class SuiteRun(StrictModel):
 class Suite(StrictModel):
     """Which runs make up the benchmark tables, how many seeds, where they are published."""
 
-    hub_repo: str = Field(description="Hugging Face dataset repo id that publish uploads to.")
+    hub_repo: HubRepo
     seeds: PositiveInt = Field(description="Seeds per run.")
-    device: str = Field("cpu", description="Device the suite trains on (auto, cpu, cuda).")
-    envs: dict[str, SuiteEnv] = Field(description="Benchmark envs, keyed by spec name.")
-    runs: dict[str, SuiteRun] = Field(description="Runs keyed by run folder name.")
+    device: Device = "cpu"
+    envs: dict[Name, SuiteEnv] = Field(description="Benchmark envs, keyed by spec name.")
+    runs: dict[Name, SuiteRun] = Field(description="Runs keyed by run folder name.")
     replays: bool = Field(
         False,
         description="Make a short replay GIF of each run from its weights (a DVC stage per "

@@ -97,8 +97,8 @@ def replace_remote(hub: HubStandIn, name: str, content: bytes) -> None:
     )  # fmt: skip
 
 
-def pull(hub: HubStandIn, out: Path):
-    return pull_run(REPO_ID, KEY, out, endpoint=hub.url, token=TOKEN)
+def pull(hub: HubStandIn, out: Path, overwrite: bool = False):
+    return pull_run(REPO_ID, KEY, out, overwrite=overwrite, endpoint=hub.url, token=TOKEN)
 
 
 # --------------------------------------------------------------------------- the card
@@ -212,6 +212,37 @@ def test_pull_cli_refuses_an_occupied_folder_without_overwrite(
     assert result.exit_code == 0, result.output
     assert "files checked against the card" in result.output
     assert not (out / "keep.txt").exists()
+
+
+@pytest.mark.parametrize("where", ["current", "parent", "symlink"])
+def test_pull_never_replaces_the_current_folder_its_parents_or_a_symlink(
+    published, hub, tmp_path, monkeypatch, where
+):
+    project = tmp_path / "project"
+    (project / "sub").mkdir(parents=True)
+    (project / "keep.txt").write_text("mine")
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (target / "keep.txt").write_text("mine")
+    (project / "link").symlink_to(target)
+    monkeypatch.chdir(project / "sub" if where == "parent" else project)
+    out = {"current": ".", "parent": "..", "symlink": "link"}[where]
+    with pytest.raises(RlpipeError, match=r"symlink|current folder or a folder above it"):
+        pull(hub, Path(out), overwrite=True)
+    assert (project / "keep.txt").read_text() == (target / "keep.txt").read_text() == "mine"
+
+
+def test_an_overwritten_folder_is_replaced_only_by_a_complete_pull(published, hub, tmp_path):
+    out = tmp_path / "dest" / "pulled"
+    out.mkdir(parents=True)
+    (out / "keep.txt").write_text("mine")
+    summary = json.loads(remote(hub, "summary.json"))
+    summary["score"] = 0.0
+    replace_remote(hub, "summary.json", json.dumps(summary).encode())
+    with pytest.raises(RlpipeError, match="sha256 differs from the card"):
+        pull(hub, out, overwrite=True)
+    assert (out / "keep.txt").read_text() == "mine"  # the refused pull left it as it was
+    assert [p.name for p in out.parent.iterdir()] == ["pulled"]  # and no staging folder behind
 
 
 # --------------------------------------------------------------------------- audit --online

@@ -205,3 +205,46 @@ def test_a_row_at_its_schedules_frames_or_without_schedules_needs_no_flag(tmp_pa
     assert {"train-dqn-cartpole", "train-crossq-pendulum", "train-ppo-pendulum"} <= set(
         stages["stages"]
     )
+
+
+@pytest.mark.parametrize(
+    "line,field",
+    [
+        ('device: "cpu; touch MARK #"', "device"),
+        ('device: "x$(touch MARK)"', "device"),
+        ('hub_repo: "a/b c"', "hub_repo"),
+    ],
+)
+def test_suite_values_that_reach_a_command_are_checked(tmp_path, line, field):
+    path = make_suite_file(tmp_path / "suite.yaml")
+    key = line.split(":")[0]
+    text = "\n".join(
+        line if row.startswith(f"{key}:") else row for row in path.read_text().splitlines()
+    )
+    path.write_text(text + "\n")
+    with pytest.raises(RlpipeError, match=rf"suite.yaml: {field}: String should match pattern"):
+        load_suite(path)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "  x/../../NAME: {family: sac, spec: pendulum, frames: 1000}",
+        '  sac-pendulum: {family: "sac\'", spec: pendulum, frames: 1000}',
+        "  ppo$(touch MARK)-pendulum: {family: ppo$(touch MARK), spec: pendulum, frames: 1000}",
+    ],
+)
+def test_run_keys_and_names_with_paths_or_shell_characters_are_refused(tmp_path, entry):
+    path = make_suite_file(tmp_path / "suite.yaml", runs=[])
+    path.write_text(path.read_text() + entry + "\n")  # runs: is the last key
+    with pytest.raises(RlpipeError, match="use letters, digits, '-' and '_' only"):
+        load_suite(path)
+
+
+def test_generated_commands_quote_what_they_interpolate(tmp_path):
+    path = make_suite_file(tmp_path / "my suite.yaml", runs=[("sac", "pendulum", 1000)])
+    stages = yaml.safe_load(render_dvc_yaml(load_suite(path), path, REPO / "pipelines"))["stages"]
+    assert stages["plot"]["cmd"] == f"rlpipe plot --suite '{path.as_posix()}'"
+    assert stages["train-sac-pendulum"]["cmd"].startswith(
+        "rlpipe train sac pendulum -s env.max_frame=1000 -s meta.seeds=2 --device cpu "
+    )
