@@ -603,10 +603,18 @@ def enjoy(
             highlight=False,
         )
 
-    replay = play_run(
-        RunFolder(run_dir, artifacts), seed, episodes, deterministic, video, max_steps,
-        resolve_device(device), show,
-    )  # fmt: skip
+    from rlpipe.launch import sigterm_as_interrupt
+
+    try:
+        with sigterm_as_interrupt():
+            replay = play_run(
+                RunFolder(run_dir, artifacts), seed, episodes, deterministic, video, max_steps,
+                resolve_device(device), show,
+            )  # fmt: skip
+    except KeyboardInterrupt:
+        unwritten = f"; {shown(video)} was not written" if video is not None else ""
+        err_console.print(f"interrupted{unwritten}")
+        raise typer.Exit(130) from None
     returns = [episode.episode_return for episode in replay.episodes]
     policy = "deterministic" if replay.deterministic else "stochastic"
     console.print(

@@ -88,6 +88,11 @@ def _check_options(spec: Spec, run: RunFolder, options: TrainOptions) -> None:
     """Everything that can be checked before the run folder is touched."""
     if options.resume and options.overwrite:
         raise RlpipeError("--resume and --overwrite exclude each other")
+    if options.overwrite and run.path.is_symlink():
+        raise RlpipeError(
+            f"--out {run.path} is a symlink: --overwrite replaces folders, not links; use the "
+            f"folder it points to, {run.path.resolve()}"
+        )
     if options.restart_seeds and not options.resume:
         raise RlpipeError("--restart-seed retrains seeds of an existing run: add --resume")
     unknown = sorted(set(options.restart_seeds) - set(spec.meta.seed_list))

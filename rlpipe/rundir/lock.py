@@ -75,8 +75,9 @@ def _release(path: Path, fd: int) -> None:
 
 @contextlib.contextmanager
 def run_folder_lock(run_dir: Path, group: str | None = None) -> Iterator[None]:
-    """Hold the run folder's lock (exclusive, or shared plus the group's own for a group)."""
-    run_dir = Path(run_dir)
+    """Hold the run folder's lock (exclusive, or shared plus the group's own for a group). The
+    lock is the resolved folder's: two paths to one folder (a symlink) take the same lock."""
+    run_dir = Path(run_dir).resolve()
     owner = f"rlpipe train (pid {os.getpid()} on {socket.gethostname()})".encode()
     locks: list[tuple[Path, int]] = []
     try:

@@ -9,6 +9,7 @@ starts from env seed eval_seed(K) + i, the starting state of `rlpipe eval`'s epi
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +20,10 @@ import torch
 from rlpipe.algos.registry import algorithm, build_agent
 from rlpipe.envs import env_shapes, make_vec_env
 from rlpipe.errors import RlpipeError
-from rlpipe.loops.evaluate import eval_seed
+from rlpipe.loops.evaluate import MAX_EVAL_STEPS, eval_seed
 from rlpipe.rundir import DamagedRunFile, RunFolder
 from rlpipe.watch.headless import prepare_rendering
-from rlpipe.watch.video import check_video_support, frame_recorder, write_video
+from rlpipe.watch.video import VideoStream, check_video_support, recording
 
 DEFAULT_FPS = 30
 
@@ -114,39 +115,53 @@ def play_run(
         _load(agent, weights, run.seed(seed).model)
         single = envs.unwrapped.envs[0]
         fps = _video_fps(single, spec)
-        player = frame_recorder(single, fps) if video is not None else single
-        with torch.random.fork_rng(), torch.no_grad():
+        with (
+            recording(video, fps) if video is not None else contextlib.nullcontext() as stream,
+            torch.random.fork_rng(),
+            torch.no_grad(),
+        ):
             torch.manual_seed(first)
             for index in range(episodes):
                 episode = _play_episode(
-                    agent, player, index, first + index, deterministic, max_steps
+                    agent, single, index, first + index, deterministic, max_steps, stream
                 )
                 played.append(episode)
                 if on_episode is not None:
                     on_episode(episode)
-        frames = player.take_frames() if video is not None else []
+        frames = stream.frames if stream is not None else 0
     except _render_errors() as error:
         raise RlpipeError(f"{spec.env.id} could not render a frame: {error}") from None
     finally:
         envs.close()
-    if video is not None:
-        write_video(frames, video, fps)
-    return Replay(seed, deterministic, tuple(played), video, len(frames), fps)
+    return Replay(seed, deterministic, tuple(played), video, frames, fps)
 
 
 def _play_episode(
-    agent: Any, env: Any, index: int, env_seed: int, deterministic: bool, max_steps: int | None
+    agent: Any,
+    env: Any,
+    index: int,
+    env_seed: int,
+    deterministic: bool,
+    max_steps: int | None,
+    stream: VideoStream | None,
 ) -> Episode:
+    """One episode, cut at max_steps (MAX_EVAL_STEPS without one: an episode that never ends
+    would play forever); with a stream, each rendered frame goes into it as it is drawn."""
+    limit = MAX_EVAL_STEPS if max_steps is None else max_steps
     obs, _ = env.reset(seed=env_seed)
+    if stream is not None:
+        stream.add(env.render())
     total, steps = 0.0, 0
     while True:
         action = agent.act(obs[None], deterministic=deterministic)[0]
         obs, reward, terminated, truncated, _ = env.step(action)
+        if stream is not None:
+            stream.add(env.render())
         total += float(reward)
         steps += 1
         if terminated or truncated:
             return Episode(index, env_seed, total, steps, cut=False)
-        if max_steps is not None and steps >= max_steps:
+        if steps >= limit:
             return Episode(index, env_seed, total, steps, cut=True)
 
 

@@ -1,9 +1,10 @@
-"""Replay files: frames recorded by gymnasium's RecordVideo, written as MP4 or GIF.
+"""Replay files: rendered frames streamed into an MP4 or GIF as they are played.
 
-MP4 is encoded by the ffmpeg binary that the imageio-ffmpeg wheel ships (no system ffmpeg);
-GIF by Pillow, scaled down for embedding. RecordVideo would hand its frames to moviepy, which
-drops the last frame when frames / fps is not a whole number of seconds (402 frames at 30 fps
-come out as 401), so the recorder below passes them to these writers instead.
+MP4 is encoded by the ffmpeg binary that the imageio-ffmpeg wheel ships (no system ffmpeg), frame
+by frame, so memory stays flat however long the replay; GIF by Pillow, scaled down for embedding
+as frames arrive and capped at GIF_MAX_FRAMES. (gymnasium's RecordVideo keeps every frame in
+memory and hands them to moviepy, which drops the last one when frames / fps is not a whole
+number of seconds.)
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -35,6 +34,11 @@ def check_video_path(path: Path) -> None:
             f"--video {path}: the file name must end in {' or '.join(VIDEO_SUFFIXES)} (MP4 video "
             "or animated GIF)"
         )
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise RlpipeError(f"--video {path}: {parent} is a file, not a folder")
+    if path.is_dir():
+        raise RlpipeError(f"--video {path} is a folder; name a file in it")
 
 
 def check_video_support(path: Path) -> None:
@@ -70,85 +74,114 @@ def gif_durations(frames: int, fps: float) -> list[int]:
     return [end - start for start, end in zip([0, *ends[:-1]], ends, strict=True)]
 
 
-def _write_gif(frames: Sequence[np.ndarray], path: Path, fps: float) -> None:
-    from PIL import Image
-
-    height, width = frames[0].shape[:2]
-    scale = min(1.0, GIF_MAX_SIDE / max(height, width))
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    images = [Image.fromarray(frame).resize(size, Image.Resampling.BILINEAR) for frame in frames]
-    # Pillow folds a frame identical to the one before into it, adding up their durations.
-    images[0].save(
-        path,
-        format="GIF",
-        save_all=True,
-        append_images=images[1:],
-        duration=gif_durations(len(images), fps),
-        loop=0,
-        optimize=False,
-    )
+GIF_MAX_FRAMES = 6000
+"""Most frames a GIF holds (they are kept, downscaled, until the file is written): GIFs are
+short replays; a longer recording is an MP4, whose frames stream to the encoder."""
 
 
-def _write_mp4(frames: Sequence[np.ndarray], path: Path, fps: float) -> None:
-    import imageio_ffmpeg
+class _GifFrames:
+    """Frames of a GIF, downscaled as they arrive, written when the recording ends."""
 
-    height, width = frames[0].shape[:2]
-    even = (height - height % 2, width - width % 2)  # H.264 in yuv420p needs even sides
-    writer = imageio_ffmpeg.write_frames(
-        str(path),
-        (even[1], even[0]),
-        fps=fps,
-        codec="libx264",
-        pix_fmt_out="yuv420p",
-        macro_block_size=1,
-        output_params=["-preset", "veryfast"],
-        ffmpeg_log_level="error",
-    )
-    writer.send(None)  # start ffmpeg
-    try:
-        for frame in frames:
-            writer.send(np.ascontiguousarray(frame[: even[0], : even[1], :3]))
-    finally:
-        writer.close()
+    def __init__(self, path: Path, fps: float) -> None:
+        self.path, self.fps, self.images = path, fps, []
+
+    def add(self, frame: np.ndarray) -> None:
+        from PIL import Image
+
+        if len(self.images) >= GIF_MAX_FRAMES:
+            raise RlpipeError(
+                f"a GIF holds at most {GIF_MAX_FRAMES:,} frames; record this replay as an .mp4, "
+                "or shorten it with --max-steps"
+            )
+        height, width = frame.shape[:2]
+        scale = min(1.0, GIF_MAX_SIDE / max(height, width))
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        image = Image.fromarray(np.ascontiguousarray(frame[..., :3]))
+        self.images.append(image.resize(size, Image.Resampling.BILINEAR))
+
+    def abort(self) -> None:
+        self.images = []
+
+    def close(self) -> None:
+        # Pillow folds a frame identical to the one before into it, adding up their durations.
+        self.images[0].save(
+            self.path,
+            format="GIF",
+            save_all=True,
+            append_images=self.images[1:],
+            duration=gif_durations(len(self.images), self.fps),
+            loop=0,
+            optimize=False,
+        )
+
+
+class _Mp4Frames:
+    """Frames streamed to ffmpeg (H.264) as they arrive: memory stays flat however long."""
+
+    def __init__(self, path: Path, fps: float) -> None:
+        self.path, self.fps, self.writer, self.even = path, fps, None, (0, 0)
+
+    def add(self, frame: np.ndarray) -> None:
+        import imageio_ffmpeg
+
+        if self.writer is None:
+            height, width = frame.shape[:2]
+            self.even = (height - height % 2, width - width % 2)  # yuv420p needs even sides
+            self.writer = imageio_ffmpeg.write_frames(
+                str(self.path),
+                (self.even[1], self.even[0]),
+                fps=self.fps,
+                codec="libx264",
+                pix_fmt_out="yuv420p",
+                macro_block_size=1,
+                output_params=["-preset", "veryfast"],
+                ffmpeg_log_level="error",
+            )
+            self.writer.send(None)  # start ffmpeg
+        height, width = self.even
+        self.writer.send(np.ascontiguousarray(frame[:height, :width, :3]))
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class VideoStream:
+    """Where `recording` puts frames: add them one by one."""
+
+    def __init__(self, sink: _GifFrames | _Mp4Frames) -> None:
+        self.sink, self.frames = sink, 0
+
+    def add(self, frame: np.ndarray) -> None:
+        """Append one RGB frame (height, width, 3 uint8)."""
+        self.sink.add(frame)
+        self.frames += 1
+
+
+@contextlib.contextmanager
+def recording(path: Path, fps: float) -> Iterator[VideoStream]:
+    """A stream of frames written as an MP4 or GIF by the path's suffix; the file appears
+    (atomically) only when the block ends without an error."""
+    check_video_support(path)
+    with _replacing(path) as temp:
+        gif = path.suffix.lower() == ".gif"
+        stream = VideoStream(_GifFrames(temp, fps) if gif else _Mp4Frames(temp, fps))
+        try:
+            yield stream
+            if not stream.frames:
+                raise RlpipeError(f"no frames were rendered for {path}")
+        except BaseException:
+            stream.sink.abort()
+            raise
+        stream.sink.close()
 
 
 def write_video(frames: Sequence[np.ndarray], path: Path, fps: float) -> None:
     """Write RGB frames (height, width, 3 uint8) as an MP4 or GIF, by path's suffix, atomically."""
-    check_video_support(path)
-    if not frames:
-        raise RlpipeError(f"no frames were rendered for {path}")
-    with _replacing(path) as temp:
-        if path.suffix.lower() == ".gif":
-            _write_gif(frames, temp, fps)
-        else:
-            _write_mp4(frames, temp, fps)
-
-
-def frame_recorder(env: Any, fps: float) -> Any:
-    """gymnasium's RecordVideo around env, recording every frame of every episode until
-    `take_frames()` (nothing is written by the wrapper itself)."""
-    import tempfile
-
-    from gymnasium.wrappers import RecordVideo
-
-    class FrameRecorder(RecordVideo):
-        """RecordVideo whose one recording spans all episodes and stays in memory."""
-
-        def stop_recording(self) -> None:
-            self.recording = False
-
-        def take_frames(self) -> list[np.ndarray]:
-            """The frames recorded so far (one at each reset, one after each step), handed
-            over: the wrapper keeps none."""
-            frames, self.recorded_frames = self.recorded_frames, []
-            return frames
-
-    with tempfile.TemporaryDirectory() as unused:  # RecordVideo creates its folder; not used
-        return FrameRecorder(
-            env,
-            video_folder=str(Path(unused, "videos")),
-            episode_trigger=lambda episode: episode == 0,
-            video_length=sys.maxsize,  # not 0 (one file per episode): one recording for all
-            fps=fps,
-            disable_logger=True,
-        )
+    with recording(path, fps) as stream:
+        for frame in frames:
+            stream.add(frame)

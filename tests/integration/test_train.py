@@ -89,6 +89,16 @@ def test_existing_run_is_not_overwritten_without_resume(pipelines_dir, tmp_path)
         train_run(resolved, TrainOptions(device="cpu", out=tmp_path / "run"))
 
 
+def test_overwrite_through_a_symlink_is_refused_naming_its_target(pipelines_dir, tmp_path):
+    resolved = fast_spec(pipelines_dir)
+    (tmp_path / "real").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "real")
+    options = TrainOptions(device="cpu", out=tmp_path / "alias", overwrite=True)
+    with pytest.raises(RlpipeError, match="is a symlink: --overwrite replaces folders"):
+        train_run(resolved, options)
+    assert (tmp_path / "alias").is_symlink() and (tmp_path / "real").is_dir()
+
+
 def test_resume_with_a_different_spec_is_refused(pipelines_dir, tmp_path):
     train_run(fast_spec(pipelines_dir, frames=200), TrainOptions(device="cpu", out=tmp_path / "r"))
     changed = fast_spec(pipelines_dir, frames=300)

@@ -3,10 +3,15 @@ replay files that read back with the frames that were played (one per reset and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +21,7 @@ from rlpipe.cli import app
 from rlpipe.errors import RlpipeError
 from rlpipe.launch import TrainOptions, train_run
 from rlpipe.rundir import RunFolder
-from rlpipe.spec import resolve_spec
+from rlpipe.spec import hash_document, resolve_spec
 from rlpipe.watch.video import GIF_MAX_SIDE
 from tests.conftest import REPO
 
@@ -217,3 +222,49 @@ def test_a_peer_run_is_refused_naming_rlpipe_eval(runs, tmp_path):
     code, output = enjoy(str(run_dir))
     assert code == 2 and "Traceback" not in output
     assert "trained by the peer library sb3" in " ".join(output.split())
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process and its children, in MiB."""
+    pids = [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    total = 0.0
+    for each in pids:
+        with contextlib.suppress(FileNotFoundError):
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+    return total
+
+
+def test_a_never_ending_episode_streams_its_video_and_stops_on_sigterm(tmp_path):
+    # Pendulum never terminates: given a 1e6-step time limit after training (as a pulled spec
+    # could say, its hash recomputed), its one episode outlasts the test.
+    resolved = resolve_spec("crossq", "pendulum", [*TINY, *RUNS["crossq-pendulum"][2]],
+                            REPO / "pipelines")  # fmt: skip
+    run_dir = tmp_path / "run"
+    train_run(resolved, TrainOptions(device="cpu", out=run_dir))
+    saved = json.loads((run_dir / "spec.json").read_text())
+    saved["spec"]["env"]["max_episode_steps"] = 1_000_000
+    saved["spec_hash"] = hash_document(saved["spec"])
+    (run_dir / "spec.json").write_text(json.dumps(saved))
+    video = tmp_path / "videos" / "long.mp4"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rlpipe", "enjoy", str(run_dir), "--video", str(video)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        time.sleep(8)
+        early = rss_mib(process.pid)
+        time.sleep(8)
+        late = rss_mib(process.pid)
+        assert process.poll() is None  # still playing
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert late - early < 50, (early, late)  # ~30 frames/s of 500x500 RGB would add 40 MiB/s
+    assert process.returncode == 130, output
+    assert "interrupted; " in output and "was not written" in output
+    assert not video.exists() and list(video.parent.iterdir()) == []

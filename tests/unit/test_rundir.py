@@ -445,3 +445,19 @@ def test_run_dir_and_seed_dir_follow_the_layout(tmp_path):
 def test_run_dir_rejects_names_that_are_not_plain(spec_name):
     with pytest.raises(RlpipeError):
         RunFolder.for_spec("crossq", spec_name)
+
+
+def test_a_symlink_to_a_run_folder_takes_the_folders_own_lock(tmp_path):
+    from rlpipe.rundir.lock import run_folder_lock
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (tmp_path / "alias").symlink_to(folder)
+    with (
+        run_folder_lock(folder),
+        pytest.raises(RlpipeError, match="is being written by rlpipe train"),
+        run_folder_lock(tmp_path / "alias"),
+    ):
+        pass
+    with run_folder_lock(tmp_path / "alias"):  # released: free again
+        pass
