@@ -300,6 +300,7 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
             suite_file,
             "references/slm_lab_v5.2.csv",
             "references/rl_zoo_benchmark.csv",
+            "references/crossq_reruns_v4.csv",
             RANDOM_SCORES_FILE,
         ],
         "outs": [

@@ -25,6 +25,8 @@ from rlpipe.report.benchmarks import (
     read_data_digest,
 )
 from rlpipe.report.notes import BUDGETS_BULLET, checked_notes_lines
+from rlpipe.report.paper_curves import HEADING as CURVES_HEADING
+from rlpipe.report.paper_curves import curve_lines, curve_rows
 from rlpipe.report.parity import HEADING as PARITY_HEADING
 from rlpipe.report.parity import parity_lines
 from rlpipe.report.replays import GIF_MAGIC, is_replay_image, parse_replay_rows, replay_path
@@ -185,7 +187,9 @@ def audit(
         aggregate = suite_aggregate(suite, paths.runs, paths.random_scores)
         findings += _check_aggregate(report_text, aggregate.rows)
         findings += _check_notes(report_text, checked_notes_lines(rows, aggregate))
-        findings += _check_parity(report_text, rows)
+        findings += _check_section(report_text, PARITY_HEADING, parity_lines(rows), "parity")
+        curves = curve_lines(curve_rows(rows, paths.runs))
+        findings += _check_section(report_text, CURVES_HEADING, curves, "paper-curves")
     findings += _check_replays(report_text, suite, rows, paths.reports)
     for image in _IMAGE.finditer(report_text):
         if is_replay_image(image["path"]):
@@ -228,14 +232,14 @@ def _check_aggregate(report: str, derived: list[dict]) -> list[Finding]:
     return findings
 
 
-def _check_parity(report: str, rows: list[dict]) -> list[Finding]:
-    """The Parity section, line by line, as the runs give it."""
-    expected = parity_lines(rows)
+def _check_section(report: str, heading: str, expected: list[str], name: str) -> list[Finding]:
+    """A section of the report that the runs determine line by line (Parity, the paper's
+    curves): present exactly when expected, and equal to it."""
     lines = report.splitlines()
-    if PARITY_HEADING not in lines:
-        missing = "the report has no Parity section"
-        return [Finding("number-mismatch", "parity", missing)] if expected else []
-    start = lines.index(PARITY_HEADING)
+    if heading not in lines:
+        missing = f"the report has no {heading.removeprefix('## ')} section"
+        return [Finding("number-mismatch", name, missing)] if expected else []
+    start = lines.index(heading)
     after = [i for i, line in enumerate(lines) if i > start and line.startswith("## ")]
     section = lines[start : after[0] if after else len(lines)]
     while section and not section[-1].strip():
@@ -248,8 +252,8 @@ def _check_parity(report: str, rows: list[dict]) -> list[Finding]:
     )
     found = section[first] if first < len(section) else None
     wanted = expected[first] if first < len(expected) else None
-    message = f"Parity line {first + 1}: report says {found!r}, the runs give {wanted!r}"
-    return [Finding("number-mismatch", "parity", message)]
+    message = f"{heading[3:]} line {first + 1}: report says {found!r}, the runs give {wanted!r}"
+    return [Finding("number-mismatch", name, message)]
 
 
 def _check_notes(report: str, expected: list[str]) -> list[Finding]:

@@ -28,6 +28,7 @@ from rlpipe.report.aggregate import (
 )
 from rlpipe.report.efficiency import frames_to_target, mean_reached
 from rlpipe.report.notes import DEFAULT_SCORE_WINDOW, NOTES_HEADING, notes_lines
+from rlpipe.report.paper_curves import curve_lines, curve_rows
 from rlpipe.report.parity import parity_lines, parity_result
 from rlpipe.report.replays import replay_lines
 from rlpipe.rundir import RunFolder, atomic_write_json, atomic_write_text
@@ -485,6 +486,7 @@ def render_markdown(
     suite_path: str | Path,
     aggregate: Aggregate | None = None,
     data_digest: str | None = None,
+    curves: list[dict[str, Any]] | None = None,
 ) -> str:
     """Return BENCHMARKS.md: how to reproduce, one table (and plots) per category, the
     aggregate over envs, throughput, and the notes.
@@ -500,6 +502,8 @@ def render_markdown(
             lines += ["", *_section(category, in_category)]
     if parity := parity_lines(rows):
         lines += ["", *parity]
+    if paper := curve_lines(curves or []):
+        lines += ["", *paper]
     if suite.replays:
         cells = {row["run"]: format_cells(row) for row in rows}
         lines += ["", *replay_lines(rows, cells, SHORT_REPLAY_STEPS)]
@@ -611,6 +615,7 @@ def write_report(
         reports_dir,
     )
     aggregate = suite_aggregate(suite, runs_root, random_scores)
+    curves = curve_rows(rows, runs_root)
     markdown = reports_dir / REPORT_FILE
     data = reports_dir / DATA_FILE
     atomic_write_json(
@@ -618,5 +623,6 @@ def write_report(
         {"suite": Path(suite_path).as_posix(), "rows": rows, "aggregate": aggregate.to_json()},
     )
     digest = hashlib.sha256(data.read_bytes()).hexdigest()
-    atomic_write_text(markdown, render_markdown(rows, suite, suite_path, aggregate, digest))
+    text = render_markdown(rows, suite, suite_path, aggregate, digest, curves)
+    atomic_write_text(markdown, text)
     return markdown, data

@@ -1,0 +1,114 @@
+"""The report's "Against the paper's curves" section: rlpipe's CrossQ evaluation returns at 100k
+and 300k frames beside the CrossQ reruns of references/crossq_reruns_v4.csv (MuJoCo v4,
+2048-wide critics, 10 seeds)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from rlpipe.errors import RlpipeError
+from rlpipe.rundir import RunFolder
+
+HEADING = "## Against the paper's curves"
+CURVES = Path("references/crossq_reruns_v4.csv")
+FRAMES = (100_000, 300_000)
+COLUMNS = (
+    "Env",
+    "rlpipe run",
+    "Critic width",
+    "rlpipe eval @100k",
+    "CrossQ v4 @100k",
+    "rlpipe eval @300k",
+    "CrossQ v4 @300k",
+)
+EMPTY = "—"
+
+
+def read_curves(path: Path = CURVES) -> dict[str, dict[int, float]]:
+    """{env name (Hopper): {frames: CrossQ's mean eval return}} from the reruns CSV; {} if
+    absent."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    curves: dict[str, dict[int, float]] = {}
+    for record in csv.DictReader(lines):
+        try:
+            curves[record["env"]] = {
+                frames: float(record[f"crossq_{frames // 1000}k"]) for frames in FRAMES
+            }
+        except (KeyError, TypeError, ValueError):
+            raise RlpipeError(f"{path}: a row lacks a CrossQ number; restore it from git") from None
+    return curves
+
+
+def eval_at(run_dir: Path, frames: int) -> float | None:
+    """Mean over seeds of the evaluation return logged at exactly `frames`, None unless every
+    seed logged one there."""
+    values = []
+    for seed in RunFolder(run_dir).seeds_with_metrics():
+        logged = [row["eval_return"] for row in seed.read_metrics() if row["frame"] == frames]
+        if not logged or logged[0] is None:
+            return None
+        values.append(logged[0])
+    return sum(values) / len(values) if values else None
+
+
+def _critic_width(run: RunFolder) -> int | None:
+    """The first hidden width of the run's critic as spec.json records it, None if it does not."""
+    spec = json.loads(run.spec_file.read_text(encoding="utf-8")).get("spec", {})
+    hidden = spec.get("algorithm", {}).get("critic", {}).get("hidden") or [None]
+    return hidden[0] if isinstance(hidden[0], int) else None
+
+
+def curve_rows(rows: list[Mapping[str, Any]], runs_root: Path, path: Path = CURVES) -> list[dict]:
+    """One entry per finished CrossQ run (not a parity run) of an env the reruns cover."""
+    curves = read_curves(path)
+    entries = []
+    for row in rows:
+        name = row["env"].split("-")[0]
+        if row["family"] != "crossq" or row.get("peer") or name not in curves:
+            continue
+        run_dir = Path(runs_root) / row["run"]
+        if not RunFolder(run_dir).finished():
+            continue
+        entries.append(
+            {
+                "env": row["env"],
+                "run": row["run"],
+                "critic": _critic_width(RunFolder(run_dir)),
+                "rlpipe": {frames: eval_at(run_dir, frames) for frames in FRAMES},
+                "crossq": curves[name],
+            }
+        )
+    return entries
+
+
+def curve_lines(entries: list[Mapping[str, Any]]) -> list[str]:
+    """The section: what it compares, and one table line per CrossQ run."""
+    if not entries:
+        return []
+    lines = [
+        HEADING,
+        "",
+        "rlpipe's CrossQ: mean over seeds of the deterministic evaluation return logged at 100k "
+        "and 300k frames (— where the run stops earlier), on MuJoCo v5. CrossQ v4: the paper's "
+        "setup rerun by the SimbaV2 authors, mean over 10 seeds, on MuJoCo v4 with 2048-wide "
+        "critics (references/crossq_reruns_v4.csv). Versions and widths differ: a reference "
+        "curve, not a like-for-like comparison.",
+        "",
+        "| " + " | ".join(COLUMNS) + " |",
+        "| " + " | ".join(["---"] * len(COLUMNS)) + " |",
+    ]
+    for entry in entries:
+        cells = [entry["env"], f"runs/{entry['run']}", str(entry["critic"] or EMPTY)]
+        for frames in FRAMES:
+            ours = entry["rlpipe"][frames]
+            cells += [EMPTY if ours is None else f"{ours:.1f}", f"{entry['crossq'][frames]:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
