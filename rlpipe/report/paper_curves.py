@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rlpipe.errors import RlpipeError
+from rlpipe.report.markdown import table
 from rlpipe.rundir import RunFolder
 
 HEADING = "## Against the paper's curves"
@@ -102,13 +103,12 @@ def curve_lines(entries: list[Mapping[str, Any]]) -> list[str]:
         "critics (references/crossq_reruns_v4.csv). Versions and widths differ: a reference "
         "curve, not a like-for-like comparison.",
         "",
-        "| " + " | ".join(COLUMNS) + " |",
-        "| " + " | ".join(["---"] * len(COLUMNS)) + " |",
     ]
+    rows = []
     for entry in entries:
         cells = [entry["env"], f"runs/{entry['run']}", str(entry["critic"] or EMPTY)]
         for frames in FRAMES:
             ours = entry["rlpipe"][frames]
             cells += [EMPTY if ours is None else f"{ours:.1f}", f"{entry['crossq'][frames]:.0f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
+        rows.append(cells)
+    return lines + table(COLUMNS, rows)

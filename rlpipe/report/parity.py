@@ -9,6 +9,7 @@ from typing import Any
 
 from rlpipe.algos.registry import display_name
 from rlpipe.comparison import compare, read_scores
+from rlpipe.report.markdown import table
 from rlpipe.rundir import RunFolder
 from rlpipe.spec.suite import Suite
 
@@ -33,14 +34,11 @@ def parity_result(key: str, suite: Suite, runs_root: Path) -> dict[str, Any] | N
     own = f"{run.family}-{run.spec}"
     if run.peer is None or own not in suite.runs:
         return None
-    folders = (Path(runs_root) / own, Path(runs_root) / key)
-    if not all(RunFolder(folder).finished() for folder in folders):
+    own_dir, peer_dir = Path(runs_root) / own, Path(runs_root) / key
+    if not (RunFolder(own_dir).finished() and RunFolder(peer_dir).finished()):
         return None
-    peer, rlpipe = (
-        read_scores(folder, "score", label)
-        for folder, label in zip(folders[::-1], (key, own), strict=True)
-    )
-    result = compare(peer, rlpipe)
+    peer = read_scores(peer_dir, "score", key)
+    result = compare(peer, read_scores(own_dir, "score", own))
 
     def interval(value: Any) -> list[float]:
         return [value.value, value.low, value.high]
@@ -73,20 +71,18 @@ def parity_lines(rows: list[Mapping[str, Any]]) -> list[str]:
         "probability that an rlpipe seed scores above a peer seed, each with its 95% "
         "stratified-bootstrap confidence interval (10,000 resamples, seed 0).",
         "",
-        "| " + " | ".join(COLUMNS) + " |",
-        "| " + " | ".join(["---"] * len(COLUMNS)) + " |",
     ]
-    for row in pairs:
-        parity = row["parity"]
-        cells = [
+    cells = [
+        [
             row["env"],
             display_name(row["family"]),
-            f"runs/{parity['rlpipe_run']}",
+            f"runs/{row['parity']['rlpipe_run']}",
             f"runs/{row['run']} ({row.get('peer') or 'peer'})",
-            _interval(parity["mean_difference"]),
-            _interval(parity["iqm_difference"]),
-            _interval(parity["improvement_probability"], signed=False),
-            parity["verdict"],
+            _interval(row["parity"]["mean_difference"]),
+            _interval(row["parity"]["iqm_difference"]),
+            _interval(row["parity"]["improvement_probability"], signed=False),
+            row["parity"]["verdict"],
         ]
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    return lines
+        for row in pairs
+    ]
+    return lines + table(COLUMNS, cells)
