@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from rlpipe.errors import RlpipeError
 from rlpipe.hub import read_hub_links, resolve_endpoint, run_url
 from rlpipe.report.aggregate import AGGREGATE_COLUMNS, RANDOM_SCORES, suite_aggregate
+from rlpipe.report.audit_scores import score_mismatches
 from rlpipe.report.benchmarks import (
     DATA_FILE,
     build_rows,
@@ -172,6 +173,10 @@ def audit(
                         f"the run gives {expected.get(column)!r}",
                     )
                 )
+        target = suite.envs[suite.runs[key].spec].target
+        for problem in score_mismatches(cells, paths.runs / key, target):
+            check = "status-mismatch" if problem.startswith("Status") else "number-mismatch"
+            findings.append(Finding(check, key, problem))
         findings += _check_spec(key, paths)
         frames, budget = derived[key]["frames"], suite.envs[suite.runs[key].spec].budget
         if frames is not None and frames > budget:
