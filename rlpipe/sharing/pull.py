@@ -10,6 +10,7 @@ temporary folder beside the destination and renamed into place only when every c
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -18,6 +19,17 @@ from pathlib import Path, PurePosixPath
 from rlpipe.errors import RlpipeError
 from rlpipe.hub import download_run_files, list_run_files
 from rlpipe.rundir import CARD_FILE, MODEL_FILE, RunFolder
+from rlpipe.rundir.folder import (
+    CURVE_FILE,
+    EVAL_FILE,
+    GROUPS_DIR,
+    METRICS_FILE,
+    PROVENANCE_FILE,
+    REPLAY_FILE,
+    RESULT_FILE,
+    SPEC_FILE,
+    SUMMARY_FILE,
+)
 from rlpipe.sharing.card import CardFacts, card_differences, read_card, sha256_file
 
 
@@ -100,6 +112,15 @@ def pull_run(
         if facts.run != run_key:
             raise RlpipeError(f"{refused}: its card is the card of run {facts.run}")
         listed = sorted(facts.files)
+        foreign = [name for name in listed if not is_run_file(name)]
+        if foreign:
+            raise RlpipeError(
+                f"{refused}: its card lists files that rlpipe publish never uploads: "
+                f"{_names(foreign)}"
+            )
+        clashing = [a for a in listed if any(b.startswith(f"{a}/") for b in listed)]
+        if clashing:
+            raise RlpipeError(f"{refused}: its card lists {_names(clashing)} as files and folders")
         extra = sorted(set(remote) - {*listed, CARD_FILE})
         missing = sorted(set(listed) - set(remote))
         if extra or missing:
@@ -108,12 +129,42 @@ def pull_run(
             )
             raise RlpipeError(f"{refused}: {'; '.join(problems)}")
         download_run_files(repo_id, run_key, listed, staging, endpoint, token)
+        oversized = [
+            f"{name} ({(staging / name).stat().st_size / 2**20:,.0f} MiB)"
+            for name in listed
+            if (staging / name).stat().st_size > size_limit(name)
+        ]
+        if oversized:
+            raise RlpipeError(f"{refused}: files above rlpipe's size limits: {_names(oversized)}")
         try:
             _verify(staging, facts, metadata, listed)
         except RlpipeError as error:
             raise RlpipeError(f"{refused}: {error}") from None
         replace_with(out, staging, Path(root))
     return PulledRun(out, facts)
+
+
+RUN_FILE_PATTERNS = (
+    re.compile(rf"^({SPEC_FILE}|{PROVENANCE_FILE}|{SUMMARY_FILE}|{EVAL_FILE})$"),
+    re.compile(rf"^{GROUPS_DIR}/seeds(-[0-9]+)+\.json$"),
+    re.compile(rf"^seed-[0-9]+/({METRICS_FILE}|{RESULT_FILE}|{MODEL_FILE})$"),
+    re.compile(rf"^({CURVE_FILE}|{REPLAY_FILE})$"),
+)
+"""What rlpipe publish uploads for a run: its records, seed files, weights, curve and replay."""
+MODEL_SIZE_LIMIT = 2 * 2**30
+"""Largest weights file a pull accepts (a 2048-wide CrossQ with optimiser-free weights is far
+below it); other files are records, plots and GIFs."""
+FILE_SIZE_LIMIT = 256 * 2**20
+
+
+def is_run_file(name: str) -> bool:
+    """Whether a file name (relative to runs/<key>/) is one rlpipe publish uploads."""
+    return any(pattern.match(name) for pattern in RUN_FILE_PATTERNS)
+
+
+def size_limit(name: str) -> int:
+    """The most bytes a pulled file may have."""
+    return MODEL_SIZE_LIMIT if name.endswith(f"/{MODEL_FILE}") else FILE_SIZE_LIMIT
 
 
 def check_destination(out: Path) -> None:

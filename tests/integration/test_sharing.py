@@ -6,6 +6,7 @@ with its card and replay GIF; each test tampers with its own copy on a fresh sta
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -212,6 +213,34 @@ def test_pull_cli_refuses_an_occupied_folder_without_overwrite(
     assert result.exit_code == 0, result.output
     assert "files checked against the card" in result.output
     assert not (out / "keep.txt").exists()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["evil.py", "big.bin", "seed-0/checkpoint/state.pt", "seed-0/model.pt/x"],
+)
+def test_pull_refuses_a_card_listing_files_publish_never_uploads(published, hub, tmp_path, name):
+    content = b"print('hello')\n"
+    text = remote(hub, "README.md").decode()
+    _, front, body = text.split("---\n", 2)
+    metadata = yaml.safe_load(front)
+    metadata["rlpipe"]["files"][name] = hashlib.sha256(content).hexdigest()
+    card = "---\n" + yaml.safe_dump(metadata, sort_keys=False) + "---\n" + body
+    replace_remote(hub, "README.md", card.encode())
+    if "/x" not in name:
+        replace_remote(hub, name, content)
+    with pytest.raises(RlpipeError, match="rlpipe publish never uploads") as raised:
+        pull(hub, tmp_path / "pulled")
+    assert name in str(raised.value) and not (tmp_path / "pulled").exists()
+
+
+def test_pull_refuses_weights_above_the_size_limit(published, hub, tmp_path, monkeypatch):
+    import rlpipe.sharing.pull as pull_module
+
+    monkeypatch.setattr(pull_module, "MODEL_SIZE_LIMIT", 16)  # every real model.pt is above
+    with pytest.raises(RlpipeError, match=r"above rlpipe's size limits: seed-0/model.pt \("):
+        pull(hub, tmp_path / "pulled")
+    assert not (tmp_path / "pulled").exists()
 
 
 @pytest.mark.parametrize("where", ["current", "parent", "symlink"])
