@@ -3,6 +3,7 @@ objective that trains each trial with `rlpipe train` and feeds its logged return
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -129,14 +130,72 @@ def storage_url(options: SearchOptions) -> str:
     return f"sqlite:///{(options.folder / STUDY_FILE).resolve()}"
 
 
+RDB_SCHEMES = ("sqlite", "postgresql", "mysql")
+"""Database storages --storage takes (with any SQLAlchemy driver suffix, e.g. postgresql+psycopg2)."""
+
+
 def _storage(url: str) -> Any:
+    """Optuna's storage for --storage, or an RlpipeError that says what is wrong with it."""
+    if "://" in url:
+        return _database(url)
+    return _journal(Path(url))
+
+
+def _database(url: str) -> Any:
     import optuna
 
-    if "://" in url:
+    scheme, _, rest = url.partition("://")
+    if scheme.split("+")[0] not in RDB_SCHEMES:
+        raise RlpipeError(
+            f"--storage {url}: unknown database '{scheme}'; use sqlite:///PATH, "
+            "postgresql://..., mysql://... or a journal file path"
+        )
+    if scheme == "sqlite":
+        path = rest.removeprefix("/")
+        if not path or path == ":memory:":
+            raise RlpipeError(
+                f"--storage {url} is an in-memory database: the search could not be resumed; "
+                "give a file, sqlite:///searches/NAME/study.db"
+            )
+        if not Path(path).parent.is_dir():
+            raise RlpipeError(f"--storage {url}: the folder {Path(path).parent} does not exist")
+    try:
         return optuna.storages.RDBStorage(url)
-    # Anything else is a journal file, Optuna's storage for a shared filesystem.
-    backend = optuna.storages.journal.JournalFileBackend(url)
+    except ImportError as error:
+        raise RlpipeError(
+            f"--storage {url}: the database driver is not installed ({error.name or error}); "
+            "install it (e.g. pip install psycopg2-binary for postgresql)"
+        ) from None
+    except Exception as error:  # SQLAlchemy's errors: unreachable server, bad URL, permissions
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise RlpipeError(f"--storage {url}: cannot open the database ({reason})") from None
+
+
+def _journal(path: Path) -> Any:
+    """A journal file, Optuna's storage for a shared filesystem; never a user's other file."""
+    import optuna
+
+    if not path.parent.is_dir():
+        raise RlpipeError(f"--storage {path}: the folder {path.parent} does not exist")
+    if path.is_dir():
+        raise RlpipeError(f"--storage {path} is a folder; give a journal file path")
+    if path.exists() and path.stat().st_size and not _is_journal(path):
+        raise RlpipeError(
+            f"--storage {path} is a file but not an Optuna journal: it is left as it is; "
+            "give a new path or an existing search's journal"
+        )
+    backend = optuna.storages.journal.JournalFileBackend(str(path))
     return optuna.storages.journal.JournalStorage(backend)
+
+
+def _is_journal(path: Path) -> bool:
+    """Whether a file's first line is an Optuna journal record (JSON with an op_code)."""
+    try:
+        with path.open("rb") as file:
+            first = json.loads(file.readline().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(first, dict) and "op_code" in first
 
 
 def _pruner(settings: SearchSettings) -> Any:

@@ -174,6 +174,29 @@ def test_bad_space_fails_before_anything_trains(tmp_path, space):
     assert not (tmp_path / "searches").exists()
 
 
+@pytest.mark.parametrize(
+    "storage,message",
+    [
+        ("foo://bar", "unknown database 'foo'"),
+        ("sqlite:////nonexistent/x.db", "the folder /nonexistent does not exist"),
+        ("sqlite:///", "is an in-memory database: the search could not be resumed"),
+        ("postgresql://rlpipe@127.0.0.1:1/db", "--storage postgresql://rlpipe@127.0.0.1:1/db: "),
+        ("/nonexistent/dir/j.log", "the folder /nonexistent/dir does not exist"),
+        ("OWN_FILE", "is a file but not an Optuna journal: it is left as it is"),
+    ],
+)
+def test_a_storage_that_cannot_hold_the_search_is_a_clear_error(tmp_path, space, storage, message):
+    own = tmp_path / "notes.txt"
+    own.write_text("my notes\n")
+    storage = str(own) if storage == "OWN_FILE" else storage
+    result = CliRunner().invoke(
+        app, [*search_args(space, 2, "--out", str(tmp_path / "searches")), "--storage", storage]
+    )
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert own.read_text() == "my notes\n"
+
+
 def test_train_overrides_file_errors_name_the_file_before_training(tmp_path):
     overrides = tmp_path / "best.yaml"
     overrides.write_text("algorithm.lrr: 0.001\n")
