@@ -9,7 +9,7 @@ from typing import Any
 
 from rlpipe.errors import RlpipeError
 from rlpipe.rundir import atomic_write_text
-from rlpipe.search.space import as_overrides, format_value
+from rlpipe.search.space import as_overrides, format_value, read_text
 from rlpipe.spec.yaml12 import parse_yaml
 
 
@@ -17,7 +17,7 @@ def read_overrides_file(path: Path) -> list[str]:
     """The `-s name=value` strings of an override file, in the file's order."""
     if not path.is_file():
         raise RlpipeError(f"--overrides {path}: no such file")
-    raw = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    raw = parse_yaml(read_text(path, "--overrides file"), str(path))
     if raw is None:
         return []
     if not isinstance(raw, dict):
@@ -26,7 +26,7 @@ def read_overrides_file(path: Path) -> list[str]:
             "'algorithm.critic_lr: 3.0e-4' or 'max_frame: 2e5'"
         )
     for key in raw:
-        if not isinstance(key, str) or "=" in key:
+        if not isinstance(key, str) or "=" in key or key != key.strip() or not key:
             raise RlpipeError(f"--overrides {path}: key {key!r} is not a var or dotted field name")
     return as_overrides(raw)
 

@@ -18,6 +18,9 @@ from rlpipe.spec.load import parse_overrides
 from rlpipe.spec.schema import Float, Int, StrictModel
 from rlpipe.spec.yaml12 import parse_yaml
 
+MAX_GRID_POINTS = 1_000_000
+"""Most values a stepped float range may have (a finer grid is no grid)."""
+
 
 class FloatRange(StrictModel):
     """A float drawn uniformly from [low, high] (on a grid of `step` when given)."""
@@ -30,6 +33,11 @@ class FloatRange(StrictModel):
     @model_validator(mode="after")
     def _not_empty(self) -> FloatRange:
         _check_bounds(self.low, self.high)
+        if self.step is not None and (self.high - self.low) / self.step > MAX_GRID_POINTS:
+            raise ValueError(
+                f"step {self.step:g} makes more than {MAX_GRID_POINTS:,} grid points between low "
+                "and high; use a larger step, or none"
+            )
         return self
 
 
@@ -123,11 +131,21 @@ def _describe(exc: ValidationError, tag: Any) -> str:
     return "; ".join(problems)
 
 
+def read_text(path: Path, what: str) -> str:
+    """A UTF-8 text file, or an RlpipeError naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise RlpipeError(f"{path}: the {what} is not UTF-8 text") from None
+    except OSError as error:
+        raise RlpipeError(f"{path}: cannot read the {what} ({error.strerror or error})") from None
+
+
 def load_space(path: Path) -> SearchSpace:
     """Read and validate a search space file (structure, distributions and bounds)."""
     if not path.is_file():
         raise RlpipeError(f"no search space file at {path}")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, "search space file")
     raw = parse_yaml(text, str(path))
     if not isinstance(raw, dict) or not raw:
         raise RlpipeError(
@@ -136,6 +154,11 @@ def load_space(path: Path) -> SearchSpace:
         )
     params: dict[str, Distribution] = {}
     for key, body in raw.items():
+        if not isinstance(key, str) or key != key.strip() or not key:
+            raise RlpipeError(
+                f"{path}, key {key!r}: a dotted spec key without spaces around it, e.g. "
+                "algorithm.gamma"
+            )
         if not isinstance(body, dict):
             raise RlpipeError(
                 f"{path}, key {key}: expected a distribution mapping with a type "

@@ -197,6 +197,36 @@ def test_a_storage_that_cannot_hold_the_search_is_a_clear_error(tmp_path, space,
     assert own.read_text() == "my notes\n"
 
 
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"algorithm.lr: {type: log_float, low: 1e-4, high: 3e-3}\n\xff\xfe\n",
+         "the search space file is not UTF-8 text"),
+        (b"algorithm.gamma: {type: float, low: 0.9, high: 0.99, step: 1e-300}\n",
+         "more than 1,000,000 grid points"),
+        (b'algorithm.gamma: {type: float, low: 0.9, high: 0.99}\n'
+         b'"algorithm.gamma ": {type: float, low: 0.9, high: 0.99}\n',
+         "a dotted spec key without spaces around it"),
+    ],
+)  # fmt: skip
+def test_a_broken_space_file_is_a_clear_error(tmp_path, space, content, message):
+    space.write_bytes(content)
+    result = CliRunner().invoke(app, search_args(space, 2, "--out", str(tmp_path / "searches")))
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_a_non_utf8_overrides_file_is_a_clear_error(tmp_path):
+    overrides = tmp_path / "best.yaml"
+    overrides.write_bytes(b"algorithm.lr: 1e-3\n\xff\n")
+    result = CliRunner().invoke(
+        app,
+        ["train", "ppo", "cartpole", "--overrides", str(overrides), "--out", str(tmp_path / "r")],
+    )
+    assert result.exit_code == 2, result.output
+    assert "the --overrides file is not UTF-8 text" in result.output
+
+
 def test_train_overrides_file_errors_name_the_file_before_training(tmp_path):
     overrides = tmp_path / "best.yaml"
     overrides.write_text("algorithm.lrr: 0.001\n")
