@@ -33,8 +33,9 @@ app = typer.Typer(
 spec_app = typer.Typer(help="Show and check specs in pipelines/.", no_args_is_help=True)
 app.add_typer(spec_app, name="spec")
 
-console = Console()
-err_console = Console(stderr=True)
+# emoji=False: a ":name:" inside an echoed argument (--device cuda:abc) stays as typed.
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -130,7 +131,7 @@ def list_specs(pipelines: PipelinesOpt = Path("pipelines")) -> None:
 
 def print_table(table: Table) -> None:
     """Print a table; when piped (no terminal), wide enough that cells are not cut."""
-    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    Console(width=None if sys.stdout.isatty() else 160, emoji=False).print(table)
 
 
 @spec_app.command("show")

@@ -262,6 +262,15 @@ def test_profile_writes_a_trace_into_the_run_folder(pipelines_dir, tmp_path):
     assert any("addmm" in name or "linear" in name for name in names)
 
 
+def test_a_device_argument_is_echoed_as_typed(pipelines_dir, tmp_path):
+    result = CliRunner().invoke(
+        app, ["train", "crossq", "pendulum", "--device", "cuda:abc", "--out", str(tmp_path / "r"),
+              "--pipelines", str(pipelines_dir)],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "error: --device cuda:abc: " in result.output  # not "cuda🔤" (rich emoji code :abc:)
+
+
 def test_missing_cuda_is_a_clear_error(pipelines_dir, tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
