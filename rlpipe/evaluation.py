@@ -38,6 +38,7 @@ def evaluate_run(
     per_seed = []
     for seed in spec.meta.seed_list:
         weights = run.seed(seed).load_weights(device)
+        check_finite_weights(weights, run.seed(seed).model)
         agent = None
         total = 0.0
         for first in range(0, episodes, EVAL_ENVS_AT_ONCE):
@@ -60,6 +61,22 @@ def evaluate_run(
     }
     atomic_write_json(output or run.eval_file, result)
     return result
+
+
+def check_finite_weights(weights: Any, path: Path) -> None:
+    """Raise DamagedRunFile if any tensor of the weights holds NaN or infinity (a policy that
+    acts on them plays NaN actions, or no policy at all)."""
+    if isinstance(weights, torch.Tensor):
+        if weights.is_floating_point() and not bool(torch.isfinite(weights).all()):
+            raise DamagedRunFile(
+                f"{path} holds NaN or infinite weights; re-train the run or restore the file"
+            )
+    elif isinstance(weights, dict):
+        for value in weights.values():
+            check_finite_weights(value, path)
+    elif isinstance(weights, list | tuple):
+        for value in weights:
+            check_finite_weights(value, path)
 
 
 def _load(agent: Any, weights: dict[str, Any], path: Path) -> None:

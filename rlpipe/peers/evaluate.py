@@ -11,6 +11,7 @@ import torch
 
 from rlpipe.algos.registry import algorithm
 from rlpipe.envs import make_vec_env
+from rlpipe.evaluation import check_finite_weights
 from rlpipe.loops.evaluate import eval_seed, evaluate
 from rlpipe.peers.sb3 import build_model, sb3_env
 from rlpipe.peers.train import TwinAgent
@@ -32,6 +33,7 @@ def evaluate_peer_run(
     per_seed = []
     for seed in spec.meta.seed_list:
         weights = run.seed(seed).load_weights(device)
+        check_finite_weights(weights, run.seed(seed).model)
         env = sb3_env(spec, seed)
         envs = make_vec_env(
             spec.env,

@@ -116,6 +116,17 @@ def test_eval_of_corrupt_weights_is_refused_without_suggesting_unsafe_loading(ti
     assert "weights_only=False" not in output and "Traceback" not in output
 
 
+def test_eval_of_nan_weights_is_refused_naming_the_file(tiny_run):
+    model = tiny_run / "seed-1" / "model.pt"
+    weights = torch.load(model, weights_only=True)
+    first = next(key for key, value in weights["net"].items() if value.is_floating_point())
+    weights["net"][first] = torch.full_like(weights["net"][first], float("nan"))
+    torch.save(weights, model)
+    code, output = cli("eval", tiny_run)
+    assert code == 2 and "seed-1/model.pt holds NaN or infinite weights" in output
+    assert not (tiny_run / "eval.json").exists()
+
+
 def test_eval_of_pickled_code_in_weights_runs_nothing(tiny_run, tmp_path):
     marker = tmp_path / "pwned"
     torch.save({"net": WritesMarker(marker)}, tiny_run / "seed-0" / "model.pt")
