@@ -654,10 +654,21 @@ def report(
 ) -> None:
     """Write reports/BENCHMARKS.md and reports/benchmarks.json from the suite and its runs."""
     from rlpipe.report.benchmarks import write_report
+    from rlpipe.rundir import RunFolder
     from rlpipe.spec import load_suite
 
-    markdown, data = write_report(load_suite(suite), suite, out, runs)
+    loaded = load_suite(suite)
+    markdown, data = write_report(loaded, suite, out, runs)
     console.print(f"wrote {shown(markdown)} and {shown(data)}")
+    unfinished = [key for key in loaded.runs if not RunFolder(runs / key).finished()]
+    if unfinished:
+        err_console.print(
+            f"[yellow]warning:[/] {len(unfinished)} suite run(s) have no finished run folder "
+            f"and show as missing runs: {shown(', '.join(unfinished))}; `rlpipe audit` fails "
+            "until they finish (training, or dvc pull)",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()

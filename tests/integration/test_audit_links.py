@@ -363,3 +363,11 @@ def test_replay_row_removed_is_a_missing_replay(with_replays):
     line = next(line for line in replays_section() if line.startswith(f"| `{ROW}`"))
     REPORT.write_text(REPORT.read_text().replace(line + "\n", ""))
     assert findings() == [("missing-replay", ROW, "no row in the Replays section")]
+
+
+def test_report_warns_about_suite_runs_still_missing(project):
+    shutil.rmtree("runs/ppo-acrobot")  # as while it re-trains
+    result = CliRunner().invoke(app, ["report"])
+    assert result.exit_code == 0, result.output
+    assert "1 suite run(s) have no finished run folder" in result.output
+    assert "ppo-acrobot" in result.output and "`rlpipe audit` fails" in result.output
