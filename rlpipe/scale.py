@@ -189,6 +189,27 @@ class _RayRunning:
         self.ray.cancel(self.reference, force=False)
 
 
+RAY_CONNECT_TIMEOUT_S = 10.0
+"""How long --ray HOST:PORT waits for the head's port to answer (Ray itself retries for
+minutes, silently)."""
+
+
+def _check_reachable(address: str) -> None:
+    """Raise RlpipeError unless a TCP connection to HOST:PORT opens within the timeout."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise RlpipeError(f"--ray {address}: expected HOST:PORT (e.g. 10.0.0.5:6379) or auto")
+    try:
+        with socket.create_connection((host, int(port)), timeout=RAY_CONNECT_TIMEOUT_S):
+            pass
+    except OSError as error:
+        raise RlpipeError(
+            f"--ray {address}: no Ray head answers there within {RAY_CONNECT_TIMEOUT_S:g} s "
+            f"({error.strerror or error}); start one with `ray start --head`, or check the "
+            "address `ray start` printed"
+        ) from None
+
+
 class RayRunner:
     """Runs each command as a Ray task on the cluster at `address` (None: a local one)."""
 
@@ -200,6 +221,8 @@ class RayRunner:
                 "--ray needs Ray, an optional extra: pip install -e '.[ray]'"
             ) from None
         self.ray = ray
+        if address and address != "auto":
+            _check_reachable(address)
         try:
             ray.init(address=address, log_to_driver=False, configure_logging=False)
         except (ConnectionError, ValueError, RuntimeError) as exc:

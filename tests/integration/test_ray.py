@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import socket
@@ -14,6 +15,8 @@ from typing import IO
 
 import pytest
 
+from rlpipe.errors import RlpipeError
+from rlpipe.scale import RayRunner
 from tests.conftest import REPO
 from tests.suite_project import BROKEN_SAC_PENDULUM, environment, make_project
 from tests.suite_project import run as run_in
@@ -150,3 +153,17 @@ def test_suite_stages_run_on_ray_are_committed_so_dvc_and_audit_are_clean(projec
     assert audit.returncode == 0, audit.stdout + audit.stderr
     report = (project / "reports" / "BENCHMARKS.md").read_text()
     assert "crossq-cartpole" in report and "sac-pendulum" in report
+
+
+@pytest.mark.parametrize(
+    "address,message",
+    [
+        ("127.0.0.1:1", "--ray 127.0.0.1:1: no Ray head answers there within 10 s"),
+        ("nohost", "--ray nohost: expected HOST:PORT"),
+    ],
+)
+def test_an_address_without_a_ray_head_fails_fast(address, message):
+    started = time.monotonic()
+    with pytest.raises(RlpipeError, match=re.escape(message)):
+        RayRunner(address)
+    assert time.monotonic() - started < 15
