@@ -149,8 +149,9 @@ def _check_metrics(seed: SeedFolder) -> None:
     if not path.read_bytes().endswith(b"\n"):
         raise _damaged(path, "ends in a torn line")
     rows = seed.read_metrics()
-    if not rows or "frame" not in rows[0]:
-        raise _damaged(path, "has no rows with a frame column")
+    missing = [column for column in ("frame", "return_ma") if not rows or column not in rows[0]]
+    if missing:
+        raise _damaged(path, f"has no rows with a {' and '.join(missing)} column")
 
 
 def _check_weights(path: Path) -> None:

@@ -344,6 +344,10 @@ def metrics_with_text_cell(root: Path) -> None:
     run_file(root, "seed-0/metrics.csv").write_text("frame,return_ma\n100,oops\n")
 
 
+def metrics_without_return_ma(root: Path) -> None:
+    run_file(root, "seed-0/metrics.csv").write_text("frame,fps\n100,5.0\n")
+
+
 def missing_result(root: Path) -> None:
     run_file(root, "seed-1/result.json").unlink()
 
@@ -405,6 +409,7 @@ DAMAGES = {
     weights_not_a_state_dict: "seed-1/model.pt holds a Tensor, not a state dict",
     torn_metrics_line: "seed-1/metrics.csv ends in a torn line",
     metrics_with_text_cell: "seed-0/metrics.csv, line 2: 'oops' is not a number",
+    metrics_without_return_ma: "seed-0/metrics.csv has no rows with a return_ma column",
     missing_result: "seed-1/result.json is missing",
     result_of_another_seed: "seed-1/result.json is seed 0 at 100 frames, not seed 1 at 100",
     spec_edited_after_the_run: "spec.json is damaged: its spec does not hash to its spec_hash",
