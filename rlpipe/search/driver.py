@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rlpipe.errors import RlpipeError
 from rlpipe.scale import Resources, make_runner
@@ -50,6 +51,21 @@ class SearchOutcome:
     report: SearchReport
     requeued: list[int]
     ran: int
+
+
+class StopAtTrials:
+    """Stops a study once --trials trials have finished or are running, counted across every
+    process working on its storage: two `--resume --trials 3` on one study run 3, not 6."""
+
+    def __init__(self, trials: int) -> None:
+        self.trials = trials
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        from optuna.trial import TrialState
+
+        running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+        if counted_trials(study) + running >= self.trials:
+            study.stop()
 
 
 def run_search(
@@ -103,7 +119,11 @@ def run_search(
     try:
         if remaining:
             study.optimize(
-                objective, n_trials=remaining, n_jobs=max(1, parallel), catch=(TrialFailed,)
+                objective,
+                n_trials=remaining,
+                n_jobs=max(1, parallel),
+                catch=(TrialFailed,),
+                callbacks=[StopAtTrials(options.trials)],
             )
     finally:
         runner.close()

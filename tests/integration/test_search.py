@@ -238,3 +238,17 @@ def test_train_overrides_file_errors_name_the_file_before_training(tmp_path):
     assert result.exit_code == 2
     assert f"--overrides {overrides}:" in result.output and "did you mean 'lr'?" in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_a_search_counts_trials_other_processes_are_running(tmp_path, space, monkeypatch):
+    # One trial finished; then another process (here: a trial asked for and left running)
+    # works on the same study: `--resume --trials 3` runs one more, not two.
+    args = search_args(space, 1, "--out", str(tmp_path / "searches"))
+    assert CliRunner().invoke(app, args).exit_code == 0
+    load(tmp_path).ask()  # a trial another search process is running
+    result = CliRunner().invoke(
+        app, [*search_args(space, 3, "--out", str(tmp_path / "searches")), "--resume"]
+    )
+    assert result.exit_code == 0, result.output
+    states = [trial.state.name for trial in load(tmp_path).trials]
+    assert states.count("COMPLETE") + states.count("PRUNED") == 2 and "RUNNING" in states
