@@ -444,13 +444,9 @@ def eval_run(
     A peer run (rlpipe train --peer) is evaluated through its library's twin, the same way."""
     from rlpipe.device import resolve_device
     from rlpipe.evaluation import evaluate_run
-    from rlpipe.peers import import_peer_module, trained_by_peer
     from rlpipe.rundir import RunFolder
 
-    run = RunFolder(run_dir, artifacts)
-    if trained_by_peer(run):
-        evaluate_run = import_peer_module("rlpipe.peers.evaluate").evaluate_peer_run
-    result = evaluate_run(run, episodes, resolve_device(device), output)
+    result = evaluate_run(RunFolder(run_dir, artifacts), episodes, resolve_device(device), output)
     per_seed = ", ".join(f"seed {s['seed']}: {s['return_mean']:.1f}" for s in result["per_seed"])
     console.print(f"eval return {result['return_mean']:.1f} ({per_seed})")
 

@@ -48,7 +48,9 @@ TRAIN_ROOTS = ("rlpipe.loops", *SPEC_CODE)
 """Where a training seed starts (`rlpipe.loops.train_seed`); its algorithm's agent module, which
 the registry imports by name, is added per stage."""
 PEER_ROOTS = ("rlpipe.peers.train", "rlpipe.peers.sb3", *SPEC_CODE)
-PEER_EVAL_ROOTS = ("rlpipe.peers.evaluate", *SPEC_CODE)
+PEER_POLICY = "rlpipe.peers.evaluate"
+"""The module rlpipe/policy.py imports by name for a parity run's policy (a dependency the import
+graph cannot see)."""
 """Where a peer (parity) seed trains and is evaluated: the twin, not rlpipe's agent modules."""
 EVAL_ROOTS = ("rlpipe.evaluation", *SPEC_CODE)
 REPLAY_ROOTS = ("rlpipe.watch.enjoy", *SPEC_CODE)
@@ -266,7 +268,7 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
                 ],
             }
     run_files = {key: f"runs/{key}" for key in suite.runs}
-    for key, run in suite.runs.items():
+    for key in suite.runs:
         folder = run_folder(key)
         # The weights exactly as train stages output them: a missing output (weights not
         # pulled into a fresh clone) is what `dvc repro --allow-missing` skips; a missing
@@ -281,8 +283,8 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
             "deps": [*eval_code(suite, key, pipelines), run_files[key], *weights],
             "outs": [{f"evals/{key}.json": {"cache": False}}],
         }
-        if suite.replays and not run.peer:  # enjoy plays rlpipe's agents, not a peer's twin
-            code = code_deps(*REPLAY_ROOTS, agent_module(_algorithm_name(suite, key, pipelines)))
+        if suite.replays:
+            code = code_deps(*REPLAY_ROOTS, _policy_module(suite, key, pipelines))
             stages[f"replay-{key}"] = _replay_stage(key, code, [run_files[key], *weights])
     suite_file = Path(suite_path).as_posix()
     stages["plot"] = {
@@ -314,9 +316,14 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
 def eval_code(suite: Suite, key: str, pipelines: Path = Path("pipelines")) -> list[str]:
     """The code a suite run's eval stage depends on: the evaluator and the run's agent (or, for
     a parity run, the peer twin's loader)."""
+    return code_deps(*EVAL_ROOTS, _policy_module(suite, key, pipelines))
+
+
+def _policy_module(suite: Suite, key: str, pipelines: Path) -> str:
+    """The module that holds a run's policy: its agent's, or the peer twin's loader."""
     if suite.runs[key].peer:
-        return code_deps(*PEER_EVAL_ROOTS)
-    return code_deps(*EVAL_ROOTS, agent_module(_algorithm_name(suite, key, pipelines)))
+        return PEER_POLICY
+    return agent_module(_algorithm_name(suite, key, pipelines))
 
 
 def _replay_stage(key: str, code: list[str], run_data: list[str]) -> dict[str, Any]:

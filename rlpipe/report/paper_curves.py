@@ -1,15 +1,17 @@
-"""The report's "Against the paper's curves" section: rlpipe's CrossQ evaluation returns at 100k
-and 300k frames beside the CrossQ reruns of references/crossq_reruns_v4.csv (MuJoCo v4,
-2048-wide critics, 10 seeds)."""
+"""The report's "Against the paper's curves" section: rlpipe's evaluation returns at 100k and 300k
+frames beside the reruns of references/crossq_reruns_v4.csv (the CrossQ paper's setup, 2048-wide
+critics, and SAC, on MuJoCo v4, 10 seeds), for every algorithm the file has columns for."""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rlpipe.algos.registry import display_name
 from rlpipe.errors import RlpipeError
 from rlpipe.report.markdown import table
 from rlpipe.rundir import RunFolder
@@ -19,32 +21,39 @@ CURVES = Path("references/crossq_reruns_v4.csv")
 FRAMES = (100_000, 300_000)
 COLUMNS = (
     "Env",
+    "Algorithm",
     "rlpipe run",
     "Critic width",
     "rlpipe eval @100k",
-    "CrossQ v4 @100k",
+    "v4 reruns @100k",
     "rlpipe eval @300k",
-    "CrossQ v4 @300k",
+    "v4 reruns @300k",
 )
+_CURVE_COLUMN = re.compile(r"^(?P<algorithm>[a-z0-9]+)_(?P<thousands>[0-9]+)k$")
 EMPTY = "—"
 
 
-def read_curves(path: Path = CURVES) -> dict[str, dict[int, float]]:
-    """{env name (Hopper): {frames: CrossQ's mean eval return}} from the reruns CSV; {} if
-    absent."""
+def read_curves(path: Path = CURVES) -> dict[tuple[str, str], dict[int, float]]:
+    """{(env name, algorithm): {frames: mean eval return}} from the reruns CSV, for each
+    algorithm with an <algorithm>_100k and _300k column; {} if the file is absent."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    curves: dict[str, dict[int, float]] = {}
-    for record in csv.DictReader(lines):
-        try:
-            curves[record["env"]] = {
-                frames: float(record[f"crossq_{frames // 1000}k"]) for frames in FRAMES
-            }
-        except (KeyError, TypeError, ValueError):
-            raise RlpipeError(f"{path}: a row lacks a CrossQ number; restore it from git") from None
+    reader = csv.DictReader(lines)
+    matches = [_CURVE_COLUMN.match(column) for column in reader.fieldnames or []]
+    found = {(m["algorithm"], int(m["thousands"]) * 1000): m.string for m in matches if m}
+    algorithms = {a for a, _ in found if all((a, frames) in found for frames in FRAMES)}
+    curves: dict[tuple[str, str], dict[int, float]] = {}
+    for record in reader:
+        for algorithm in sorted(algorithms):
+            try:
+                curves[(record["env"], algorithm)] = {
+                    frames: float(record[found[(algorithm, frames)]]) for frames in FRAMES
+                }
+            except (KeyError, TypeError, ValueError):
+                raise RlpipeError(f"{path}: a row lacks a number; restore it from git") from None
     return curves
 
 
@@ -68,12 +77,12 @@ def _critic_width(run: RunFolder) -> int | None:
 
 
 def curve_rows(rows: list[Mapping[str, Any]], runs_root: Path, path: Path = CURVES) -> list[dict]:
-    """One entry per finished CrossQ run (not a parity run) of an env the reruns cover."""
+    """One entry per finished run (not a parity run) of an env and algorithm the reruns cover."""
     curves = read_curves(path)
     entries = []
     for row in rows:
-        name = row["env"].split("-")[0]
-        if row["family"] != "crossq" or row.get("peer") or name not in curves:
+        reference = curves.get((row["env"].split("-")[0], row["family"]))
+        if reference is None or row.get("peer"):
             continue
         run_dir = Path(runs_root) / row["run"]
         if not RunFolder(run_dir).finished():
@@ -81,10 +90,11 @@ def curve_rows(rows: list[Mapping[str, Any]], runs_root: Path, path: Path = CURV
         entries.append(
             {
                 "env": row["env"],
+                "family": row["family"],
                 "run": row["run"],
                 "critic": _critic_width(RunFolder(run_dir)),
                 "rlpipe": {frames: eval_at(run_dir, frames) for frames in FRAMES},
-                "crossq": curves[name],
+                "reruns": reference,
             }
         )
     return entries
@@ -97,18 +107,19 @@ def curve_lines(entries: list[Mapping[str, Any]]) -> list[str]:
     lines = [
         HEADING,
         "",
-        "rlpipe's CrossQ: mean over seeds of the deterministic evaluation return logged at 100k "
-        "and 300k frames (— where the run stops earlier), on MuJoCo v5. CrossQ v4: the paper's "
-        "setup rerun by the SimbaV2 authors, mean over 10 seeds, on MuJoCo v4 with 2048-wide "
-        "critics (references/crossq_reruns_v4.csv). Versions and widths differ: a reference "
+        "rlpipe: mean over seeds of the deterministic evaluation return logged at 100k and 300k "
+        "frames (— where the run stops earlier), on MuJoCo v5. v4 reruns: the CrossQ paper's "
+        "setup (2048-wide critics) and SAC, rerun by the SimbaV2 authors, mean over 10 seeds, on "
+        "MuJoCo v4 (references/crossq_reruns_v4.csv). Versions and widths differ: a reference "
         "curve, not a like-for-like comparison.",
         "",
     ]
     rows = []
     for entry in entries:
-        cells = [entry["env"], f"runs/{entry['run']}", str(entry["critic"] or EMPTY)]
+        cells = [entry["env"], display_name(entry["family"]), f"runs/{entry['run']}",
+                 str(entry["critic"] or EMPTY)]  # fmt: skip
         for frames in FRAMES:
             ours = entry["rlpipe"][frames]
-            cells += [EMPTY if ours is None else f"{ours:.1f}", f"{entry['crossq'][frames]:.0f}"]
+            cells += [EMPTY if ours is None else f"{ours:.1f}", f"{entry['reruns'][frames]:.0f}"]
         rows.append(cells)
     return lines + table(COLUMNS, rows)

@@ -17,11 +17,12 @@ from typing import Any
 
 import torch
 
-from rlpipe.algos.registry import algorithm, build_agent
+from rlpipe.algos.registry import algorithm
 from rlpipe.envs import env_shapes, make_vec_env
 from rlpipe.errors import RlpipeError
 from rlpipe.loops.evaluate import MAX_EVAL_STEPS, eval_seed
-from rlpipe.rundir import DamagedRunFile, RunFolder
+from rlpipe.policy import seed_policy
+from rlpipe.rundir import RunFolder
 from rlpipe.watch.headless import prepare_rendering
 from rlpipe.watch.video import VideoStream, check_video_support, recording
 
@@ -51,17 +52,6 @@ class Replay:
     fps: float
 
 
-def _load(agent: Any, weights: dict[str, Any], path: Path) -> None:
-    try:
-        agent.load_state_dict(weights)
-    except (KeyError, RuntimeError, TypeError, ValueError) as error:
-        reason = str(error).split("\n", 1)[0]
-        raise DamagedRunFile(
-            f"{path} does not hold weights for this run's spec ({reason}); re-train the run "
-            "or restore the file"
-        ) from None
-
-
 def _video_fps(env: Any, spec: Any) -> float:
     """Frames per second of the replay: the env's render_fps, per agent step (Atari skips
     frame_skip emulator frames per step, each of which render_fps counts)."""
@@ -81,17 +71,10 @@ def play_run(
     device: torch.device | None = None,
     on_episode: Callable[[Episode], None] | None = None,
 ) -> Replay:
-    """Play `episodes` episodes of one seed's final policy (the run's first seed by default);
-    with `video`, record them all into one MP4 or GIF. Returns what was played."""
-    from rlpipe.peers import trained_by_peer
-
+    """Play `episodes` episodes of one seed's final policy (the run's first seed by default),
+    rlpipe's agent or a parity run's twin; with `video`, record them all into one MP4 or GIF.
+    Returns what was played."""
     device = device or torch.device("cpu")
-    peer = trained_by_peer(run)
-    if peer:
-        raise RlpipeError(
-            f"{run.path} was trained by the peer library {peer}: rlpipe enjoy plays rlpipe's own "
-            f"agents only; `rlpipe eval {run.path}` evaluates it through its twin"
-        )
     spec = run.read_spec().spec
     seeds = spec.meta.seed_list
     seed = seeds[0] if seed is None else seed
@@ -99,7 +82,6 @@ def play_run(
         raise RlpipeError(f"{run.path} has no seed {seed}: its seeds are {seeds}")
     if episodes < 1 or (max_steps is not None and max_steps < 1):
         raise RlpipeError("episodes and max_steps must be at least 1")
-    weights = run.seed(seed).load_weights(device)
     env_spec = spec.env
     if video is not None:
         check_video_support(video)
@@ -111,11 +93,10 @@ def play_run(
     envs = make_vec_env(env_spec, first, num_envs=1, rescale_actions=rescale)
     played = []
     try:
-        agent = build_agent(spec, env_shapes(envs), device)
-        _load(agent, weights, run.seed(seed).model)
         single = envs.unwrapped.envs[0]
         fps = _video_fps(single, spec)
         with (
+            seed_policy(run, seed, env_shapes(envs), device) as agent,
             recording(video, fps) if video is not None else contextlib.nullcontext() as stream,
             torch.random.fork_rng(),
             torch.no_grad(),

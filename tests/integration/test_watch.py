@@ -213,7 +213,17 @@ def test_train_prints_the_run_folder_and_the_next_commands(tmp_path):
     assert f"rlpipe eval {out}" in text and "rlpipe report" in text
 
 
-def test_a_peer_run_is_refused_naming_rlpipe_eval(runs, tmp_path):
+def test_enjoy_plays_a_peer_run_through_its_twin(tmp_path):
+    family, spec, overrides = RUNS["dqn-cartpole"]
+    resolved = resolve_spec(family, spec, [*TINY, *overrides], REPO / "pipelines")
+    run_dir = tmp_path / "dqn-cartpole-sb3"
+    train_run(resolved, TrainOptions(device="cpu", out=run_dir, peer="sb3"))
+    code, output = enjoy(str(run_dir), "--episodes", "2", "--max-steps", "50")
+    assert code == 0, output
+    assert [index for index, _, _ in episodes(output)] == [1, 2]
+
+
+def test_a_run_labelled_peer_without_the_twins_weights_is_a_clear_error(runs, tmp_path):
     run_dir = tmp_path / "dqn-cartpole-sb3"
     shutil.copytree(runs / "dqn-cartpole", run_dir)
     provenance = json.loads((run_dir / "provenance.json").read_text())
@@ -221,7 +231,7 @@ def test_a_peer_run_is_refused_naming_rlpipe_eval(runs, tmp_path):
     (run_dir / "provenance.json").write_text(json.dumps(provenance))
     code, output = enjoy(str(run_dir))
     assert code == 2 and "Traceback" not in output
-    assert "trained by the peer library sb3" in " ".join(output.split())
+    assert "does not hold the SB3 twin's weights" in " ".join(output.split())
 
 
 def rss_mib(pid: int) -> float:

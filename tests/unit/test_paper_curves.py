@@ -16,19 +16,21 @@ def test_crossq_runs_get_their_eval_at_100k_and_300k_beside_the_reruns(tmp_path)
     rows = [
         {"env": "Hopper-v5", "family": "crossq", "run": "crossq-hopper", "peer": None},
         {"env": "Hopper-v5", "family": "ppo", "run": "ppo-hopper", "peer": None},
+        {"env": "Hopper-v5", "family": "crossq", "run": "crossq-hopper-sb3", "peer": "sb3"},
         {"env": "Pendulum-v1", "family": "crossq", "run": "crossq-pendulum", "peer": None},
     ]
     entries = curve_rows(rows, tmp_path / "runs", REPO / "references/crossq_reruns_v4.csv")
     assert entries == [
         {
             "env": "Hopper-v5",
+            "family": "crossq",
             "run": "crossq-hopper",
             "critic": 256,
             "rlpipe": {100_000: None, 300_000: 85.0},
-            "crossq": {100_000: 2764.0, 300_000: 2644.0},
+            "reruns": {100_000: 2764.0, 300_000: 2644.0},
         }
     ]
     assert curve_lines(entries)[-1] == (
-        "| Hopper-v5 | runs/crossq-hopper | 256 | — | 2764 | 85.0 | 2644 |"
+        "| Hopper-v5 | CrossQ | runs/crossq-hopper | 256 | — | 2764 | 85.0 | 2644 |"
     )
     assert curve_lines([]) == []

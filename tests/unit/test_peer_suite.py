@@ -15,7 +15,14 @@ from rlpipe.peers.mirror import version_pins
 from rlpipe.report.benchmarks import build_rows, parse_markdown_rows, render_markdown
 from rlpipe.spec import load_suite, resolve_spec
 from rlpipe.spec.suite import SuiteRun
-from rlpipe.stages import PEER_EVAL_ROOTS, PEER_ROOTS, TRAIN_ROOTS, code_deps, render_dvc_yaml
+from rlpipe.stages import (
+    EVAL_ROOTS,
+    PEER_POLICY,
+    PEER_ROOTS,
+    TRAIN_ROOTS,
+    code_deps,
+    render_dvc_yaml,
+)
 from tests.conftest import REPO
 from tests.fixtures import make_run
 
@@ -77,8 +84,8 @@ def test_a_peer_stage_trains_the_twin_with_the_installed_versions_in_its_command
     assert stages["train-crossq-pendulum"]["deps"] == code_deps(*TRAIN_ROOTS, "rlpipe.algos.crossq")
     assert "--peer" not in stages["train-crossq-pendulum"]["cmd"]
     evaluation = stages["eval-crossq-pendulum-sb3"]
-    # The peer evaluator and what it imports (the twin's builder), not the training loop.
-    evaluator = code_deps(*PEER_EVAL_ROOTS)
+    # The one evaluator and the twin's loader (imported by name for a parity run).
+    evaluator = code_deps(*EVAL_ROOTS, PEER_POLICY)
     assert evaluation["deps"][: len(evaluator)] == evaluator
     assert (
         "rlpipe/peers/evaluate.py" in evaluator and "rlpipe/peers/evaluate.py" not in peer["deps"]
