@@ -59,12 +59,17 @@ def seed_policy(
             yield policy
         return
     agent = build_agent(spec, shapes, device)
+    load_weights_into(agent, weights, model, "weights for this run's spec")
+    yield agent
+
+
+def load_weights_into(policy: Any, weights: dict[str, Any], model: Path, what: str) -> None:
+    """Load a seed's weights into a policy, or raise DamagedRunFile saying the file does not hold
+    `what`."""
     try:
-        agent.load_state_dict(weights)
+        policy.load_state_dict(weights)
     except (KeyError, RuntimeError, TypeError, ValueError) as error:
         reason = str(error).split("\n", 1)[0]
         raise DamagedRunFile(
-            f"{model} does not hold weights for this run's spec ({reason}); re-train the run "
-            "or restore the file"
+            f"{model} does not hold {what} ({reason}); re-train the run or restore the file"
         ) from None
-    yield agent

@@ -14,7 +14,7 @@ import torch
 from rlpipe.loops.evaluate import eval_seed
 from rlpipe.peers.sb3 import build_model, sb3_env
 from rlpipe.peers.train import TwinAgent
-from rlpipe.rundir import DamagedRunFile
+from rlpipe.policy import load_weights_into
 from rlpipe.spec.schema import Spec
 
 
@@ -27,14 +27,7 @@ def twin_policy(
     try:
         agent = TwinAgent(build_model(spec, env, seed, str(device), buffer_size=1), env, spec,
                           eval_seed(seed))  # fmt: skip
-        try:
-            agent.load_state_dict(weights)
-        except (KeyError, RuntimeError, TypeError, ValueError) as error:
-            reason = str(error).split("\n", 1)[0]
-            raise DamagedRunFile(
-                f"{model} does not hold the SB3 twin's weights for this run's spec ({reason}); "
-                "re-train the run or restore the file"
-            ) from None
+        load_weights_into(agent, weights, model, "the SB3 twin's weights for this run's spec")
         yield agent
     finally:
         env.close()

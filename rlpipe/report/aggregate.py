@@ -18,7 +18,6 @@ each task, profile = fraction of runs above tau), are tested against hand-comput
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 
 from rlpipe.algos.registry import display_name
 from rlpipe.errors import RlpipeError
+from rlpipe.report.references import read_reference_csv
 from rlpipe.rundir import RunFolder
 from rlpipe.spec.suite import CATEGORIES, Suite
 from rlpipe.stats import iqm
@@ -71,16 +71,13 @@ class AlgorithmScores:
 
 def read_random_scores(path: Path = RANDOM_SCORES) -> dict[str, float]:
     """Return {env id: random-policy return} from the reference CSV; {} if the file is absent."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
+    columns, records = read_reference_csv(path)
+    if not columns:
         return {}
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    reader = csv.DictReader(lines)
-    if not {"env", "random_score"} <= set(reader.fieldnames or []):
+    if not {"env", "random_score"} <= set(columns):
         raise RlpipeError(f"{path} needs the columns env and random_score; restore it from git")
     scores = {}
-    for line_number, record in enumerate(reader, start=2):
+    for line_number, record in enumerate(records, start=2):
         cell = (record.get("random_score") or "").strip()
         try:
             value = float(cell)

@@ -7,7 +7,6 @@ can re-derive each row and compare strings.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import math
 import os
@@ -30,6 +29,7 @@ from rlpipe.report.efficiency import frames_to_target, mean_reached
 from rlpipe.report.notes import DEFAULT_SCORE_WINDOW, NOTES_HEADING, notes_lines
 from rlpipe.report.paper_curves import curve_lines, curve_rows
 from rlpipe.report.parity import parity_lines, parity_result
+from rlpipe.report.references import read_reference_csv
 from rlpipe.report.replays import replay_lines
 from rlpipe.rundir import RunFolder, atomic_write_json, atomic_write_text
 from rlpipe.spec.suite import CATEGORIES, DEFAULT_SUITE, Suite, SuiteEnv, SuiteRun
@@ -106,16 +106,13 @@ def _number(record: Mapping[str, str], column: str, path: Path) -> float | None:
 
 def read_references(path: Path = REFERENCES) -> dict[tuple[str, str], tuple[float, int | None]]:
     """Return {(env id, family): (reference score, frames)} from the SLM-Lab CSV; {} if absent."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
+    columns, records = read_reference_csv(path)
+    if not columns:
         return {}
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     references: dict[tuple[str, str], tuple[float, int | None]] = {}
-    reader = csv.DictReader(lines)
-    if "env" not in (reader.fieldnames or []):
+    if "env" not in columns:
         raise RlpipeError(f"{path} has no 'env' column; restore it from git")
-    for record in reader:
+    for record in records:
         for column in record:
             if not column or not column.endswith("_score"):
                 continue
@@ -130,21 +127,11 @@ def read_references(path: Path = REFERENCES) -> dict[tuple[str, str], tuple[floa
     return references
 
 
-def _csv_records(path: Path) -> list[dict[str, str]]:
-    """The records of a references CSV (comment lines skipped); [] if the file is absent."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    return list(csv.DictReader(lines))
-
-
 def read_rl_zoo(path: Path = RL_ZOO) -> dict[tuple[str, str], dict[str, Any]]:
     """{(env id, family): RL Zoo's published mean, std, timesteps and env version} from
     references/rl_zoo_benchmark.csv; {} if absent."""
     references: dict[tuple[str, str], dict[str, Any]] = {}
-    for record in _csv_records(path):
+    for record in read_reference_csv(path)[1]:
         missing = [c for c in ("algorithm", "env", "rl_zoo_env") if not record.get(c)]
         mean, std = _number(record, "mean_reward", path), _number(record, "std_reward", path)
         steps = _number(record, "n_timesteps", path)

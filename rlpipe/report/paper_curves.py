@@ -4,7 +4,6 @@ critics, and SAC, on MuJoCo v4, 10 seeds), for every algorithm the file has colu
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections.abc import Mapping
@@ -14,6 +13,7 @@ from typing import Any
 from rlpipe.algos.registry import display_name
 from rlpipe.errors import RlpipeError
 from rlpipe.report.markdown import table
+from rlpipe.report.references import read_reference_csv
 from rlpipe.rundir import RunFolder
 
 HEADING = "## Against the paper's curves"
@@ -36,17 +36,12 @@ EMPTY = "—"
 def read_curves(path: Path = CURVES) -> dict[tuple[str, str], dict[int, float]]:
     """{(env name, algorithm): {frames: mean eval return}} from the reruns CSV, for each
     algorithm with an <algorithm>_100k and _300k column; {} if the file is absent."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    reader = csv.DictReader(lines)
-    matches = [_CURVE_COLUMN.match(column) for column in reader.fieldnames or []]
+    columns, records = read_reference_csv(path)
+    matches = [_CURVE_COLUMN.match(column) for column in columns]
     found = {(m["algorithm"], int(m["thousands"]) * 1000): m.string for m in matches if m}
     algorithms = {a for a, _ in found if all((a, frames) in found for frames in FRAMES)}
     curves: dict[tuple[str, str], dict[int, float]] = {}
-    for record in reader:
+    for record in records:
         for algorithm in sorted(algorithms):
             try:
                 curves[(record["env"], algorithm)] = {
