@@ -890,6 +890,26 @@ def suite_stages(
     console.print(f"wrote {DVC_FILE} from {suite}; `dvc repro` runs the stages not yet done")
 
 
+@suite_app.command("fingerprint")
+@user_errors
+def suite_fingerprint(
+    files: Annotated[list[Path], typer.Argument(help="Source files, relative to the project.")],
+    out: Annotated[Path, typer.Option("--out", help="The fingerprint file to write.")],
+) -> None:
+    """Write the code fingerprint of source files: what they do, blind to docstrings, comments and
+    type annotations (rlpipe/fingerprint.py). Train and eval stages depend on it."""
+    from rlpipe.fingerprint import write_fingerprint
+
+    for path in files:
+        if not path.is_file():
+            raise RlpipeError(f"{shown(path)}: no such source file")
+    try:
+        write_fingerprint([path.as_posix() for path in files], out)
+    except SyntaxError as exc:
+        raise RlpipeError(f"{shown(exc.filename)}:{exc.lineno}: not Python: {exc.msg}") from None
+    console.print(f"wrote {shown(out)} ({len(files)} files)")
+
+
 @app.command()
 @user_errors
 def search(

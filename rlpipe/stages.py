@@ -14,6 +14,12 @@ specs.<spec>) as DVC params and on the command line that holds the suite's frame
 device; so editing one spec retrains only its runs, and editing the report, audit, Hub, CLI or
 bench code retrains nothing.
 
+Train and eval stages reach their code through a fingerprint (rlpipe/fingerprint.py): one cheap
+`code-<set>` stage per code set (train-crossq, eval-sb3, ...) depends on the source files and
+writes fingerprints/<set>.json, and the stages that use the set depend on that file. An edit that
+changes only docstrings, comments or type annotations re-runs the code stage, whose output is
+unchanged, so nothing re-trains; any other edit changes the fingerprint and makes the stages stale.
+
 A suite entry with a peer trains the peer library's twin of the spec (`rlpipe train --peer`). Its
 numbers come from the peer's code, so its stage depends on what the twin's training imports
 (PEER_ROOTS), not on rlpipe's agent modules. The peer library lives outside the repository, where
@@ -95,6 +101,9 @@ HEADER = (
 )
 
 
+FINGERPRINTS_DIR = "fingerprints"
+"""The code fingerprints (rlpipe/fingerprint.py) that train and eval stages depend on."""
+FINGERPRINT_CODE = "rlpipe/fingerprint.py"
 PARTS_DIR = "parts"
 """Where the earlier stages of a chain (suite `stage_frames`) leave their paused runs, with
 checkpoints, in the DVC cache: parts/<run>[/seeds-A-B]/part-<i>."""
@@ -187,6 +196,35 @@ def _algorithm_name(suite: Suite, key: str, pipelines: Path) -> str:
     return resolve_spec(run.family, run.spec, suite.overrides(key), pipelines).spec.algorithm.name
 
 
+def train_code_name(suite: Suite, key: str, pipelines: Path = Path("pipelines")) -> str:
+    """The name of a run's train code set: its algorithm's, or its peer's (one set per peer)."""
+    run = suite.runs[key]
+    return f"train-{run.peer or _algorithm_name(suite, key, pipelines)}"
+
+
+def eval_code_name(suite: Suite, key: str, pipelines: Path = Path("pipelines")) -> str:
+    """The name of a run's eval code set: its algorithm's, or its peer's."""
+    run = suite.runs[key]
+    return f"eval-{run.peer or _algorithm_name(suite, key, pipelines)}"
+
+
+def fingerprint_file(code_name: str) -> str:
+    """Where a code set's fingerprint lives (the dependency its stages have on their code)."""
+    return f"{FINGERPRINTS_DIR}/{code_name}.json"
+
+
+def _fingerprint_stage(code: list[str], code_name: str) -> dict[str, Any]:
+    """The stage that fingerprints a code set (rlpipe/fingerprint.py): cheap, and re-run on any
+    edit to the set; the stages downstream re-run only when its output changes."""
+    out = fingerprint_file(code_name)
+    files = " ".join(quote(path) for path in code)
+    return {
+        "cmd": f"rlpipe suite fingerprint --out {quote(out)} {files}",
+        "deps": [FINGERPRINT_CODE, *code],
+        "outs": [{out: {"cache": False}}],
+    }
+
+
 def train_code(suite: Suite, key: str, pipelines: Path = Path("pipelines")) -> list[str]:
     """The code a suite run's train stages depend on: what its algorithm's training imports (the
     peer twin's, for a parity run)."""
@@ -198,6 +236,7 @@ def train_code(suite: Suite, key: str, pipelines: Path = Path("pipelines")) -> l
 def _train_stage(
     suite: Suite, stage: TrainStage, pipelines: Path, code: list[str]
 ) -> dict[str, Any]:
+    """A train stage; `code` is what it depends on for its code (its code set's fingerprint)."""
     run = suite.runs[stage.run]
     key = stage.run
     overrides = " ".join(f"-s {quote(o)}" for o in suite.overrides(key))
@@ -247,9 +286,17 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
             key, resolve_spec(run.family, run.spec, suite.overrides(key), pipelines).spec
         )
     trains = train_stages(suite, pipelines)
-    codes = {key: train_code(suite, key, pipelines) for key in suite.runs}
+    train_prints, eval_prints = {}, {}
+    for key in suite.runs:
+        train_name = train_code_name(suite, key, pipelines)
+        eval_name = eval_code_name(suite, key, pipelines)
+        for name, code in ((train_name, train_code), (eval_name, eval_code)):
+            if f"code-{name}" not in stages:
+                stages[f"code-{name}"] = _fingerprint_stage(code(suite, key, pipelines), name)
+        train_prints[key] = [fingerprint_file(train_name)]
+        eval_prints[key] = [fingerprint_file(eval_name)]
     for stage in trains:
-        stages[stage.name] = _train_stage(suite, stage, pipelines, codes[stage.run])
+        stages[stage.name] = _train_stage(suite, stage, pipelines, train_prints[stage.run])
     for key, run in suite.runs.items():
         if run.seed_groups > 1:
             groups = [s for s in trains if s.run == key and s.last]
@@ -280,7 +327,7 @@ def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines
         stages[f"eval-{key}"] = {
             "cmd": f"rlpipe eval {quote(f'runs/{key}')} --artifacts {quote(f'artifacts/{key}')} "
             f"--output {quote(f'evals/{key}.json')}",
-            "deps": [*eval_code(suite, key, pipelines), run_files[key], *weights],
+            "deps": [*eval_prints[key], run_files[key], *weights],
             "outs": [{f"evals/{key}.json": {"cache": False}}],
         }
         if suite.replays:

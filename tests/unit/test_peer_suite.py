@@ -17,6 +17,7 @@ from rlpipe.spec import load_suite, resolve_spec
 from rlpipe.spec.suite import SuiteRun
 from rlpipe.stages import (
     EVAL_ROOTS,
+    FINGERPRINT_CODE,
     PEER_POLICY,
     PEER_ROOTS,
     TRAIN_ROOTS,
@@ -79,17 +80,20 @@ def test_a_peer_stage_trains_the_twin_with_the_installed_versions_in_its_command
         f"{pins} --out runs/crossq-pendulum-sb3 --artifacts artifacts/crossq-pendulum-sb3 "
         "--overwrite --quiet"
     )
-    assert peer["deps"] == code_deps(*PEER_ROOTS)
+    assert peer["deps"] == ["fingerprints/train-sb3.json"]
+    assert stages["code-train-sb3"]["deps"] == [FINGERPRINT_CODE, *code_deps(*PEER_ROOTS)]
     assert peer["params"] == stages["train-crossq-pendulum"]["params"]
-    assert stages["train-crossq-pendulum"]["deps"] == code_deps(*TRAIN_ROOTS, "rlpipe.algos.crossq")
+    assert stages["train-crossq-pendulum"]["deps"] == ["fingerprints/train-crossq.json"]
+    own = code_deps(*TRAIN_ROOTS, "rlpipe.algos.crossq")
+    assert stages["code-train-crossq"]["deps"] == [FINGERPRINT_CODE, *own]
     assert "--peer" not in stages["train-crossq-pendulum"]["cmd"]
     evaluation = stages["eval-crossq-pendulum-sb3"]
     # The one evaluator and the twin's loader (imported by name for a parity run).
     evaluator = code_deps(*EVAL_ROOTS, PEER_POLICY)
-    assert evaluation["deps"][: len(evaluator)] == evaluator
-    assert (
-        "rlpipe/peers/evaluate.py" in evaluator and "rlpipe/peers/evaluate.py" not in peer["deps"]
-    )
+    assert evaluation["deps"][0] == "fingerprints/eval-sb3.json"
+    assert stages["code-eval-sb3"]["deps"] == [FINGERPRINT_CODE, *evaluator]
+    assert "rlpipe/peers/evaluate.py" in evaluator
+    assert "rlpipe/peers/evaluate.py" not in stages["code-train-sb3"]["deps"]
 
 
 def test_a_peer_entry_split_into_seed_groups_gets_a_stage_per_group(tmp_path):
@@ -99,7 +103,7 @@ def test_a_peer_entry_split_into_seed_groups_gets_a_stage_per_group(tmp_path):
     group = stages["train-sac-pendulum-sb3-seeds-2-3"]
     assert " --peer sb3 --peer-version stable-baselines3==" in group["cmd"]
     assert group["cmd"].endswith("--only-seeds 2,3")
-    assert group["deps"] == code_deps(*PEER_ROOTS)
+    assert group["deps"] == ["fingerprints/train-sb3.json"]
     assert "summarize-sac-pendulum-sb3" in stages
 
 

@@ -11,6 +11,7 @@ from rlpipe.errors import RlpipeError
 from rlpipe.spec import load_suite
 from rlpipe.stages import (
     BOOKKEEPING,
+    FINGERPRINT_CODE,
     TRAIN_ROOTS,
     agent_module,
     code_deps,
@@ -54,7 +55,13 @@ def test_a_split_run_gets_one_train_stage_per_group_and_a_summarize_stage(tmp_pa
     dvc = yaml.safe_load(render_dvc_yaml(suite, suite_path, REPO / "pipelines"))["stages"]
     group = dvc["train-sac-pendulum-seeds-2-3"]
     assert group["cmd"].endswith("--only-seeds 2,3")
-    assert group["deps"] == code_deps(*TRAIN_ROOTS, "rlpipe.algos.sac")
+    assert group["deps"] == ["fingerprints/train-sac.json"]
+    own = [FINGERPRINT_CODE, *code_deps(*TRAIN_ROOTS, "rlpipe.algos.sac")]
+    assert dvc["code-train-sac"]["deps"] == own
+    assert dvc["code-train-sac"]["outs"] == [{"fingerprints/train-sac.json": {"cache": False}}]
+    assert dvc["code-train-sac"]["cmd"] == (
+        "rlpipe suite fingerprint --out fingerprints/train-sac.json " + " ".join(own[1:])
+    )
     assert group["params"] == [{"pipelines/sac.yaml": ["vars", "defaults", "specs.pendulum"]}]
     assert {"runs/sac-pendulum/seed-2": {"cache": False}} in group["outs"]
     assert "artifacts/sac-pendulum/seed-3" in group["outs"]
@@ -113,7 +120,7 @@ def test_replay_stages_only_when_the_suite_sets_replays(tmp_path):
     )
     # The run folder and weights exactly as the eval stage has them (--allow-missing skips both).
     assert [d for d in replay["deps"] if not d.startswith("rlpipe/")] == [
-        d for d in evaluation["deps"] if not d.startswith("rlpipe/")
+        d for d in evaluation["deps"] if not d.startswith("fingerprints/")
     ]
     assert {"rlpipe/watch/enjoy.py", "rlpipe/watch/video.py", "rlpipe/algos/sac.py"} <= set(
         replay["deps"]
