@@ -57,7 +57,7 @@ _IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<path>[^)]+)\)")
 DATA_FIELDS = (
     "run", "family", "spec", "env", "category", "target", "status", "score", "ci95", "iqm",
     "eval_return", "frames", "updates_per_frame", "fps", "device", "spec_hash", "link", "plot",
-    "slm_lab", "slm_lab_frames", "rl_zoo", "parity",
+    "slm_lab", "slm_lab_frames", "slm_lab_updates_per_frame", "rl_zoo", "parity",
 )  # fmt: skip
 """benchmarks.json fields audited: the table's own cells, the run's numbers, the references
 beside them and the parity comparison (the suite budget has its own check, over-budget)."""

@@ -104,12 +104,17 @@ def _number(record: Mapping[str, str], column: str, path: Path) -> float | None:
         raise RlpipeError(f"{path}: {column} {cell!r} is not a number") from None
 
 
-def read_references(path: Path = REFERENCES) -> dict[tuple[str, str], tuple[float, int | None]]:
-    """Return {(env id, family): (reference score, frames)} from the SLM-Lab CSV; {} if absent."""
+Reference = tuple[float, int | None, float | None]
+"""SLM-Lab's (score, frames, updates per frame) for one env and family."""
+
+
+def read_references(path: Path = REFERENCES) -> dict[tuple[str, str], Reference]:
+    """Return {(env id, family): (reference score, frames, updates per frame)} from the SLM-Lab
+    CSV (updates per frame where it has a `<family>_updates_per_frame` figure); {} if absent."""
     columns, records = read_reference_csv(path)
     if not columns:
         return {}
-    references: dict[tuple[str, str], tuple[float, int | None]] = {}
+    references: dict[tuple[str, str], Reference] = {}
     if "env" not in columns:
         raise RlpipeError(f"{path} has no 'env' column; restore it from git")
     for record in records:
@@ -119,10 +124,12 @@ def read_references(path: Path = REFERENCES) -> dict[tuple[str, str], tuple[floa
             family = column.removesuffix("_score")
             score = _number(record, column, path)
             frames = _number(record, f"{family}_frames", path)
+            updates = _number(record, f"{family}_updates_per_frame", path)
             if score is not None:
                 references[(record["env"], family)] = (
                     score,
                     None if frames is None else int(frames),
+                    updates,
                 )
     return references
 
@@ -259,6 +266,7 @@ def build_rows(
                     "plot": _relative(Path(plots_dir) / f"{spec_name}.png", reports_dir),
                     "slm_lab": None if reference is None else reference[0],
                     "slm_lab_frames": None if reference is None else reference[1],
+                    "slm_lab_updates_per_frame": None if reference is None else reference[2],
                     "rl_zoo": zoo.get((env.id, run.family)),
                 }
                 row = _run_row(key, run, env, run_dir, base)
@@ -297,13 +305,17 @@ def _score_cell(row: Mapping[str, Any]) -> str:
 
 
 def _reference_cell(row: Mapping[str, Any]) -> str:
-    """Return the SLM-Lab reference as "score (frames frames)", "—" where it has none."""
+    """Return the SLM-Lab reference as "score (frames frames, u updates/frame)", "—" where it
+    has none; the parts it does not give are left out."""
     score, frames = row.get("slm_lab"), row.get("slm_lab_frames")
     if score is None:
         return EMPTY_CELL
-    if frames is None:
-        return _one_decimal(score)
-    return f"{_one_decimal(score)} ({frames:,} frames)"
+    updates = row.get("slm_lab_updates_per_frame")
+    details = [
+        *([] if frames is None else [f"{frames:,} frames"]),
+        *([] if updates is None else [f"{updates:.3g} updates/frame"]),
+    ]
+    return f"{_one_decimal(score)} ({', '.join(details)})" if details else _one_decimal(score)
 
 
 def _rl_zoo_cell(row: Mapping[str, Any]) -> str:

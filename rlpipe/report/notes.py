@@ -169,8 +169,10 @@ def checked_notes_lines(rows: list[Mapping[str, Any]], aggregate: Aggregate) -> 
         "- **Updates/frame**: gradient updates per env frame, as the runs counted them (each "
         "seed's updates over its frames, mean over seeds): critic updates for SAC and CrossQ, "
         "Q-network updates for DQN, minibatch steps for PPO, one per rollout for A2C. CrossQ's "
-        "paper makes one per frame; SLM-Lab's CrossQ makes one per 16 frames (16 vector envs, "
-        "one update per vector step).",
+        "paper makes one per frame; SLM-Lab's CrossQ makes training_iter per vector step of "
+        "num_envs frames: 1/16 on MuJoCo (16 envs; 2/16 on InvertedDoublePendulum and "
+        "HumanoidStandup, 4/16 on Humanoid), read from its specs and shown in its column "
+        "(references/slm_lab_v5.2.csv says which files).",
         f"- **Frames to target**: per seed, the first logged frame (a row of its {METRICS_FILE}, "
         "every `meta.log_interval` frames) at which its training moving average `return_ma` "
         "was at or above the env's target; the cell is the mean over the seeds that reached it "

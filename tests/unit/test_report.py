@@ -27,10 +27,10 @@ SUITE_PATH = "params/suite.yaml"
 HUB_URL = "https://huggingface.co/datasets/rlpipe/fixture/tree/main/runs/crossq-cartpole"
 REFERENCES_CSV = """\
 # made-up reference scores for tests
-env,category,target,ppo_score,ppo_frames,sac_score,sac_frames,crossq_score,crossq_frames
-Pendulum-v1,classic,-200,-174.87,300000,-150.97,300000,-145.66,300000
-CartPole-v1,classic,400,498.94,200000,406.09,200000,,
-Hopper-v5,mujoco,2000,1653.74,4000000,1416.52,3000000,1168.53,3000000
+env,category,target,ppo_score,ppo_frames,sac_score,sac_frames,crossq_score,crossq_frames,crossq_updates_per_frame
+Pendulum-v1,classic,-200,-174.87,300000,-150.97,300000,-145.66,300000,
+CartPole-v1,classic,400,498.94,200000,406.09,200000,,,
+Hopper-v5,mujoco,2000,1653.74,4000000,1416.52,3000000,1168.53,3000000,0.0625
 """
 
 
@@ -170,7 +170,12 @@ def test_slm_lab_reference_is_picked_by_family_and_env(project, suite):
     assert rows["crossq-hopper"]["slm_lab_frames"] == 3_000_000
     assert rows["crossq-cartpole"]["slm_lab"] is None  # empty cell for crossq
     assert rows["sac-lunar"]["slm_lab"] is None  # env not in the CSV
-    assert format_cells(rows["crossq-hopper"])["SLM-Lab v5.2"] == "1168.5 (3,000,000 frames)"
+    assert rows["crossq-hopper"]["slm_lab_updates_per_frame"] == 0.0625  # 16 envs, 1 update each
+    assert rows["sac-pendulum"]["slm_lab_updates_per_frame"] is None  # no figure for SAC
+    assert format_cells(rows["crossq-hopper"])["SLM-Lab v5.2"] == (
+        "1168.5 (3,000,000 frames, 0.0625 updates/frame)"
+    )
+    assert format_cells(rows["sac-pendulum"])["SLM-Lab v5.2"] == "-151.0 (300,000 frames)"
     assert format_cells(rows["crossq-cartpole"])["SLM-Lab v5.2"] == "—"
 
 
@@ -215,6 +220,7 @@ def full_row(**changes) -> dict:
         "plot": "plots/cartpole.png",
         "slm_lab": 334.59,
         "slm_lab_frames": 200_000,
+        "slm_lab_updates_per_frame": 0.25,
         "updates_per_frame": 0.9,
         "rl_zoo": {"mean": 500.0, "std": 0.0, "timesteps": 50_000, "env": "CartPole-v1"},
     }
@@ -237,7 +243,7 @@ def test_format_cells_gives_the_exact_table_strings():
         "Device": "AMD EPYC 7763 64-Core Processor",
         "Spec": "`0123456789ab`",
         "Run": "[runs/crossq-cartpole](../runs/crossq-cartpole)",
-        "SLM-Lab v5.2": "334.6 (200,000 frames)",
+        "SLM-Lab v5.2": "334.6 (200,000 frames, 0.25 updates/frame)",
         "RL Zoo": "500.0 ± 0.0 (50,000 steps)",
         "Plot": "[plot](plots/cartpole.png)",
     }
