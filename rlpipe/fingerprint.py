@@ -178,13 +178,17 @@ def digest(source: str, filename: str = "<source>") -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def fingerprint(files: Iterable[str], root: Path = Path(".")) -> dict[str, object]:
-    """The fingerprint document of source files (paths relative to root, sorted)."""
-    digests = {
+def digests(files: Iterable[str], root: Path = Path(".")) -> dict[str, str]:
+    """{file: digest} of source files (paths relative to root, sorted)."""
+    return {
         name: digest((root / name).read_text(encoding="utf-8"), filename=name)
         for name in sorted(set(files))
     }
-    return {"format": FORMAT, "files": digests}
+
+
+def fingerprint(files: Iterable[str], root: Path = Path(".")) -> dict[str, object]:
+    """The fingerprint document of source files: the rule's name and every file's digest."""
+    return {"format": FORMAT, "files": digests(files, root)}
 
 
 def write_fingerprint(files: Iterable[str], out: Path, root: Path = Path(".")) -> dict[str, object]:

@@ -31,6 +31,7 @@ the stage refuses to train with a version other than the one it names.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from shlex import quote
@@ -42,6 +43,7 @@ import rlpipe
 from rlpipe.algos.registry import algorithm
 from rlpipe.codedeps import imported_files
 from rlpipe.errors import RlpipeError
+from rlpipe.fingerprint import FORMAT as FINGERPRINT_FORMAT
 from rlpipe.rundir import RunFolder, group_name
 from rlpipe.spec import DEFAULT_SUITE, Suite, resolve_spec
 from rlpipe.spec.suite import SuiteRun
@@ -223,6 +225,43 @@ def _fingerprint_stage(code: list[str], code_name: str) -> dict[str, Any]:
         "deps": [FINGERPRINT_CODE, *code],
         "outs": [{out: {"cache": False}}],
     }
+
+
+def fingerprint_drift(
+    suite: Suite, root: Path, pipelines: Path = Path("pipelines")
+) -> dict[str, list[str]]:
+    """The code sets whose source no longer gives their committed fingerprint, each with the
+    files that changed what they do (every file when the fingerprint file is missing or
+    unreadable). Read from the sources, without DVC: a code stage not yet re-run still shows."""
+    from rlpipe.fingerprint import digests
+
+    drift: dict[str, list[str]] = {}
+    for name, stage in dvc_stages(suite, root / DVC_FILE, pipelines).items():
+        if not name.startswith("code-"):
+            continue
+        code_name = name.removeprefix("code-")
+        files = [dep for dep in stage["deps"] if dep != FINGERPRINT_CODE]
+        recorded = _recorded_fingerprint(root / fingerprint_file(code_name))
+        current = digests(files, root)
+        changed = sorted(
+            path for path in set(current) | set(recorded) if recorded.get(path) != current.get(path)
+        )
+        if changed:
+            drift[code_name] = changed
+    return drift
+
+
+def _recorded_fingerprint(path: Path) -> dict[str, str]:
+    """{file: digest} of a fingerprint file; {} when it is missing, unreadable or of another
+    format (every file then counts as changed)."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(saved, dict) or saved.get("format") != FINGERPRINT_FORMAT:
+        return {}
+    files = saved.get("files")
+    return files if isinstance(files, dict) else {}
 
 
 def train_code(suite: Suite, key: str, pipelines: Path = Path("pipelines")) -> list[str]:

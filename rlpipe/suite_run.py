@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from rlpipe.errors import RlpipeError
 from rlpipe.scale import CommandResult, Resources, Runner, Running, make_runner
 from rlpipe.spec import DEFAULT_SUITE, load_suite
@@ -61,6 +63,21 @@ def stale_train_stages(root: Path) -> list[StaleStage]:
     return [StaleStage(name, stages[name].cmd, after.get(name)) for name in names if name in stale]
 
 
+def refresh_fingerprints(root: Path, show: Callable[[str], None] = lambda _: None) -> None:
+    """Re-run the code stages (seconds), so that the train stages whose code changed what it
+    does are stale and those whose code changed only in docs or types are not."""
+    from rlpipe.stages import DVC_FILE
+
+    try:
+        document = yaml.safe_load((root / DVC_FILE).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise RlpipeError(f"{root / DVC_FILE}: cannot read it: {exc}") from None
+    names = [name for name in document.get("stages") or {} if name.startswith("code-")]
+    if names:
+        show(f"code fingerprints: dvc repro -s {' '.join(names)}")
+        _dvc(root, "repro", "--single-item", *names)
+
+
 def _dvc(root: Path, *args: str) -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "dvc", *args],
@@ -87,7 +104,11 @@ def run_suite(
     them by the CPUs (the suite's seeds) and GPUs (device cuda) each needs. A failed stage
     fails the command with its name and the worker's output; finished ones stay committed.
     """
+    from rlpipe.stages import train_stages
+
     suite = load_suite(root / DEFAULT_SUITE)
+    train_stages(suite, root / "pipelines")  # every spec resolves before anything runs
+    refresh_fingerprints(root, show)
     stages = stale_train_stages(root)
     show(f"{len(stages)} stale train stages: {', '.join(s.name for s in stages) or 'none'}")
     trained: list[str] = []

@@ -579,6 +579,33 @@ def _check_dvc_lock(suite: Suite, paths: AuditPaths) -> list[Finding]:
             findings.append(
                 Finding("dvc-lock-mismatch", key, f"{output} is {state} since dvc.lock")
             )
+    return findings + _fingerprint_findings(suite, paths)
+
+
+def _fingerprint_findings(suite: Suite, paths: AuditPaths) -> list[Finding]:
+    """stale-stage for each run whose train or eval code no longer does what its committed
+    fingerprint says, read from the sources: DVC sees such a change only once the code stage
+    has re-run, and an edit nobody re-ran must not pass the audit."""
+    from rlpipe.stages import eval_code_name, fingerprint_drift, train_code_name
+
+    drift = fingerprint_drift(suite, paths.root, paths.pipelines)
+    findings = []
+    for key in suite.runs:
+        for kind, code_name in (
+            ("train", train_code_name(suite, key, paths.pipelines)),
+            ("eval", eval_code_name(suite, key, paths.pipelines)),
+        ):
+            if code_name in drift:
+                changed = ", ".join(drift[code_name])
+                findings.append(
+                    Finding(
+                        "stale-stage",
+                        key,
+                        f"its {kind} code ({code_name}) no longer does what "
+                        f"fingerprints/{code_name}.json recorded: {changed} changed; "
+                        f"dvc repro re-runs its {kind} stage",
+                    )
+                )
     return findings
 
 
