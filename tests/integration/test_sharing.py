@@ -20,14 +20,15 @@ from typer.testing import CliRunner
 
 from rlpipe.cli import app
 from rlpipe.errors import RlpipeError
-from rlpipe.hub import publish_runs
+from rlpipe.hub.audit import check_hub_runs
+from rlpipe.hub.card import EVAL_RTOL, sha256_file
+from rlpipe.hub.publish import publish_runs
+from rlpipe.hub.pull import pull_run
 from rlpipe.launch import TrainOptions, train_run
-from rlpipe.report.audit import AuditPaths, audit
+from rlpipe.report.audit import AuditPaths, offline_audit, sorted_findings
 from rlpipe.report.benchmarks import write_report
 from rlpipe.report.plots import plot_suite
 from rlpipe.rundir import RunFolder
-from rlpipe.sharing.card import EVAL_RTOL, sha256_file
-from rlpipe.sharing.pull import pull_run
 from rlpipe.spec import resolve_spec
 from rlpipe.spec.suite import load_suite
 from tests.conftest import REPO
@@ -235,7 +236,7 @@ def test_pull_refuses_a_card_listing_files_publish_never_uploads(published, hub,
 
 
 def test_pull_refuses_weights_above_the_size_limit(published, hub, tmp_path, monkeypatch):
-    import rlpipe.sharing.pull as pull_module
+    import rlpipe.hub.pull as pull_module
 
     monkeypatch.setattr(pull_module, "MODEL_SIZE_LIMIT", 16)  # every real model.pt is above
     with pytest.raises(RlpipeError, match=r"above rlpipe's size limits: seed-0/model.pt \("):
@@ -303,7 +304,10 @@ def suite_project(tmp_path, monkeypatch, hub) -> Path:
 
 
 def online_findings() -> list[tuple[str, str, str]]:
-    found = audit(load_suite(SUITE), AuditPaths(), online=True)
+    """What `rlpipe audit --online` finds: the offline audit and the Hub checks of its Hub runs."""
+    suite = load_suite(SUITE)
+    offline = offline_audit(suite, AuditPaths())
+    found = sorted_findings([*offline.findings, *check_hub_runs(suite.hub_repo, offline.hub_runs)])
     return [(f.check, f.row, f.message) for f in found]
 
 
