@@ -343,3 +343,42 @@ def test_audit_online_finds_a_run_published_without_a_card(suite_project, hub):
     found = online_findings()
     assert [(check, row) for check, row, _ in found] == [("card-mismatch", "dqn-cartpole")]
     assert "README.md is missing" in found[0][2]
+
+
+def audit_cli(*options: str) -> tuple[int, list[tuple[str, str]]]:
+    """`rlpipe audit --json [options]`: its exit code and its findings as (check, row)."""
+    result = CliRunner().invoke(app, ["audit", "--json", *options])
+    assert result.exit_code in (0, 1), result.output
+    document = json.loads(result.stdout)
+    assert document["ok"] == (result.exit_code == 0)
+    return result.exit_code, [(found["check"], found["row"]) for found in document["findings"]]
+
+
+def test_audit_online_cli_combines_the_offline_audit_with_the_hub_checks(suite_project, hub):
+    assert audit_cli("--online") == (0, [])
+    Path("reports/plots/cartpole.png").unlink()  # an offline finding: missing-plot
+    path = "runs/dqn-cartpole/README.md"  # a Hub finding: the card's score is not the run's
+    text = hub.files(REPO_ID)[path].decode()
+    score = RunFolder(Path("runs/dqn-cartpole")).read_summary().score
+    tampered = text.replace(f"  value: {score}\n", f"  value: {score + 50}\n", 1)
+    from huggingface_hub import HfApi
+
+    HfApi(endpoint=hub.url, token=TOKEN).upload_file(
+        path_or_fileobj=tampered.encode(), path_in_repo=path, repo_id=REPO_ID, repo_type="dataset"
+    )
+
+    hub.requests.clear()
+    code, offline = audit_cli()
+    assert hub.requests == []  # the offline audit never asks the Hub
+    assert code == 1 and {check for check, _ in offline} == {"missing-plot"}
+    assert ("missing-plot", "dqn-cartpole") in offline
+    # both halves, each finding once, in the order of CHECKS (card-mismatch comes last)
+    assert audit_cli("--online") == (1, [*offline, ("card-mismatch", "dqn-cartpole")])
+    table = CliRunner().invoke(app, ["audit", "--online"], terminal_width=200)
+    assert table.exit_code == 1
+    assert f"audit: {len(offline) + 1} findings" in table.output
+    assert "missing-plot" in table.output and "card-mismatch" in table.output
+
+    hub.stop()  # the Hub out of reach: the offline findings stand, the run cannot be checked
+    assert audit_cli() == (1, offline)
+    assert audit_cli("--online") == (1, [("missing-run", "dqn-cartpole"), *offline])
