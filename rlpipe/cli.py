@@ -684,11 +684,16 @@ def audit(
     status-mismatch, spec-drift, over-budget, dvc-lock-mismatch, stale-stage, suite-mismatch,
     missing-replay, and with --online card-mismatch.
     """
-    from rlpipe.report.audit import AuditPaths, findings_json
-    from rlpipe.report.audit import audit as run_audit
+    from rlpipe.report.audit import AuditPaths, findings_json, offline_audit, sorted_findings
     from rlpipe.spec import load_suite
 
-    findings = run_audit(load_suite(suite), AuditPaths(suite=suite, pipelines=pipelines), online)
+    loaded = load_suite(suite)
+    offline = offline_audit(loaded, AuditPaths(suite=suite, pipelines=pipelines))
+    findings = offline.findings
+    if online:
+        from rlpipe.hub.audit import check_hub_runs
+
+        findings = sorted_findings([*findings, *check_hub_runs(loaded.hub_repo, offline.hub_runs)])
     if as_json:
         sys.stdout.write(findings_json(findings) + "\n")
     elif findings:
@@ -724,7 +729,7 @@ def publish(
     ] = True,
 ) -> None:
     """Upload runs (weights, no optimizer state) with generated model cards; relink the report."""
-    from rlpipe.hub import publish_runs
+    from rlpipe.hub.publish import publish_runs
     from rlpipe.report.benchmarks import write_report
     from rlpipe.spec import load_suite
 
@@ -752,7 +757,7 @@ def pull(
     Nothing is written when a file's sha256, the spec hash or a number differs from the card.
 
     HF_ENDPOINT and HF_TOKEN choose the Hub and the token, as for publish."""
-    from rlpipe.sharing.pull import pull_run
+    from rlpipe.hub.pull import pull_run
 
     pulled = pull_run(repo_id, run_key, out, overwrite)
     facts = pulled.facts

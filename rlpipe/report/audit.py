@@ -1,18 +1,23 @@
-"""`rlpipe audit`: re-derive every published number and name each thing that no longer matches."""
+"""`rlpipe audit`: re-derive every published number and name each thing that no longer matches.
+
+This is the offline audit: the report against the local runs, specs, suite and dvc.lock. It
+reaches nothing outside the project; `rlpipe audit --online` adds rlpipe.hub.audit's checks of
+the runs the report links on the Hub (`OfflineAudit.hub_runs`: the Hub links that passed every
+check here) and their model cards.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from rlpipe.errors import RlpipeError
-from rlpipe.hub import read_hub_links, resolve_endpoint, run_url
 from rlpipe.report.aggregate import AGGREGATE_COLUMNS, RANDOM_SCORES, suite_aggregate
 from rlpipe.report.audit_scores import score_mismatches
 from rlpipe.report.benchmarks import (
@@ -25,6 +30,7 @@ from rlpipe.report.benchmarks import (
     parse_markdown_rows,
     read_data_digest,
 )
+from rlpipe.report.hub_links import read_hub_links, resolve_endpoint, run_url
 from rlpipe.report.notes import BUDGETS_BULLET, checked_notes_lines
 from rlpipe.report.paper_curves import HEADING as CURVES_HEADING
 from rlpipe.report.paper_curves import curve_lines, curve_rows
@@ -97,6 +103,24 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class HubRun:
+    """A report row whose run link is on the Hub and passed the offline checks: the run the
+    link names in the suite's repo, and its local copy (which the card must state)."""
+
+    key: str
+    link: str
+    run_dir: Path
+
+
+@dataclass(frozen=True)
+class OfflineAudit:
+    """The offline audit's findings, and the Hub runs the report links for `--online`."""
+
+    findings: list[Finding]
+    hub_runs: list[HubRun]
+
+
+@dataclass(frozen=True)
 class AuditPaths:
     """Where the audited files live (all relative to the project root by default)."""
 
@@ -108,15 +132,19 @@ class AuditPaths:
     random_scores: Path = RANDOM_SCORES
 
 
-def audit(
-    suite: Suite,
-    paths: AuditPaths = AuditPaths(),
-    online: bool = False,
-    remote_exists: Callable[[str, str], bool] | None = None,
-    fetch_card: Callable[[str, str], str | None] | None = None,
-) -> list[Finding]:
-    """Every finding for the report in paths.reports against the runs, specs and suite.
-    `remote_exists` and `fetch_card` (repo, run) stand in for the Hub with --online."""
+def audit(suite: Suite, paths: AuditPaths = AuditPaths()) -> list[Finding]:
+    """Every offline finding for the report in paths.reports against the runs, specs and suite."""
+    return offline_audit(suite, paths).findings
+
+
+def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Findings without repeats, in the order of CHECKS, then by row and message."""
+    return sorted(set(findings), key=lambda f: (list(CHECKS).index(f.check), f.row, f.message))
+
+
+def offline_audit(suite: Suite, paths: AuditPaths = AuditPaths()) -> OfflineAudit:
+    """Every finding for the report in paths.reports against the runs, specs and suite, and
+    the rows whose Hub link passed them (for `rlpipe audit --online`)."""
     report_path = paths.reports / "BENCHMARKS.md"
     if not report_path.is_file():
         raise RlpipeError(f"no report at {report_path}: run `rlpipe report` (or `dvc repro`)")
@@ -126,6 +154,7 @@ def audit(
         raise RlpipeError(f"cannot read {report_path}: {exc}; re-run `rlpipe report`") from None
     published = {}
     findings: list[Finding] = []
+    hub_runs: list[HubRun] = []
     for cells in parse_markdown_rows(report_text):
         match = _RUN_CELL.match(cells.get("Run", ""))
         if not match:
@@ -153,9 +182,10 @@ def audit(
         if key not in suite.runs:
             findings.append(Finding("suite-mismatch", key, "report row has no entry in the suite"))
             continue
-        findings += _check_link(
-            key, link, suite, derived[key]["link"], paths, online, remote_exists, fetch_card
-        )
+        link_findings = _check_link(key, link, suite, derived[key]["link"], paths)
+        findings += link_findings
+        if not link_findings and _on_hub(link):
+            hub_runs.append(HubRun(key, link, paths.runs / key))
         findings += _check_plot_link(
             key, cells.get("Plot", ""), derived[key]["plot"], paths.reports
         )
@@ -211,7 +241,7 @@ def audit(
             findings.append(Finding("wrong-link", "report", message))
     findings += _check_data(report_text, published, derived, paths.reports)
     findings += _check_dvc_lock(suite, paths)
-    return sorted(set(findings), key=lambda f: (list(CHECKS).index(f.check), f.row, f.message))
+    return OfflineAudit(sorted_findings(findings), hub_runs)
 
 
 def _check_aggregate(report: str, derived: list[dict]) -> list[Finding]:
@@ -288,19 +318,17 @@ def _check_notes(report: str, expected: list[str]) -> list[Finding]:
     return []
 
 
+def _on_hub(link: str) -> bool:
+    """Whether a run link is a URL (a run on the Hub), not a path to a local run folder."""
+    return bool(urlsplit(link).scheme) or link.startswith("//")
+
+
 def _check_link(
-    key: str,
-    link: str,
-    suite: Suite,
-    expected_link: str,
-    paths: AuditPaths,
-    online: bool,
-    remote_exists: Callable[[str, str], bool] | None,
-    fetch_card: Callable[[str, str], str | None] | None = None,
+    key: str, link: str, suite: Suite, expected_link: str, paths: AuditPaths
 ) -> list[Finding]:
-    """A row's run link: the run it reaches (locally, or on the Hub) must be the row's run;
-    with `online`, a run on the Hub must be there with a card that states the local run."""
-    on_hub = bool(urlsplit(link).scheme) or link.startswith("//")
+    """A row's run link: the run it reaches (locally, or a local copy of the run on the Hub)
+    must be the row's run, and the link the one the runs and reports/hub.json give."""
+    on_hub = _on_hub(link)
     if on_hub:
         own = run_url(suite.hub_repo, key)
         if link != own:
@@ -334,47 +362,7 @@ def _check_link(
                 "rlpipe report",
             )
         ]
-    if not on_hub or not online:
-        return []
-    if remote_exists is None:
-        from rlpipe.hub import remote_run_exists as remote_exists_default
-
-        def remote_exists(repo: str, run: str) -> bool:
-            return remote_exists_default(repo, run)
-
-    try:
-        exists = remote_exists(suite.hub_repo, key)
-    except RlpipeError as exc:
-        return [Finding("missing-run", key, f"could not check {link}: {exc}")]
-    if not exists:
-        return [Finding("missing-run", key, f"{link} is not on the Hub")]
-    return _check_card(key, suite.hub_repo, run_dir, fetch_card)
-
-
-def _check_card(
-    key: str, repo: str, run_dir: Path, fetch_card: Callable[[str, str], str | None] | None
-) -> list[Finding]:
-    """The published model card of a run against the local run: its numbers, spec hash and
-    model-index, and the sha256 of each listed file that the local run folder holds."""
-    from rlpipe.hub import fetch_card as fetch_card_default
-    from rlpipe.rundir import CARD_FILE
-    from rlpipe.sharing.card import card_differences, read_card
-
-    fetch = fetch_card or fetch_card_default
-    source = f"{repo}: runs/{key}/{CARD_FILE}"
-    try:
-        text = fetch(repo, key)
-        if text is None:
-            message = f"{source} is missing: publish the run again with rlpipe publish"
-            return [Finding("card-mismatch", key, message)]
-        metadata, facts = read_card(text, source)
-        if facts.run != key:
-            return [Finding("card-mismatch", key, f"{source} is the card of run {facts.run}")]
-        local = {path: run_dir / path for path in facts.files if (run_dir / path).is_file()}
-        differences = card_differences(metadata, facts, RunFolder(run_dir), local)
-    except RlpipeError as exc:
-        return [Finding("card-mismatch", key, f"could not check {source}: {exc}")]
-    return [Finding("card-mismatch", key, f"{source}: {found}") for found in differences]
+    return []
 
 
 def _check_replays(

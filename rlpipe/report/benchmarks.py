@@ -17,7 +17,6 @@ from typing import Any
 
 from rlpipe.algos.registry import display_name
 from rlpipe.errors import RlpipeError
-from rlpipe.hub import read_hub_links
 from rlpipe.report.aggregate import (
     AGGREGATE_COLUMNS,
     RANDOM_SCORES,
@@ -26,6 +25,7 @@ from rlpipe.report.aggregate import (
     suite_aggregate,
 )
 from rlpipe.report.efficiency import frames_to_target, mean_reached
+from rlpipe.report.hub_links import read_hub_links
 from rlpipe.report.notes import DEFAULT_SCORE_WINDOW, NOTES_HEADING, notes_lines
 from rlpipe.report.paper_curves import curve_lines, curve_rows
 from rlpipe.report.parity import parity_lines, parity_result

@@ -17,9 +17,10 @@ from typer.testing import CliRunner
 
 import rlpipe.report.benchmarks
 from rlpipe.cli import app
-from rlpipe.hub import run_url
-from rlpipe.report.audit import CHECKS, AuditPaths, audit
+from rlpipe.hub.audit import check_hub_runs
+from rlpipe.report.audit import CHECKS, AuditPaths, audit, offline_audit
 from rlpipe.report.benchmarks import read_data_digest, write_report
+from rlpipe.report.hub_links import run_url
 from rlpipe.report.plots import plot_suite
 from rlpipe.spec.suite import load_suite
 from tests.conftest import REPO
@@ -210,7 +211,10 @@ def test_online_check_asks_the_suites_repo(project):
         asked.append((repo, run))
         return False
 
-    found = audit(load_suite(SUITE), AuditPaths(), online=True, remote_exists=remote_exists)
+    suite = load_suite(SUITE)
+    offline = offline_audit(suite, AuditPaths())
+    assert offline.findings == []
+    found = check_hub_runs(suite.hub_repo, offline.hub_runs, remote_exists=remote_exists)
     assert asked == [(OWN_REPO, ROW)]
     assert [(f.check, f.row) for f in found] == [("missing-run", ROW)]
 

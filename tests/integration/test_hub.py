@@ -1,4 +1,4 @@
-"""rlpipe.hub against an in-process Hub stand-in: publish, link file, existence checks, errors."""
+"""rlpipe.hub.publish and client against an in-process Hub stand-in: publish, links, errors."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ import pytest
 import torch
 
 from rlpipe.errors import RlpipeError
-from rlpipe.hub import publish_runs, remote_run_exists, run_url
+from rlpipe.hub.client import remote_run_exists
+from rlpipe.hub.publish import publish_runs
+from rlpipe.report.hub_links import run_url
 from rlpipe.rundir import RunFolder
 from rlpipe.spec import ResolvedSpec, resolve_spec
 from tests.conftest import REPO

@@ -20,14 +20,15 @@ from typer.testing import CliRunner
 
 from rlpipe.cli import app
 from rlpipe.errors import RlpipeError
-from rlpipe.hub import publish_runs
+from rlpipe.hub.audit import check_hub_runs
+from rlpipe.hub.card import EVAL_RTOL, sha256_file
+from rlpipe.hub.publish import publish_runs
+from rlpipe.hub.pull import pull_run
 from rlpipe.launch import TrainOptions, train_run
-from rlpipe.report.audit import AuditPaths, audit
+from rlpipe.report.audit import AuditPaths, offline_audit, sorted_findings
 from rlpipe.report.benchmarks import write_report
 from rlpipe.report.plots import plot_suite
 from rlpipe.rundir import RunFolder
-from rlpipe.sharing.card import EVAL_RTOL, sha256_file
-from rlpipe.sharing.pull import pull_run
 from rlpipe.spec import resolve_spec
 from rlpipe.spec.suite import load_suite
 from tests.conftest import REPO
@@ -235,7 +236,7 @@ def test_pull_refuses_a_card_listing_files_publish_never_uploads(published, hub,
 
 
 def test_pull_refuses_weights_above_the_size_limit(published, hub, tmp_path, monkeypatch):
-    import rlpipe.sharing.pull as pull_module
+    import rlpipe.hub.pull as pull_module
 
     monkeypatch.setattr(pull_module, "MODEL_SIZE_LIMIT", 16)  # every real model.pt is above
     with pytest.raises(RlpipeError, match=r"above rlpipe's size limits: seed-0/model.pt \("):
@@ -303,7 +304,10 @@ def suite_project(tmp_path, monkeypatch, hub) -> Path:
 
 
 def online_findings() -> list[tuple[str, str, str]]:
-    found = audit(load_suite(SUITE), AuditPaths(), online=True)
+    """What `rlpipe audit --online` finds: the offline audit and the Hub checks of its Hub runs."""
+    suite = load_suite(SUITE)
+    offline = offline_audit(suite, AuditPaths())
+    found = sorted_findings([*offline.findings, *check_hub_runs(suite.hub_repo, offline.hub_runs)])
     return [(f.check, f.row, f.message) for f in found]
 
 
@@ -339,3 +343,42 @@ def test_audit_online_finds_a_run_published_without_a_card(suite_project, hub):
     found = online_findings()
     assert [(check, row) for check, row, _ in found] == [("card-mismatch", "dqn-cartpole")]
     assert "README.md is missing" in found[0][2]
+
+
+def audit_cli(*options: str) -> tuple[int, list[tuple[str, str]]]:
+    """`rlpipe audit --json [options]`: its exit code and its findings as (check, row)."""
+    result = CliRunner().invoke(app, ["audit", "--json", *options])
+    assert result.exit_code in (0, 1), result.output
+    document = json.loads(result.stdout)
+    assert document["ok"] == (result.exit_code == 0)
+    return result.exit_code, [(found["check"], found["row"]) for found in document["findings"]]
+
+
+def test_audit_online_cli_combines_the_offline_audit_with_the_hub_checks(suite_project, hub):
+    assert audit_cli("--online") == (0, [])
+    Path("reports/plots/cartpole.png").unlink()  # an offline finding: missing-plot
+    path = "runs/dqn-cartpole/README.md"  # a Hub finding: the card's score is not the run's
+    text = hub.files(REPO_ID)[path].decode()
+    score = RunFolder(Path("runs/dqn-cartpole")).read_summary().score
+    tampered = text.replace(f"  value: {score}\n", f"  value: {score + 50}\n", 1)
+    from huggingface_hub import HfApi
+
+    HfApi(endpoint=hub.url, token=TOKEN).upload_file(
+        path_or_fileobj=tampered.encode(), path_in_repo=path, repo_id=REPO_ID, repo_type="dataset"
+    )
+
+    hub.requests.clear()
+    code, offline = audit_cli()
+    assert hub.requests == []  # the offline audit never asks the Hub
+    assert code == 1 and {check for check, _ in offline} == {"missing-plot"}
+    assert ("missing-plot", "dqn-cartpole") in offline
+    # both halves, each finding once, in the order of CHECKS (card-mismatch comes last)
+    assert audit_cli("--online") == (1, [*offline, ("card-mismatch", "dqn-cartpole")])
+    table = CliRunner().invoke(app, ["audit", "--online"], terminal_width=200)
+    assert table.exit_code == 1
+    assert f"audit: {len(offline) + 1} findings" in table.output
+    assert "missing-plot" in table.output and "card-mismatch" in table.output
+
+    hub.stop()  # the Hub out of reach: the offline findings stand, the run cannot be checked
+    assert audit_cli() == (1, offline)
+    assert audit_cli("--online") == (1, [("missing-run", "dqn-cartpole"), *offline])

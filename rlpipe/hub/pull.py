@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from rlpipe.errors import RlpipeError
-from rlpipe.hub import download_run_files, list_run_files
+from rlpipe.hub.card import CardFacts, card_differences, read_card, sha256_file
+from rlpipe.hub.client import download_run_files, list_run_files
 from rlpipe.rundir import CARD_FILE, MODEL_FILE, RunFolder
 from rlpipe.rundir.folder import (
     CURVE_FILE,
@@ -30,7 +31,6 @@ from rlpipe.rundir.folder import (
     SPEC_FILE,
     SUMMARY_FILE,
 )
-from rlpipe.sharing.card import CardFacts, card_differences, read_card, sha256_file
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from rlpipe.hub.card import card_facts, render_card, sha256_file
 from rlpipe.rundir import CARD_FILE, CURVE_FILE, REPLAY_FILE, RunFolder, atomic_write_text
-from rlpipe.sharing.card import card_facts, render_card, sha256_file
 
 
 def write_learning_curve(run: RunFolder, path: Path) -> Path:
