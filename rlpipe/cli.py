@@ -727,6 +727,7 @@ def publish(
             "offscreen GL, see the README).",
         ),
     ] = True,
+    pipelines: PipelinesOpt = Path("pipelines"),
 ) -> None:
     """Upload runs (weights, no optimizer state) with generated model cards; relink the report."""
     from rlpipe.hub.publish import publish_runs
@@ -735,7 +736,12 @@ def publish(
 
     loaded = load_suite(suite)
     with console.status("checking the runs and making their model cards", spinner="dots"):
-        urls = publish_runs(run_keys or list(loaded.runs), repo or loaded.hub_repo, replay=replay)
+        urls = publish_runs(
+            run_keys or list(loaded.runs),
+            repo or loaded.hub_repo,
+            replay=replay,
+            pipelines=pipelines,
+        )
     for key, url in urls.items():
         console.print(f"{key}: {url}")
     write_report(loaded, suite)

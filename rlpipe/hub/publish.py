@@ -136,7 +136,9 @@ def _is_published(relative: PurePosixPath) -> bool:
     return not any(part.startswith(".") for part in relative.parts)
 
 
-def plan_run_upload(run_key: str, runs_root: Path, artifacts_root: Path) -> RunUpload:
+def plan_run_upload(
+    run_key: str, runs_root: Path, artifacts_root: Path, pipelines: Path = Path("pipelines")
+) -> RunUpload:
     """Return the files one run publishes, after checking the whole run; raise RlpipeError if
     anything is missing, damaged or a symlink.
 
@@ -144,7 +146,9 @@ def plan_run_upload(run_key: str, runs_root: Path, artifacts_root: Path) -> RunU
     hash), summary.json (its fields and types, the spec's seeds), and for each seed of the spec
     its folder, a metrics.csv of whole rows, result.json and weights that load with
     torch.load(weights_only=True). Weights come from artifacts_root/<key>/seed-K/model.pt,
-    else from the run folder itself (where `rlpipe train` puts them without --artifacts).
+    else from the run folder itself (where `rlpipe train` puts them without --artifacts). The
+    spec's family must have its pipeline file in `pipelines`: the card tells readers to re-train
+    with `rlpipe train <family> <spec>`.
     """
     check_run_key(run_key)
     run_dir = Path(runs_root) / run_key
@@ -165,6 +169,13 @@ def plan_run_upload(run_key: str, runs_root: Path, artifacts_root: Path) -> RunU
                 run.provenance_file, f"is not the provenance of spec {saved.spec_hash[:12]}"
             )
         summary = run.read_summary()
+    family = saved.spec.family
+    if not (Path(pipelines) / f"{family}.yaml").is_file():
+        raise RlpipeError(
+            f"{run.spec_file} names family {family!r}, which has no pipeline file "
+            f"{Path(pipelines) / family}.yaml here: publish a run from the project whose "
+            f"pipelines can re-train it (its card says how); {NOTHING_UPLOADED}"
+        )
     seeds = saved.spec.meta.seed_list
     if summary.seeds != seeds:
         raise _damaged(run.summary_file, f"has seeds {summary.seeds}, the spec {seeds}")
@@ -217,6 +228,7 @@ def publish_runs(
     endpoint: str | None = None,
     token: str | None = None,
     replay: bool = True,
+    pipelines: Path = Path("pipelines"),
 ) -> dict[str, str]:
     """Upload each run (one commit per run) with its model card to the dataset repo; return
     {run_key: run URL}.
@@ -232,7 +244,9 @@ def publish_runs(
     if not keys:
         raise RlpipeError("no runs to publish: name at least one run folder")
     check_repo_id(repo_id)
-    uploads = [plan_run_upload(key, Path(runs_root), Path(artifacts_root)) for key in keys]
+    uploads = [
+        plan_run_upload(key, Path(runs_root), Path(artifacts_root), Path(pipelines)) for key in keys
+    ]
     with tempfile.TemporaryDirectory(prefix="rlpipe-cards-") as cards:
         with _nothing_uploaded():
             uploads = [

@@ -177,6 +177,7 @@ def test_publish_uploads_run_files_and_weights_but_not_checkpoints(tmp_path, hub
 def test_defaults_read_runs_from_cwd_and_endpoint_and_token_from_env(tmp_path, hub, monkeypatch):
     """The way `rlpipe publish` and `rlpipe audit --online` call: no endpoint, no token."""
     make_run(tmp_path, RUN_KEYS[0])
+    shutil.copytree(REPO / "pipelines", tmp_path / "pipelines")  # a project publishes its runs
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     monkeypatch.setenv("HF_TOKEN", TOKEN)
@@ -222,6 +223,21 @@ def test_run_without_weights_is_refused_before_upload(tmp_path, hub):
     (tmp_path / "artifacts" / RUN_KEYS[0] / "seed-1" / "model.pt").unlink()
     with pytest.raises(RlpipeError, match="no weights for seed-1"):
         publish(tmp_path, hub, keys=[RUN_KEYS[0]])
+    assert hub.requests == []
+
+
+def test_a_run_whose_family_has_no_pipeline_file_here_is_refused_before_upload(tmp_path, hub):
+    make_run(tmp_path, RUN_KEYS[0])
+    family = json.loads(run_file(tmp_path, "spec.json").read_text())["spec"]["family"]
+    elsewhere = tmp_path / "other-project-pipelines"
+    elsewhere.mkdir()
+    with pytest.raises(RlpipeError) as raised:
+        publish_runs([RUN_KEYS[0]], REPO_ID, runs_root=tmp_path / "runs",
+                     artifacts_root=tmp_path / "artifacts", reports_dir=tmp_path / "reports",
+                     endpoint=hub.url, token=TOKEN, replay=False, pipelines=elsewhere)  # fmt: skip
+    message = str(raised.value)
+    assert f"names family {family!r}, which has no pipeline file" in message
+    assert f"{elsewhere / family}.yaml" in message and "nothing was uploaded" in message
     assert hub.requests == []
 
 
