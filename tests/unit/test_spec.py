@@ -84,7 +84,10 @@ def test_fractional_seed_count_is_rejected(fixture_pipelines):
 
 def test_dotted_field_override_sets_nested_value(fixture_pipelines):
     spec = resolve_spec(
-        "crossq", "hopper", ["algorithm.critic.hidden=[16, 16]", "meta.base_seed=7"], fixture_pipelines
+        "crossq",
+        "hopper",
+        ["algorithm.critic.hidden=[16, 16]", "meta.base_seed=7"],
+        fixture_pipelines,
     ).spec
     assert spec.algorithm.critic.hidden == [16, 16]
     assert spec.meta.seed_list == [7, 8]
