@@ -25,9 +25,9 @@ DISCRETE = EnvShapes((4,), np.dtype("float32"), True, 3)
 SMALL = ["algorithm.actor.hidden=[16]", "algorithm.critic.hidden=[32, 32]"]
 
 
-def agent_for(pipelines_dir, family, shapes, extra=()):
+def agent_for(fixture_pipelines, family, shapes, extra=()):
     name = "cartpole" if shapes.discrete else "pendulum"
-    spec = resolve_spec(family, name, [*SMALL, *extra], pipelines_dir).spec
+    spec = resolve_spec(family, name, [*SMALL, *extra], fixture_pipelines).spec
     torch.manual_seed(0)
     return build_agent(spec, shapes, torch.device("cpu"))
 
@@ -65,8 +65,8 @@ def test_squashed_gaussian_log_prob_is_finite_when_saturated():
     assert torch.all(action == 1.0) and torch.isfinite(log_prob).all()
 
 
-def test_sac_targets_follow_polyak_averaging(pipelines_dir):
-    agent = agent_for(pipelines_dir, "sac", CONTINUOUS, ["algorithm.tau=0.25"])
+def test_sac_targets_follow_polyak_averaging(fixture_pipelines):
+    agent = agent_for(fixture_pipelines, "sac", CONTINUOUS, ["algorithm.tau=0.25"])
     before = [p.detach().clone() for p in agent.critic_targets.parameters()]
     agent.update(batch_for(CONTINUOUS))
     for old, target, online in zip(before, agent.critic_targets.parameters(),
@@ -74,8 +74,10 @@ def test_sac_targets_follow_polyak_averaging(pipelines_dir):
         assert torch.allclose(target, 0.75 * old + 0.25 * online, atol=1e-6)
 
 
-def test_sac_critic_target_uses_min_over_target_critics_and_bootstraps_truncation(pipelines_dir):
-    agent = agent_for(pipelines_dir, "sac", CONTINUOUS)
+def test_sac_critic_target_uses_min_over_target_critics_and_bootstraps_truncation(
+    fixture_pipelines,
+):
+    agent = agent_for(fixture_pipelines, "sac", CONTINUOUS)
     batch = batch_for(CONTINUOUS)
     torch.manual_seed(5)
     _, q = agent.critic_loss(batch.obs, batch.next_obs, batch)
@@ -92,8 +94,8 @@ def test_sac_critic_target_uses_min_over_target_critics_and_bootstraps_truncatio
     assert loss.item() == pytest.approx(manual.item(), rel=1e-5)
 
 
-def test_discrete_sac_target_is_the_exact_expectation_over_the_policy(pipelines_dir):
-    agent = agent_for(pipelines_dir, "sac", DISCRETE)
+def test_discrete_sac_target_is_the_exact_expectation_over_the_policy(fixture_pipelines):
+    agent = agent_for(fixture_pipelines, "sac", DISCRETE)
     batch = batch_for(DISCRETE)
     with torch.no_grad():
         probs, log_probs = agent.actor(batch.next_obs)
@@ -106,15 +108,15 @@ def test_discrete_sac_target_is_the_exact_expectation_over_the_policy(pipelines_
     assert torch.allclose(got, expected)
 
 
-def test_crossq_has_no_target_networks_and_its_betas_come_from_the_spec(pipelines_dir):
-    agent = agent_for(pipelines_dir, "crossq", CONTINUOUS)
+def test_crossq_has_no_target_networks_and_its_betas_come_from_the_spec(fixture_pipelines):
+    agent = agent_for(fixture_pipelines, "crossq", CONTINUOUS)
     assert agent.critic_targets is None
     assert agent.critic_optimizer.param_groups[0]["betas"] == (0.5, 0.999)
     assert sum(isinstance(m, BatchRenorm) for m in agent.critics[0].modules()) == 3
 
 
-def test_crossq_critic_statistics_come_from_one_pass_over_both_halves(pipelines_dir):
-    agent = agent_for(pipelines_dir, "crossq", CONTINUOUS, ["algorithm.policy_delay=1"])
+def test_crossq_critic_statistics_come_from_one_pass_over_both_halves(fixture_pipelines):
+    agent = agent_for(fixture_pipelines, "crossq", CONTINUOUS, ["algorithm.policy_delay=1"])
     batch = batch_for(CONTINUOUS, n=16)
     torch.manual_seed(3)
     with torch.no_grad():
@@ -130,8 +132,8 @@ def test_crossq_critic_statistics_come_from_one_pass_over_both_halves(pipelines_
     assert not torch.allclose(first.running_mean, 0.01 * half.mean(0), atol=1e-4)
 
 
-def test_crossq_actor_update_leaves_critic_statistics_alone(pipelines_dir):
-    agent = agent_for(pipelines_dir, "crossq", CONTINUOUS)
+def test_crossq_actor_update_leaves_critic_statistics_alone(fixture_pipelines):
+    agent = agent_for(fixture_pipelines, "crossq", CONTINUOUS)
     agent.update(batch_for(CONTINUOUS))
     before = {k: v.clone() for k, v in agent.critics.state_dict().items()}
     agent.update_actor_and_alpha(agent.prepare(batch_for(CONTINUOUS, seed=1).obs))
@@ -140,32 +142,34 @@ def test_crossq_actor_update_leaves_critic_statistics_alone(pipelines_dir):
     assert agent.critics.training
 
 
-def test_policy_delay_updates_the_actor_every_nth_critic_update(pipelines_dir):
-    agent = agent_for(pipelines_dir, "crossq", CONTINUOUS, ["algorithm.policy_delay=3"])
+def test_policy_delay_updates_the_actor_every_nth_critic_update(fixture_pipelines):
+    agent = agent_for(fixture_pipelines, "crossq", CONTINUOUS, ["algorithm.policy_delay=3"])
     with_actor = ["loss_actor" in agent.update(batch_for(CONTINUOUS, seed=i)) for i in range(6)]
     assert with_actor == [True, False, False, True, False, False]
 
 
-def test_log_alpha_is_clamped_to_its_bounds(pipelines_dir):
+def test_log_alpha_is_clamped_to_its_bounds(fixture_pipelines):
     extra = ["algorithm.alpha_lr=10", "algorithm.log_alpha_max=0.5", "algorithm.init_alpha=1.0"]
-    agent = agent_for(pipelines_dir, "sac", CONTINUOUS, [*extra, "algorithm.target_entropy=100"])
+    agent = agent_for(
+        fixture_pipelines, "sac", CONTINUOUS, [*extra, "algorithm.target_entropy=100"]
+    )
     for i in range(5):
         agent.update(batch_for(CONTINUOUS, seed=i))
     assert agent.log_alpha.item() == pytest.approx(0.5)
 
 
-def test_target_entropy_auto_is_minus_action_dim_or_scaled_log_n(pipelines_dir):
-    assert agent_for(pipelines_dir, "sac", CONTINUOUS).target_entropy == -2.0
-    discrete = agent_for(pipelines_dir, "sac", DISCRETE)
-    assert discrete.target_entropy == pytest.approx(0.89 * math.log(3))
+def test_target_entropy_auto_is_minus_action_dim_or_scaled_log_n(fixture_pipelines):
+    assert agent_for(fixture_pipelines, "sac", CONTINUOUS).target_entropy == -2.0
+    discrete = agent_for(fixture_pipelines, "sac", DISCRETE)  # target_entropy_scale 0.8
+    assert discrete.target_entropy == pytest.approx(0.8 * math.log(3))
 
 
-def test_agent_state_dict_round_trip_restores_actions(pipelines_dir):
-    agent = agent_for(pipelines_dir, "crossq", CONTINUOUS, ["env.normalize_obs=true"])
+def test_agent_state_dict_round_trip_restores_actions(fixture_pipelines):
+    agent = agent_for(fixture_pipelines, "crossq", CONTINUOUS, ["env.normalize_obs=true"])
     obs = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
     agent.observe(obs * 5 + 2)
     agent.update(batch_for(CONTINUOUS))
-    clone = agent_for(pipelines_dir, "crossq", CONTINUOUS, ["env.normalize_obs=true"])
+    clone = agent_for(fixture_pipelines, "crossq", CONTINUOUS, ["env.normalize_obs=true"])
     clone.load_state_dict(agent.state_dict())
     assert np.array_equal(agent.act(obs, deterministic=True), clone.act(obs, deterministic=True))
     assert torch.equal(agent.obs_norm.mean, clone.obs_norm.mean)
@@ -187,10 +191,10 @@ def assert_same(before, after):
 
 @pytest.mark.parametrize("family", ["crossq", "sac"])
 def test_batch_renorm_actor_acts_with_one_env_and_acting_or_evaluating_leaves_its_statistics(
-    pipelines_dir, family
+    fixture_pipelines, family
 ):
     spec = resolve_spec(family, "pendulum", [*SMALL, "algorithm.actor.norm=batch_renorm"],
-                        pipelines_dir).spec  # fmt: skip
+                        fixture_pipelines).spec  # fmt: skip
     envs = make_vec_env(spec.env, seed=0, num_envs=2, rescale_actions=True)
     torch.manual_seed(0)
     agent = build_agent(spec, env_shapes(envs), torch.device("cpu"))
@@ -204,8 +208,8 @@ def test_batch_renorm_actor_acts_with_one_env_and_acting_or_evaluating_leaves_it
     assert_same(before, renorm_statistics(agent.actor))
 
 
-def test_batch_renorm_actor_is_trained_by_its_own_loss_only(pipelines_dir):
-    agent = agent_for(pipelines_dir, "crossq", CONTINUOUS, ["algorithm.policy_delay=2"])
+def test_batch_renorm_actor_is_trained_by_its_own_loss_only(fixture_pipelines):
+    agent = agent_for(fixture_pipelines, "crossq", CONTINUOUS, ["algorithm.policy_delay=2"])
     first = agent.actor.net[0]  # BatchRenorm on the actor's input: the observations
     assert isinstance(first, BatchRenorm) and not agent.actor.training
     batch = batch_for(CONTINUOUS, n=16)
@@ -218,8 +222,8 @@ def test_batch_renorm_actor_is_trained_by_its_own_loss_only(pipelines_dir):
     assert_same(before, renorm_statistics(agent.actor))  # a critic step samples a' only
 
 
-def test_next_actions_of_the_critic_target_use_the_actors_running_statistics(pipelines_dir):
-    agent = agent_for(pipelines_dir, "crossq", CONTINUOUS)
+def test_next_actions_of_the_critic_target_use_the_actors_running_statistics(fixture_pipelines):
+    agent = agent_for(fixture_pipelines, "crossq", CONTINUOUS)
     agent.update(batch_for(CONTINUOUS, n=16))  # moves the running statistics off their start
     next_obs = batch_for(CONTINUOUS, n=16, seed=2).next_obs
     torch.manual_seed(4)
@@ -234,26 +238,31 @@ def test_next_actions_of_the_critic_target_use_the_actors_running_statistics(pip
     assert torch.allclose(sampled, expected) and not torch.allclose(sampled, batch_stats)
 
 
-def test_temperature_adam_betas_are_adams_own_unless_the_spec_says_otherwise(pipelines_dir):
-    crossq = agent_for(pipelines_dir, "crossq", CONTINUOUS)
+def test_temperature_adam_betas_are_adams_own_unless_the_spec_says_otherwise(fixture_pipelines):
+    crossq = agent_for(fixture_pipelines, "crossq", CONTINUOUS)
     assert crossq.actor_optimizer.param_groups[0]["betas"] == (0.5, 0.999)
     assert crossq.alpha_optimizer.param_groups[0]["betas"] == (0.9, 0.999)
     old = agent_for(
-        pipelines_dir, "crossq", CONTINUOUS, ["algorithm.alpha_adam_betas=[0.5, 0.999]"]
+        fixture_pipelines, "crossq", CONTINUOUS, ["algorithm.alpha_adam_betas=[0.5, 0.999]"]
     )
     assert old.alpha_optimizer.param_groups[0]["betas"] == (0.5, 0.999)
 
 
-def test_crossq_actor_has_batch_renorm_by_default_in_the_schema_and_the_pipeline(pipelines_dir):
+def test_crossq_actor_has_batch_renorm_by_default_in_the_schema():
+    # The production pipeline's CrossQ actors: test_repo_pipelines.py.
     assert CrossQSpec(name="crossq").actor.norm == BatchRenormSpec()
+    assert CrossQSpec(name="crossq").critic.norm == BatchRenormSpec()
+
+
+def test_crossq_actor_norm_and_widths_come_from_the_pipeline_file(fixture_pipelines):
     for name in ("hopper", "pendulum"):
-        algo = resolve_spec("crossq", name, [], pipelines_dir).spec.algorithm
-        assert algo.actor.norm == algo.critic.norm == BatchRenormSpec()
-        assert algo.actor.hidden == [256, 256]
+        algo = resolve_spec("crossq", name, [], fixture_pipelines).spec.algorithm
+        assert algo.actor.norm == algo.critic.norm == BatchRenormSpec(warmup_steps=1000)
+        assert algo.actor.hidden == [32, 32]
 
 
-def test_batch_renorm_with_a_batch_of_one_is_rejected_before_training(pipelines_dir):
+def test_batch_renorm_with_a_batch_of_one_is_rejected_before_training(fixture_pipelines):
     with pytest.raises(
         RlpipeError, match=r"actor.norm is batch_renorm, which needs batch_size >= 2"
     ):
-        resolve_spec("crossq", "pendulum", ["algorithm.batch_size=1"], pipelines_dir)
+        resolve_spec("crossq", "pendulum", ["algorithm.batch_size=1"], fixture_pipelines)

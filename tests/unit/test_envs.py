@@ -64,9 +64,9 @@ def registered_test_envs():
     del gym.registry[STAIRCASE], gym.registry[ECHO]
 
 
-def agent_and_envs(pipelines_dir, family):
+def agent_and_envs(fixture_pipelines, family):
     spec = resolve_spec(family, "pendulum", [f"env.id={ECHO}", "env.num_envs=1"],
-                        pipelines_dir).spec  # fmt: skip
+                        fixture_pipelines).spec  # fmt: skip
     envs = make_vec_env(
         spec.env, seed=0, rescale_actions=algorithm(spec.algorithm.name).squashes_actions
     )
@@ -90,8 +90,8 @@ def test_episode_returns_and_lengths_are_exact_for_every_episode_of_every_env():
     assert lengths == [3, 3, 4, 4, 3, 3, 4, 4, 3, 3]
 
 
-def test_ppo_samples_actions_in_the_envs_units_and_clips_them_to_its_bounds(pipelines_dir):
-    ppo, envs = agent_and_envs(pipelines_dir, "ppo")  # log std 0: samples of std 1
+def test_ppo_samples_actions_in_the_envs_units_and_clips_them_to_its_bounds(fixture_pipelines):
+    ppo, envs = agent_and_envs(fixture_pipelines, "ppo")  # log std 0: samples of std 1
     assert envs.single_action_space.high.tolist() == [pytest.approx(0.4)]  # not rescaled
     assert ppo.action_low == (pytest.approx(-0.4),) and ppo.action_high == (pytest.approx(0.4),)
     obs, _ = envs.reset(seed=0)
@@ -109,8 +109,8 @@ def test_ppo_samples_actions_in_the_envs_units_and_clips_them_to_its_bounds(pipe
     envs.close()
 
 
-def test_sac_acts_in_minus_one_one_and_the_env_receives_its_own_units(pipelines_dir):
-    sac, envs = agent_and_envs(pipelines_dir, "sac")
+def test_sac_acts_in_minus_one_one_and_the_env_receives_its_own_units(fixture_pipelines):
+    sac, envs = agent_and_envs(fixture_pipelines, "sac")
     assert envs.single_action_space.high.tolist() == [1.0]  # RescaleAction(-1, 1)
     obs, _ = envs.reset(seed=0)
     for _ in range(20):

@@ -20,8 +20,8 @@ needs_compiler = pytest.mark.skipif(
 )
 
 
-def _agent(pipelines_dir, family: str, compile: bool):
-    spec = resolve_spec(family, "pendulum", SMALL, pipelines_dir).spec
+def _agent(fixture_pipelines, family: str, compile: bool):
+    spec = resolve_spec(family, "pendulum", SMALL, fixture_pipelines).spec
     torch.manual_seed(0)
     agent = build_agent(spec, EnvShapes((3,), np.float32, False, 1), CPU)
     return fast.accelerate(agent, compile)
@@ -40,8 +40,11 @@ def _batch(n: int = 64) -> Batch:
 
 @needs_compiler
 @pytest.mark.parametrize("family", ["crossq", "sac"])
-def test_compiled_and_eager_updates_agree_to_float_tolerance(pipelines_dir, family):
-    eager, compiled = _agent(pipelines_dir, family, False), _agent(pipelines_dir, family, True)
+def test_compiled_and_eager_updates_agree_to_float_tolerance(fixture_pipelines, family):
+    eager, compiled = (
+        _agent(fixture_pipelines, family, False),
+        _agent(fixture_pipelines, family, True),
+    )
     batch = _batch()
     for step in range(4):  # policy_delay 3 (CrossQ): the actor and alpha update on steps 0, 3
         torch.manual_seed(100 + step)
@@ -65,24 +68,26 @@ def test_compiled_and_eager_updates_agree_to_float_tolerance(pipelines_dir, fami
         assert compiled.critics[0][0].num_batches_tracked.item() == 4
 
 
-def test_compile_without_a_compiler_is_a_clear_error(pipelines_dir, monkeypatch):
+def test_compile_without_a_compiler_is_a_clear_error(fixture_pipelines, monkeypatch):
     monkeypatch.setattr(fast.shutil, "which", lambda _: None)
     with pytest.raises(RlpipeError, match=r"needs a C\+\+ compiler .* --no-compile"):
-        _agent(pipelines_dir, "crossq", True)
+        _agent(fixture_pipelines, "crossq", True)
 
 
-def test_planned_updates_count_frames_after_learning_starts_times_utd(pipelines_dir):
-    spec = resolve_spec("crossq", "hopper", ["max_frame=1e6"], pipelines_dir).spec
+def test_planned_updates_count_frames_after_learning_starts_times_utd(fixture_pipelines):
+    spec = resolve_spec("crossq", "hopper", ["max_frame=1e6"], fixture_pipelines).spec
     assert fast.planned_updates(spec) == 1_000_000 - spec.algorithm.learning_starts
-    half = resolve_spec("crossq", "hopper", ["max_frame=1e5", "algorithm.utd=0.5"], pipelines_dir)
-    assert fast.planned_updates(half.spec) == (100_000 - 5000) // 2
+    half = resolve_spec(
+        "crossq", "hopper", ["max_frame=1e5", "algorithm.utd=0.5"], fixture_pipelines
+    )
+    assert fast.planned_updates(half.spec) == (100_000 - 1000) // 2  # learning_starts 1000
 
 
 @needs_compiler
-def test_compile_default_is_on_for_long_batch_renorm_runs_only_on_cpu(pipelines_dir):
-    crossq = resolve_spec("crossq", "hopper", [], pipelines_dir).spec
-    sac = resolve_spec("sac", "hopper", [], pipelines_dir).spec
-    ppo = resolve_spec("ppo", "hopper", [], pipelines_dir).spec
+def test_compile_default_is_on_for_long_batch_renorm_runs_only_on_cpu(fixture_pipelines):
+    crossq = resolve_spec("crossq", "hopper", [], fixture_pipelines).spec
+    sac = resolve_spec("sac", "hopper", [], fixture_pipelines).spec
+    ppo = resolve_spec("ppo", "hopper", [], fixture_pipelines).spec
     assert fast.compile_by_default(crossq, CPU, updates=995_000) is True
     assert fast.compile_by_default(sac, CPU, updates=995_000) is False
     assert fast.compile_by_default(crossq, CPU, updates=fast.MIN_UPDATES_TO_COMPILE - 1) is False

@@ -24,12 +24,13 @@ from rlpipe.stages import (
     code_deps,
     render_dvc_yaml,
 )
-from tests.conftest import REPO
+from tests.conftest import FIXTURE_PIPELINES, REPO
 from tests.fixtures import make_run
 
 pytest.importorskip("sb3_contrib")
 
-PIPELINES = REPO / "pipelines"
+PIPELINES = FIXTURE_PIPELINES
+"""The suites here are made up for the tests: their runs read the fixture pipelines."""
 
 
 def write_suite(path, runs: str, seeds: int = 2):

@@ -64,15 +64,17 @@ def test_fp32_networks_are_left_as_they_were():
 @pytest.mark.parametrize(
     "family,shapes", [("crossq", CONTINUOUS), ("sac", DISCRETE), ("dqn", DISCRETE)]
 )
-def test_a_bf16_agent_keeps_weights_optimiser_state_and_losses_fp32(pipelines_dir, family, shapes):
+def test_a_bf16_agent_keeps_weights_optimiser_state_and_losses_fp32(
+    fixture_pipelines, family, shapes
+):
     if family == "dqn":
         spec = resolve_spec(
-            "dqn", "cartpole", [*DQN_SMALL, "algorithm.precision=bf16"], pipelines_dir
+            "dqn", "cartpole", [*DQN_SMALL, "algorithm.precision=bf16"], fixture_pipelines
         )
         agent = build_agent(spec.spec, shapes, torch.device("cpu"))
         nets = [agent.q_net]
     else:
-        agent = agent_for(pipelines_dir, family, shapes, ["algorithm.precision=bf16"])
+        agent = agent_for(fixture_pipelines, family, shapes, ["algorithm.precision=bf16"])
         nets = [agent.actor, agent.critics]
     matmuls = output_dtypes(nn.ModuleList(nets), nn.Linear)
     batch = batch_for(shapes, n=16)
@@ -88,16 +90,16 @@ def test_a_bf16_agent_keeps_weights_optimiser_state_and_losses_fp32(pipelines_di
     assert moments and set(moments) == {torch.float32}
 
 
-def test_a_bf16_agent_acts_in_the_envs_units(pipelines_dir):
-    agent = agent_for(pipelines_dir, "crossq", CONTINUOUS, ["algorithm.precision=bf16"])
+def test_a_bf16_agent_acts_in_the_envs_units(fixture_pipelines):
+    agent = agent_for(fixture_pipelines, "crossq", CONTINUOUS, ["algorithm.precision=bf16"])
     actions = agent.act(batch_for(CONTINUOUS).obs.numpy(), deterministic=True)
     assert actions.dtype.name == "float32" and abs(actions).max() <= 1.0
 
 
-def test_fp32_is_left_out_of_the_resolved_spec_so_older_specs_hash_as_before(pipelines_dir):
-    fp32 = resolve_spec("crossq", "pendulum", [], pipelines_dir)
-    explicit = resolve_spec("crossq", "pendulum", ["algorithm.precision=fp32"], pipelines_dir)
-    bf16 = resolve_spec("crossq", "pendulum", ["algorithm.precision=bf16"], pipelines_dir)
+def test_fp32_is_left_out_of_the_resolved_spec_so_older_specs_hash_as_before(fixture_pipelines):
+    fp32 = resolve_spec("crossq", "pendulum", [], fixture_pipelines)
+    explicit = resolve_spec("crossq", "pendulum", ["algorithm.precision=fp32"], fixture_pipelines)
+    bf16 = resolve_spec("crossq", "pendulum", ["algorithm.precision=bf16"], fixture_pipelines)
     document = fp32.spec.model_dump(mode="json")
     assert "precision" not in document["algorithm"]
     assert fp32.spec_hash == explicit.spec_hash == hash_document(document)
@@ -105,8 +107,8 @@ def test_fp32_is_left_out_of_the_resolved_spec_so_older_specs_hash_as_before(pip
     assert bf16.spec_hash != fp32.spec_hash
 
 
-def test_an_unknown_precision_is_an_error_naming_the_choices(pipelines_dir):
+def test_an_unknown_precision_is_an_error_naming_the_choices(fixture_pipelines):
     from rlpipe.errors import RlpipeError
 
     with pytest.raises(RlpipeError, match=r"algorithm\.precision.*'fp32'.*'bf16'"):
-        resolve_spec("ppo", "cartpole", ["algorithm.precision=fp16"], pipelines_dir)
+        resolve_spec("ppo", "cartpole", ["algorithm.precision=fp16"], fixture_pipelines)

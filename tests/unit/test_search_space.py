@@ -46,14 +46,14 @@ def space_file(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def checked(tmp_path, pipelines_dir, text, overrides=()):
+def checked(tmp_path, fixture_pipelines, text, overrides=()):
     space = load_space(space_file(tmp_path, text))
-    check_space(space, "sac", "pendulum", list(overrides), pipelines_dir)
+    check_space(space, "sac", "pendulum", list(overrides), fixture_pipelines)
     return space
 
 
-def test_space_file_reads_each_distribution(tmp_path, pipelines_dir):
-    space = checked(tmp_path, pipelines_dir, SPACE)
+def test_space_file_reads_each_distribution(tmp_path, fixture_pipelines):
+    space = checked(tmp_path, fixture_pipelines, SPACE)
     assert space.params == {
         "algorithm.critic_lr": LogFloatRange(type="log_float", low=1e-4, high=3e-3),
         "algorithm.gamma": FloatRange(type="float", low=0.9, high=0.99),
@@ -63,13 +63,13 @@ def test_space_file_reads_each_distribution(tmp_path, pipelines_dir):
 
 
 def test_unknown_key_gives_the_error_set_gives_naming_the_space_file_and_key(
-    tmp_path, pipelines_dir
+    tmp_path, fixture_pipelines
 ):
     text = "algorithm.critic_lrr: {type: log_float, low: 1e-4, high: 3e-3}\n"
     with pytest.raises(RlpipeError) as from_set:
-        resolve_spec("sac", "pendulum", ["algorithm.critic_lrr=0.0001"], pipelines_dir)
+        resolve_spec("sac", "pendulum", ["algorithm.critic_lrr=0.0001"], fixture_pipelines)
     with pytest.raises(RlpipeError) as from_space:
-        checked(tmp_path, pipelines_dir, text)
+        checked(tmp_path, fixture_pipelines, text)
     message = str(from_space.value)
     assert message == f"{tmp_path / 'space.yaml'}, key algorithm.critic_lrr = 0.0001: " + str(
         from_set.value
@@ -77,27 +77,27 @@ def test_unknown_key_gives_the_error_set_gives_naming_the_space_file_and_key(
     assert "did you mean 'critic_lr'?" in message
 
 
-def test_undeclared_top_level_name_is_rejected_like_set(tmp_path, pipelines_dir):
+def test_undeclared_top_level_name_is_rejected_like_set(tmp_path, fixture_pipelines):
     with pytest.raises(RlpipeError, match=r"key learning_rate = 0.1: .*not a declared var"):
-        checked(tmp_path, pipelines_dir, "learning_rate: {type: float, low: 0.1, high: 0.2}\n")
+        checked(tmp_path, fixture_pipelines, "learning_rate: {type: float, low: 0.1, high: 0.2}\n")
 
 
-def test_float_distribution_on_an_integer_field_is_rejected(tmp_path, pipelines_dir):
+def test_float_distribution_on_an_integer_field_is_rejected(tmp_path, fixture_pipelines):
     text = "algorithm.batch_size: {type: float, low: 64, high: 256}\n"
     with pytest.raises(RlpipeError, match=r"key algorithm.batch_size = .*valid integer"):
-        checked(tmp_path, pipelines_dir, text)
+        checked(tmp_path, fixture_pipelines, text)
 
 
-def test_int_distribution_on_a_boolean_field_is_rejected(tmp_path, pipelines_dir):
+def test_int_distribution_on_a_boolean_field_is_rejected(tmp_path, fixture_pipelines):
     text = "algorithm.autotune_alpha: {type: int, low: 0, high: 1}\n"
     with pytest.raises(RlpipeError, match=r"does not fit this field .*use type categorical"):
-        checked(tmp_path, pipelines_dir, text)
+        checked(tmp_path, fixture_pipelines, text)
 
 
-def test_value_outside_the_fields_range_is_rejected_at_its_bound(tmp_path, pipelines_dir):
+def test_value_outside_the_fields_range_is_rejected_at_its_bound(tmp_path, fixture_pipelines):
     text = "algorithm.gamma: {type: float, low: 0.9, high: 1.5}\n"
     with pytest.raises(RlpipeError, match=r"key algorithm.gamma = 1.5: .*less than or equal to 1"):
-        checked(tmp_path, pipelines_dir, text)
+        checked(tmp_path, fixture_pipelines, text)
 
 
 @pytest.mark.parametrize(
@@ -117,26 +117,26 @@ def test_value_outside_the_fields_range_is_rejected_at_its_bound(tmp_path, pipel
     ],
 )
 def test_bad_distribution_is_a_clear_error_with_file_and_key(
-    tmp_path, pipelines_dir, text, message
+    tmp_path, fixture_pipelines, text, message
 ):
     key = text.split(":")[0]
     with pytest.raises(RlpipeError, match=f"space.yaml, key {key}: .*{message}"):
-        checked(tmp_path, pipelines_dir, text + "\n")
+        checked(tmp_path, fixture_pipelines, text + "\n")
 
 
-def test_empty_space_file_is_rejected(tmp_path, pipelines_dir):
+def test_empty_space_file_is_rejected(tmp_path, fixture_pipelines):
     with pytest.raises(RlpipeError, match="expected a mapping of dotted spec keys"):
-        checked(tmp_path, pipelines_dir, "# nothing\n")
+        checked(tmp_path, fixture_pipelines, "# nothing\n")
 
 
-def test_key_both_searched_and_set_with_s_is_rejected(tmp_path, pipelines_dir):
+def test_key_both_searched_and_set_with_s_is_rejected(tmp_path, fixture_pipelines):
     text = "algorithm.gamma: {type: float, low: 0.9, high: 0.99}\n"
     with pytest.raises(RlpipeError, match=r"key algorithm\.gamma: also set with -s"):
-        checked(tmp_path, pipelines_dir, text, overrides=["algorithm.gamma=0.95"])
+        checked(tmp_path, fixture_pipelines, text, overrides=["algorithm.gamma=0.95"])
 
 
-def test_suggested_values_resolve_through_the_set_mechanism(tmp_path, pipelines_dir):
-    space = checked(tmp_path, pipelines_dir, SPACE)
+def test_suggested_values_resolve_through_the_set_mechanism(tmp_path, fixture_pipelines):
+    space = checked(tmp_path, fixture_pipelines, SPACE)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
     trial = study.ask()
     values = suggest(trial, space)
@@ -145,7 +145,9 @@ def test_suggested_values_resolve_through_the_set_mechanism(tmp_path, pipelines_
     overrides_path = tmp_path / "best.yaml"
     write_overrides_file(overrides_path, values, "best values\nsecond line")
     assert overrides_path.read_text().startswith("# best values\n# second line\n")
-    spec = resolve_spec("sac", "pendulum", read_overrides_file(overrides_path), pipelines_dir).spec
+    spec = resolve_spec(
+        "sac", "pendulum", read_overrides_file(overrides_path), fixture_pipelines
+    ).spec
     assert spec.algorithm.critic.hidden == values["algorithm.critic.hidden"]
     assert spec.algorithm.critic_lr == values["algorithm.critic_lr"]
     assert spec.algorithm.batch_size == values["algorithm.batch_size"]
@@ -181,15 +183,15 @@ def test_logged_values_are_means_over_seeds_at_frames_every_seed_reached(tmp_pat
 # ------------------------------------------------------------------- the study
 
 
-def search_settings(tmp_path, pipelines_dir, seed=0, overrides=("max_frame=1000",)):
+def search_settings(tmp_path, fixture_pipelines, seed=0, overrides=("max_frame=1000",)):
     space = load_space(space_file(tmp_path, SPACE))
-    resolved = resolve_spec("sac", "pendulum", list(overrides), pipelines_dir)
+    resolved = resolve_spec("sac", "pendulum", list(overrides), fixture_pipelines)
     settings = settings_for(resolved, space, tuple(overrides), 1, "score", "median", 2, 0, seed)
     return settings, space
 
 
-def drawn_values(tmp_path, pipelines_dir, name, seed, trials=4):
-    settings, space = search_settings(tmp_path, pipelines_dir, seed)
+def drawn_values(tmp_path, fixture_pipelines, name, seed, trials=4):
+    settings, space = search_settings(tmp_path, fixture_pipelines, seed)
     study = open_study(settings, SearchOptions(name, trials, root=tmp_path / "searches"))
     drawn = []
     for k in range(trials):
@@ -199,24 +201,26 @@ def drawn_values(tmp_path, pipelines_dir, name, seed, trials=4):
     return drawn
 
 
-def test_same_search_seed_draws_the_same_trial_values(tmp_path, pipelines_dir):
-    first = drawn_values(tmp_path, pipelines_dir, "a", seed=7)
-    again = drawn_values(tmp_path, pipelines_dir, "b", seed=7)
-    other = drawn_values(tmp_path, pipelines_dir, "c", seed=8)
+def test_same_search_seed_draws_the_same_trial_values(tmp_path, fixture_pipelines):
+    first = drawn_values(tmp_path, fixture_pipelines, "a", seed=7)
+    again = drawn_values(tmp_path, fixture_pipelines, "b", seed=7)
+    other = drawn_values(tmp_path, fixture_pipelines, "c", seed=8)
     assert first == again
     assert first != other
     assert (tmp_path / "searches" / "a" / "study.db").is_file()
 
 
-def test_existing_search_needs_resume_and_resume_needs_the_same_settings(tmp_path, pipelines_dir):
-    settings, _ = search_settings(tmp_path, pipelines_dir)
+def test_existing_search_needs_resume_and_resume_needs_the_same_settings(
+    tmp_path, fixture_pipelines
+):
+    settings, _ = search_settings(tmp_path, fixture_pipelines)
     options = SearchOptions("s", 2, root=tmp_path / "searches")
     open_study(settings, options)
     with pytest.raises(RlpipeError, match=r"already exists .* continue it with --resume"):
         open_study(settings, options)
     resumed = SearchOptions("s", 2, root=tmp_path / "searches", resume=True)
     open_study(settings, resumed)
-    longer, _ = search_settings(tmp_path, pipelines_dir, overrides=("max_frame=2000",))
+    longer, _ = search_settings(tmp_path, fixture_pipelines, overrides=("max_frame=2000",))
     with pytest.raises(RlpipeError, match=r"other settings .*overrides: was \['max_frame=1000'\]"):
         open_study(longer, resumed)
     with pytest.raises(RlpipeError, match="no search 'new'"):
@@ -229,10 +233,10 @@ def dead_pid() -> int:
     return process.pid
 
 
-def test_trial_cut_off_by_a_killed_search_is_failed_and_requeued_once(tmp_path, pipelines_dir):
+def test_trial_cut_off_by_a_killed_search_is_failed_and_requeued_once(tmp_path, fixture_pipelines):
     import socket
 
-    settings, space = search_settings(tmp_path, pipelines_dir)
+    settings, space = search_settings(tmp_path, fixture_pipelines)
     study = open_study(settings, SearchOptions("k", 3, root=tmp_path / "searches"))
     finished = study.ask()
     suggest(finished, space)
@@ -258,8 +262,8 @@ def test_trial_cut_off_by_a_killed_search_is_failed_and_requeued_once(tmp_path, 
     assert suggest(rerun, space) == values
 
 
-def test_journal_file_storage_holds_a_study_that_resumes(tmp_path, pipelines_dir):
-    settings, space = search_settings(tmp_path, pipelines_dir)
+def test_journal_file_storage_holds_a_study_that_resumes(tmp_path, fixture_pipelines):
+    settings, space = search_settings(tmp_path, fixture_pipelines)
     journal = str(tmp_path / "shared" / "study.log")
     (tmp_path / "shared").mkdir()
     options = SearchOptions("j", 2, root=tmp_path / "searches", storage=journal)

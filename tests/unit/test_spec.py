@@ -8,13 +8,7 @@ from rlpipe.errors import RlpipeError
 from rlpipe.spec import Spec, canonical_json, check_all, resolve_spec, spec_hash
 from rlpipe.spec.yaml12 import parse_yaml
 
-ALL_SPECS = [
-    "cartpole", "acrobot", "pendulum", "lunarlander", "lunarlandercontinuous", "ant",
-    "halfcheetah", "hopper", "humanoid", "humanoidstandup", "inverteddoublependulum",
-    "invertedpendulum", "pusher", "reacher", "swimmer", "walker2d",
-]  # fmt: skip
-README_SPECS = {"crossq": ["pendulum-quick"]}
-"""Specs of one family only: the README's first run (a Pendulum policy in about 3 minutes)."""
+FAMILIES = ["crossq", "sac", "ppo", "a2c", "dqn"]
 
 MINIMAL = """
 vars:
@@ -36,30 +30,35 @@ def error_of(*args, **kwargs) -> str:
     return str(info.value)
 
 
-@pytest.mark.parametrize("family", ["crossq", "sac"])
-def test_every_starter_spec_resolves(pipelines_dir, family):
-    results = [c for c in check_all(pipelines_dir, [family])]
-    assert [c.name for c in results] == ALL_SPECS + README_SPECS.get(family, [])
+# The real pipelines' own checks (every starter spec ships and resolves, CrossQ Hopper has the
+# paper's values) are repo-data tests: tests/unit/test_repo_pipelines.py.
+
+
+def test_every_fixture_spec_resolves(fixture_pipelines):
+    results = check_all(fixture_pipelines)
+    assert {c.family for c in results} == set(FAMILIES)
+    assert [c.name for c in results if c.family == "crossq"] == ["cartpole", "pendulum", "hopper"]
     assert all(c.error is None for c in results), [c.error for c in results if c.error]
 
 
-def test_crossq_hopper_resolves_to_reference_hyperparameters(pipelines_dir):
-    spec = resolve_spec("crossq", "hopper", [], pipelines_dir).spec
+def test_spec_resolves_to_the_files_defaults_merged_with_its_own_body(fixture_pipelines):
+    spec = resolve_spec("crossq", "hopper", [], fixture_pipelines).spec
     algo = spec.algorithm
     assert (spec.family, spec.name, spec.env.id) == ("crossq", "hopper", "Hopper-v5")
     assert algo.name == "crossq"
     assert algo.adam_betas == (0.5, 0.999)
     assert (algo.actor_lr, algo.critic_lr, algo.batch_size, algo.policy_delay) == (
-        1e-3, 1e-3, 256, 3
+        1e-3, 1e-3, 64, 3
     )  # fmt: skip
     norm = algo.critic.norm
     assert (norm.type, norm.momentum, norm.r_max, norm.d_max, norm.eps) == (
         "batch_renorm", 0.01, 3.0, 5.0, 1e-3
     )  # fmt: skip
-    assert norm.warmup_steps == 100_000
-    assert algo.actor.hidden == [256, 256]
-    assert spec.memory.capacity == 1_000_000
-    assert algo.learning_starts == 5000
+    assert norm.warmup_steps == 1000  # the file's value, not the schema's default of 100_000
+    assert algo.actor.hidden == [32, 32] and algo.critic.hidden == [64, 64]
+    assert spec.memory.capacity == 10_000
+    assert algo.learning_starts == 1000
+    assert (spec.env.max_frame, spec.meta.seeds) == (20_000, 2)  # the file's vars
 
 
 def test_yaml12_numbers_in_exponent_form_are_numbers():
@@ -67,34 +66,37 @@ def test_yaml12_numbers_in_exponent_form_are_numbers():
     assert parsed == {"a": 4e6, "b": 1e-5, "c": 3e5, "d": "yes", "e": True, "f": 16}
 
 
-def test_max_frame_override_accepts_exponent_and_integral_float(pipelines_dir):
+def test_max_frame_override_accepts_exponent_and_integral_float(fixture_pipelines):
     assert (
-        resolve_spec("crossq", "hopper", ["max_frame=2e5"], pipelines_dir).spec.env.max_frame
+        resolve_spec("crossq", "hopper", ["max_frame=2e5"], fixture_pipelines).spec.env.max_frame
         == 200_000
     )
     assert (
-        resolve_spec("crossq", "hopper", ["max_frame=2.5e5"], pipelines_dir).spec.env.max_frame
+        resolve_spec("crossq", "hopper", ["max_frame=2.5e5"], fixture_pipelines).spec.env.max_frame
         == 250_000
     )
 
 
-def test_fractional_seed_count_is_rejected(pipelines_dir):
-    message = error_of("crossq", "hopper", ["seeds=2.5"], pipelines_dir)
+def test_fractional_seed_count_is_rejected(fixture_pipelines):
+    message = error_of("crossq", "hopper", ["seeds=2.5"], fixture_pipelines)
     assert "key meta.seeds" in message and "fractional part" in message
 
 
-def test_dotted_field_override_sets_nested_value(pipelines_dir):
+def test_dotted_field_override_sets_nested_value(fixture_pipelines):
     spec = resolve_spec(
-        "crossq", "hopper", ["algorithm.critic.hidden=[64, 64]", "meta.base_seed=7"], pipelines_dir
+        "crossq",
+        "hopper",
+        ["algorithm.critic.hidden=[16, 16]", "meta.base_seed=7"],
+        fixture_pipelines,
     ).spec
-    assert spec.algorithm.critic.hidden == [64, 64]
-    assert spec.meta.seed_list == [7, 8, 9, 10]
+    assert spec.algorithm.critic.hidden == [16, 16]
+    assert spec.meta.seed_list == [7, 8]
 
 
-def test_hash_is_canonical_and_changes_with_any_field(pipelines_dir):
-    a = resolve_spec("crossq", "hopper", ["max_frame=2e5"], pipelines_dir)
-    b = resolve_spec("crossq", "hopper", ["max_frame=200000"], pipelines_dir)
-    c = resolve_spec("crossq", "hopper", ["algorithm.gamma=0.98"], pipelines_dir)
+def test_hash_is_canonical_and_changes_with_any_field(fixture_pipelines):
+    a = resolve_spec("crossq", "hopper", ["max_frame=2e5"], fixture_pipelines)
+    b = resolve_spec("crossq", "hopper", ["max_frame=200000"], fixture_pipelines)
+    c = resolve_spec("crossq", "hopper", ["algorithm.gamma=0.98"], fixture_pipelines)
     assert a.spec_hash == b.spec_hash == spec_hash(a.spec)
     assert a.spec_hash != c.spec_hash
     assert len(a.spec_hash) == 64
@@ -125,20 +127,20 @@ def test_spec_level_vars_override_file_vars(write_pipeline):
 # ---------------------------------------------------------------- bad input, one test each
 
 
-def test_unknown_family_suggests_closest(pipelines_dir):
-    message = error_of("crosq", "hopper", [], pipelines_dir)
+def test_unknown_family_suggests_closest(fixture_pipelines):
+    message = error_of("crosq", "hopper", [], fixture_pipelines)
     assert "unknown family 'crosq'" in message and "did you mean 'crossq'" in message
 
 
-def test_unknown_spec_suggests_closest(pipelines_dir):
-    message = error_of("crossq", "hoper", [], pipelines_dir)
+def test_unknown_spec_suggests_closest(fixture_pipelines):
+    message = error_of("crossq", "hoper", [], fixture_pipelines)
     assert "pipelines/crossq.yaml" in message
     assert "unknown spec 'hoper'" in message and "did you mean 'hopper'" in message
 
 
 @pytest.mark.parametrize("family,spec", [("../crossq", "hopper"), ("crossq", "a/b"), ("..", "x")])
-def test_names_with_slash_or_dotdot_are_rejected(pipelines_dir, family, spec):
-    assert "no '/', '..' or paths" in error_of(family, spec, [], pipelines_dir)
+def test_names_with_slash_or_dotdot_are_rejected(fixture_pipelines, family, spec):
+    assert "no '/', '..' or paths" in error_of(family, spec, [], fixture_pipelines)
 
 
 def test_malformed_yaml_reports_line_and_column(write_pipeline):
@@ -173,9 +175,9 @@ def test_unknown_top_level_key_suggests_closest(write_pipeline):
     ],
 )
 def test_unknown_key_at_any_depth_suggests_closest_valid_key(
-    pipelines_dir, override, path, suggestion
+    fixture_pipelines, override, path, suggestion
 ):
-    message = error_of("crossq", "hopper", [override], pipelines_dir)
+    message = error_of("crossq", "hopper", [override], fixture_pipelines)
     assert "pipelines/crossq.yaml, spec 'hopper'" in message
     assert f"key {path}: unknown key" in message and f"did you mean '{suggestion}'" in message
 
@@ -202,8 +204,8 @@ def test_unknown_key_in_file_names_file_spec_and_path(write_pipeline):
         ),
     ],
 )
-def test_wrong_type_names_key_path(pipelines_dir, override, expected):
-    assert expected in error_of("crossq", "hopper", [override], pipelines_dir)
+def test_wrong_type_names_key_path(fixture_pipelines, override, expected):
+    assert expected in error_of("crossq", "hopper", [override], fixture_pipelines)
 
 
 @pytest.mark.parametrize(
@@ -216,8 +218,8 @@ def test_wrong_type_names_key_path(pipelines_dir, override, expected):
         ("algorithm.critic.hidden=[0]", "algorithm.critic.hidden[0]"),
     ],
 )
-def test_zero_or_negative_where_positive_is_required(pipelines_dir, override, path):
-    message = error_of("crossq", "hopper", [override], pipelines_dir)
+def test_zero_or_negative_where_positive_is_required(fixture_pipelines, override, path):
+    message = error_of("crossq", "hopper", [override], fixture_pipelines)
     assert f"key {path}: Input should be greater than 0" in message
 
 
@@ -236,12 +238,12 @@ def test_leftover_dollar_brace_after_substitution_is_an_error(write_pipeline):
     assert "key env.id: 'Pendulum-${v1' still holds '${'" in message
 
 
-def test_override_without_equals_is_rejected(pipelines_dir):
-    assert "expected name=value" in error_of("crossq", "hopper", ["max_frame"], pipelines_dir)
+def test_override_without_equals_is_rejected(fixture_pipelines):
+    assert "expected name=value" in error_of("crossq", "hopper", ["max_frame"], fixture_pipelines)
 
 
-def test_override_of_undeclared_name_lists_valid_names(pipelines_dir):
-    message = error_of("crossq", "hopper", ["maxframe=3"], pipelines_dir)
+def test_override_of_undeclared_name_lists_valid_names(fixture_pipelines):
+    message = error_of("crossq", "hopper", ["maxframe=3"], fixture_pipelines)
     assert "-s maxframe: not a declared var or a dotted field path" in message
     assert (
         "did you mean 'max_frame'" in message
@@ -249,28 +251,28 @@ def test_override_of_undeclared_name_lists_valid_names(pipelines_dir):
     )
 
 
-def test_continuous_only_setting_on_discrete_env_is_rejected(pipelines_dir):
-    message = error_of("sac", "cartpole", ["algorithm.log_std_min=-5"], pipelines_dir)
+def test_continuous_only_setting_on_discrete_env_is_rejected(fixture_pipelines):
+    message = error_of("sac", "cartpole", ["algorithm.log_std_min=-5"], fixture_pipelines)
     assert "CartPole-v1 has discrete actions" in message and "log_std_min" in message
 
 
-def test_unknown_algorithm_name_suggests_closest(pipelines_dir):
-    message = error_of("crossq", "hopper", ["algorithm.name=crosq"], pipelines_dir)
+def test_unknown_algorithm_name_suggests_closest(fixture_pipelines):
+    message = error_of("crossq", "hopper", ["algorithm.name=crosq"], fixture_pipelines)
     assert "key algorithm.name: unknown value 'crosq' (did you mean 'crossq'?)" in message
 
 
-def test_crossq_without_batch_renorm_critic_is_rejected(pipelines_dir):
-    message = error_of("crossq", "hopper", ["algorithm.critic.norm=layer"], pipelines_dir)
+def test_crossq_without_batch_renorm_critic_is_rejected(fixture_pipelines):
+    message = error_of("crossq", "hopper", ["algorithm.critic.norm=layer"], fixture_pipelines)
     assert "CrossQ critics need norm type batch_renorm" in message
 
 
-def test_batch_larger_than_buffer_is_rejected(pipelines_dir):
-    message = error_of("crossq", "hopper", ["memory.capacity=100"], pipelines_dir)
-    assert "batch_size (256) is larger than memory.capacity (100)" in message
+def test_batch_larger_than_buffer_is_rejected(fixture_pipelines):
+    message = error_of("crossq", "hopper", ["memory.capacity=32"], fixture_pipelines)
+    assert "batch_size (64) is larger than memory.capacity (32)" in message
 
 
-@pytest.mark.parametrize("family", ["crossq", "sac"])
-def test_saved_spec_json_revalidates_to_the_same_hash(pipelines_dir, family):
-    for check in check_all(pipelines_dir, [family]):
+@pytest.mark.parametrize("family", FAMILIES)
+def test_saved_spec_json_revalidates_to_the_same_hash(fixture_pipelines, family):
+    for check in check_all(fixture_pipelines, [family]):
         dumped = check.resolved.spec.model_dump(mode="json")
         assert spec_hash(Spec.model_validate(dumped)) == check.resolved.spec_hash

@@ -19,8 +19,11 @@ from rlpipe.stages import (
     seed_groups,
     train_stages,
 )
-from tests.conftest import REPO
+from tests.conftest import FIXTURE_PIPELINES, REPO
 from tests.fixtures import make_suite_file
+
+PIPELINES = FIXTURE_PIPELINES
+"""Suites here are made up for the tests: their runs read the fixture pipelines."""
 
 
 @pytest.mark.parametrize(
@@ -47,12 +50,12 @@ def test_a_split_run_gets_one_train_stage_per_group_and_a_summarize_stage(tmp_pa
         suite_path.read_text().replace("frames: 1000}", "frames: 1000, seed_groups: 2}")
     )
     suite = load_suite(suite_path)
-    stages = train_stages(suite, REPO / "pipelines")
+    stages = train_stages(suite, PIPELINES)
     assert [(s.name, s.seeds) for s in stages] == [
         ("train-sac-pendulum-seeds-0-1", (0, 1)),
         ("train-sac-pendulum-seeds-2-3", (2, 3)),
     ]
-    dvc = yaml.safe_load(render_dvc_yaml(suite, suite_path, REPO / "pipelines"))["stages"]
+    dvc = yaml.safe_load(render_dvc_yaml(suite, suite_path, PIPELINES))["stages"]
     group = dvc["train-sac-pendulum-seeds-2-3"]
     assert group["cmd"].endswith("--only-seeds 2,3")
     assert group["deps"] == ["fingerprints/train-sac.json"]
@@ -93,22 +96,23 @@ def test_bookkeeping_modules_exist_and_are_left_out():
         assert path not in deps
 
 
-def test_the_committed_dvc_yaml_is_the_suites():
-    suite_path = REPO / "params" / "suite.yaml"
-    expected = render_dvc_yaml(load_suite(suite_path), suite_path.relative_to(REPO),
-                               REPO / "pipelines")  # fmt: skip
-    assert (REPO / "dvc.yaml").read_text() == expected, "run `rlpipe suite stages`"
+# The committed dvc.yaml against params/suite.yaml and the real pipelines is a repo-data test:
+# test_real_pipelines_the_committed_dvc_yaml_is_the_suites in test_repo_pipelines.py.
 
 
 def test_replay_stages_only_when_the_suite_sets_replays(tmp_path):
     runs = [("sac", "pendulum", 1000), ("crossq", "cartpole", 1000)]
     suite_path = make_suite_file(tmp_path / "suite.yaml", runs=runs)
-    without = yaml.safe_load(render_dvc_yaml(load_suite(suite_path), suite_path))["stages"]
+    without = yaml.safe_load(render_dvc_yaml(load_suite(suite_path), suite_path, PIPELINES))[
+        "stages"
+    ]
     assert not [name for name in without if name.startswith("replay-")]
     assert "reports/replays" not in without["report"]["deps"]
 
     suite_path.write_text(suite_path.read_text() + "replays: true\n")
-    stages = yaml.safe_load(render_dvc_yaml(load_suite(suite_path), suite_path))["stages"]
+    stages = yaml.safe_load(render_dvc_yaml(load_suite(suite_path), suite_path, PIPELINES))[
+        "stages"
+    ]
     assert [name for name in stages if name.startswith("replay-")] == [
         "replay-sac-pendulum",
         "replay-crossq-cartpole",
@@ -138,7 +142,7 @@ def test_a_run_with_stage_frames_is_a_chain_of_stages_each_resuming_the_last(tmp
         )
     )
     suite = load_suite(suite_path)
-    stages = train_stages(suite, REPO / "pipelines")
+    stages = train_stages(suite, PIPELINES)
     assert [(s.name, s.seeds, s.until) for s in stages] == [
         ("train-sac-pendulum-seeds-0-1-part-1", (0, 1), 400),
         ("train-sac-pendulum-seeds-0-1-part-2", (0, 1), 800),
@@ -147,7 +151,7 @@ def test_a_run_with_stage_frames_is_a_chain_of_stages_each_resuming_the_last(tmp
         ("train-sac-pendulum-seeds-2-3-part-2", (2, 3), 800),
         ("train-sac-pendulum-seeds-2-3", (2, 3), None),
     ]
-    dvc = yaml.safe_load(render_dvc_yaml(suite, suite_path, REPO / "pipelines"))["stages"]
+    dvc = yaml.safe_load(render_dvc_yaml(suite, suite_path, PIPELINES))["stages"]
     first, second = (
         dvc["train-sac-pendulum-seeds-2-3-part-1"],
         dvc["train-sac-pendulum-seeds-2-3-part-2"],
@@ -189,26 +193,26 @@ def test_stage_frames_must_split_an_own_run(tmp_path, entry, message):
 
 
 def test_a_row_trained_off_its_specs_schedule_is_refused_unless_the_suite_says_so(tmp_path):
-    suite_path = make_suite_file(tmp_path / "suite.yaml", runs=[("dqn", "cartpole", 200000)])
+    suite_path = make_suite_file(tmp_path / "suite.yaml", runs=[("dqn", "cartpole", 40000)])
     with pytest.raises(RlpipeError) as error:
-        render_dvc_yaml(load_suite(suite_path), suite_path, REPO / "pipelines")
+        render_dvc_yaml(load_suite(suite_path), suite_path, PIPELINES)
     message = str(error.value)
-    assert "runs.dqn-cartpole: trains 200,000 frames" in message
-    assert "tuned for schedule_frames 50,000" in message
-    assert "epsilon decays linearly to epsilon_end at frame 8,000" in message
+    assert "runs.dqn-cartpole: trains 40,000 frames" in message
+    assert "tuned for schedule_frames 10,000" in message
+    assert "epsilon decays linearly to epsilon_end at frame 2,000" in message
     assert "'off_schedule: true'" in message
     suite_path.write_text(
-        suite_path.read_text().replace("frames: 200000}", "frames: 200000, off_schedule: true}")
+        suite_path.read_text().replace("frames: 40000}", "frames: 40000, off_schedule: true}")
     )
-    dvc = yaml.safe_load(render_dvc_yaml(load_suite(suite_path), suite_path, REPO / "pipelines"))
+    dvc = yaml.safe_load(render_dvc_yaml(load_suite(suite_path), suite_path, PIPELINES))
     command = dvc["stages"]["train-dqn-cartpole"]["cmd"]
-    assert "-s env.max_frame=200000 " in command  # the run's length, not the schedule's var
+    assert "-s env.max_frame=40000 " in command  # the run's length, not the schedule's var
 
 
 def test_a_row_at_its_schedules_frames_or_without_schedules_needs_no_flag(tmp_path):
-    runs = [("dqn", "cartpole", 50000), ("crossq", "pendulum", 1000), ("ppo", "pendulum", 4096)]
+    runs = [("dqn", "cartpole", 10000), ("crossq", "pendulum", 1000), ("ppo", "pendulum", 4096)]
     suite_path = make_suite_file(tmp_path / "suite.yaml", runs=runs)
-    stages = yaml.safe_load(render_dvc_yaml(load_suite(suite_path), suite_path, REPO / "pipelines"))
+    stages = yaml.safe_load(render_dvc_yaml(load_suite(suite_path), suite_path, PIPELINES))
     assert {"train-dqn-cartpole", "train-crossq-pendulum", "train-ppo-pendulum"} <= set(
         stages["stages"]
     )
@@ -250,7 +254,7 @@ def test_run_keys_and_names_with_paths_or_shell_characters_are_refused(tmp_path,
 
 def test_generated_commands_quote_what_they_interpolate(tmp_path):
     path = make_suite_file(tmp_path / "my suite.yaml", runs=[("sac", "pendulum", 1000)])
-    stages = yaml.safe_load(render_dvc_yaml(load_suite(path), path, REPO / "pipelines"))["stages"]
+    stages = yaml.safe_load(render_dvc_yaml(load_suite(path), path, PIPELINES))["stages"]
     assert stages["plot"]["cmd"] == f"rlpipe plot --suite '{path.as_posix()}'"
     assert stages["train-sac-pendulum"]["cmd"].startswith(
         "rlpipe train sac pendulum -s env.max_frame=1000 -s meta.seeds=2 --device cpu "
