@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -193,7 +193,10 @@ class SeedFolder:
 
     def load_weights(self, device: Any) -> dict[str, Any]:
         """The final weights saved by training (model.pt)."""
-        return load_tensors(self.model, device, "train the run first, or re-train this seed")
+        return cast(
+            "dict[str, Any]",
+            load_tensors(self.model, device, "train the run first, or re-train this seed"),
+        )
 
     def save_weights(self, state: dict[str, Any]) -> None:
         """Write model.pt atomically."""
@@ -203,7 +206,7 @@ class SeedFolder:
         """The resume checkpoint, None if this seed has none."""
         if not self.checkpoint.exists():
             return None
-        return load_tensors(self.checkpoint, device, self._fix())
+        return cast("dict[str, Any]", load_tensors(self.checkpoint, device, self._fix()))
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         """Write the resume checkpoint atomically."""
@@ -306,7 +309,7 @@ class RunFolder:
 
     def read_spec_hash(self) -> str:
         """The spec hash recorded in spec.json (without validating the spec itself)."""
-        return self._spec_json()["spec_hash"]
+        return cast("str", self._spec_json()["spec_hash"])
 
     def read_spec_names(self) -> tuple[str | None, str | None]:
         """The (family, spec name) recorded in spec.json, without validating the spec."""

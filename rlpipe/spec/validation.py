@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import types
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -34,7 +34,7 @@ def _tag_of(model: type[BaseModel]) -> str | None:
     for key in ("name", "type"):
         field = model.model_fields.get(key)
         if field is not None and get_origin(field.annotation) is Literal:
-            return get_args(field.annotation)[0]
+            return cast("str", get_args(field.annotation)[0])
     return None
 
 
