@@ -258,7 +258,7 @@ def next_observations(obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
     ended = info["_final_obs"]
     next_obs = obs.copy()
     next_obs[ended] = np.stack(info["final_obs"][ended])
-    return next_obs
+    return cast("np.ndarray", next_obs)
 
 
 def finished_returns(info: dict[str, Any]) -> list[float]:

@@ -16,7 +16,7 @@ episodes act epsilon-greedily with eval_epsilon (0.05, as CleanRL's evaluation).
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -79,7 +79,9 @@ class DQN(Agent):
         """Exploration rate at the current frame."""
         spec = self.spec
         progress = min(1.0, self.frames / max(self.exploration_frames, 1.0))
-        return spec.epsilon_start + progress * (spec.epsilon_end - spec.epsilon_start)
+        return cast(
+            "float", spec.epsilon_start + progress * (spec.epsilon_end - spec.epsilon_start)
+        )
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:

@@ -155,9 +155,8 @@ class PPO(Agent):
                 count += 1
                 for key, value in terms.items():
                     sums[key] = sums.get(key, 0) + value.detach()
-            if (
-                cast("PPOSpec", self.spec).target_kl is not None
-                and terms["approx_kl"] > cast("PPOSpec", self.spec).target_kl
+            if cast("PPOSpec", self.spec).target_kl is not None and terms["approx_kl"] > cast(
+                "float", cast("PPOSpec", self.spec).target_kl
             ):
                 break
         return {key: value / count for key, value in sums.items()} | {"lr": lr}

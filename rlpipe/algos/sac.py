@@ -167,7 +167,7 @@ class SAC(Agent):
 
     def alpha_loss(self, entropy: torch.Tensor) -> torch.Tensor:
         """Temperature loss: raises alpha when entropy is below target, lowers it above."""
-        return self.log_alpha * (entropy - self.target_entropy).mean()
+        return cast("torch.Tensor", self.log_alpha * (entropy - self.target_entropy).mean())
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One gradient update of the critics, and every policy_delay of actor and alpha."""
@@ -178,8 +178,11 @@ class SAC(Agent):
         if self.updates % self.spec.policy_delay == 0:
             stats |= self.update_actor_and_alpha(obs)
         self.updates += 1
-        if self.critic_targets is not None and self.updates % self.spec.target_update_interval == 0:
-            polyak_update(self.critic_targets, self.critics, self.spec.tau)
+        if (
+            self.critic_targets is not None
+            and self.updates % cast("SACSpec", self.spec).target_update_interval == 0
+        ):
+            polyak_update(self.critic_targets, self.critics, cast("SACSpec", self.spec).tau)
         return stats
 
     def update_actor_and_alpha(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
