@@ -25,6 +25,7 @@ SB3's over a fraction of the run. Anything else the spec sets that SB3 cannot do
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -279,7 +280,9 @@ def set_batch_renorm(module: nn.Module, norm: NormSpec) -> None:
             layer.rmax, layer.dmax = norm.r_max, norm.d_max
 
 
-def _clamp_after_step(log_alpha: torch.Tensor, low: float, high: float) -> Any:
+def _clamp_after_step(
+    log_alpha: torch.Tensor, low: float, high: float
+) -> Callable[[torch.optim.Optimizer, Any, Any], None]:
     def clamp(optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         with torch.no_grad():
             log_alpha.clamp_(low, high)

@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -24,6 +24,9 @@ from rlpipe.errors import RlpipeError
 from rlpipe.rundir.atomic import atomic_torch_save, atomic_write_json
 from rlpipe.rundir.metrics import read_rows
 from rlpipe.rundir.summary import SeedResult, Summary, summarize
+
+if TYPE_CHECKING:
+    import torch
 
 SPEC_FILE = "spec.json"
 PROVENANCE_FILE = "provenance.json"
@@ -80,7 +83,7 @@ def read_model(path: Path, model: type[Model], fix: str) -> Model:
         raise DamagedRunFile(f"{path} is damaged ({error}); {fix}") from None
 
 
-def load_tensors(path: Path, device: Any, fix: str) -> Any:
+def load_tensors(path: Path, device: str | torch.device, fix: str) -> Any:
     """torch.load with weights_only=True: tensors and plain types only, never arbitrary code."""
     import pickle
     import struct
@@ -191,7 +194,7 @@ class SeedFolder:
         """The complete rows of metrics.csv."""
         return read_rows(self.metrics)
 
-    def load_weights(self, device: Any) -> dict[str, Any]:
+    def load_weights(self, device: str | torch.device) -> dict[str, Any]:
         """The final weights saved by training (model.pt)."""
         return cast(
             "dict[str, Any]",
@@ -202,7 +205,7 @@ class SeedFolder:
         """Write model.pt atomically."""
         atomic_torch_save(state, self.model)
 
-    def load_checkpoint(self, device: Any) -> dict[str, Any] | None:
+    def load_checkpoint(self, device: str | torch.device) -> dict[str, Any] | None:
         """The resume checkpoint, None if this seed has none."""
         if not self.checkpoint.exists():
             return None
