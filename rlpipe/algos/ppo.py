@@ -17,7 +17,7 @@ early stopping on approximate KL. `update` returns statistics as device tensors.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -37,9 +37,11 @@ class PPO(Agent):
         "loss_actor", "loss_critic", "entropy", "approx_kl", "clip_fraction", "lr"
     ))  # fmt: skip
 
+    if TYPE_CHECKING:
+        spec: PPOSpec | A2CSpec
+
     def __init__(self, spec: Spec, shapes: EnvShapes, device: torch.device) -> None:
         super().__init__(spec.algorithm, shapes, device, spec.env.normalize_obs)
-        self.spec: PPOSpec | A2CSpec
         self.discrete = shapes.discrete
         self.action_low: tuple[float, ...] | float
         self.action_high: tuple[float, ...] | float

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -31,9 +31,11 @@ class SAC(Agent):
     metric_columns = ("loss_critic", "loss_actor", "loss_alpha", "alpha", "q_mean", "entropy")
     compiled_methods = ("critic_loss", "actor_loss")
 
+    if TYPE_CHECKING:
+        spec: SACSpec | CrossQSpec
+
     def __init__(self, spec: Spec, shapes: EnvShapes, device: torch.device) -> None:
         super().__init__(spec.algorithm, shapes, device, spec.env.normalize_obs)
-        self.spec: SACSpec | CrossQSpec
         spec = self.spec
         self.discrete = shapes.discrete
         obs_dim = int(np.prod(shapes.obs_shape))
@@ -63,10 +65,10 @@ class SAC(Agent):
             math.log(spec.init_alpha), device=device, requires_grad=spec.autotune_alpha
         )
         self.to(device)
-        betas = tuple(spec.adam_betas)
+        betas = cast("tuple[float, float]", tuple(spec.adam_betas))
         self.actor_optimizer = adam(self.actor.parameters(), spec.actor_lr, device, betas)
         self.critic_optimizer = adam(self.critics.parameters(), spec.critic_lr, device, betas)
-        alpha_betas = tuple(spec.alpha_adam_betas)
+        alpha_betas = cast("tuple[float, float]", tuple(spec.alpha_adam_betas))
         self.alpha_optimizer = adam([self.log_alpha], spec.alpha_lr, device, alpha_betas)
 
     def _make_targets(self) -> nn.ModuleList | None:
@@ -167,7 +169,7 @@ class SAC(Agent):
 
     def alpha_loss(self, entropy: torch.Tensor) -> torch.Tensor:
         """Temperature loss: raises alpha when entropy is below target, lowers it above."""
-        return cast("torch.Tensor", self.log_alpha * (entropy - self.target_entropy).mean())
+        return self.log_alpha * (entropy - self.target_entropy).mean()
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One gradient update of the critics, and every policy_delay of actor and alpha."""
