@@ -21,6 +21,7 @@ from rlpipe.peers import import_peer_module, trained_by_peer
 from rlpipe.rundir import DamagedRunFile, RunFolder
 
 if TYPE_CHECKING:
+    from rlpipe.spec.schema import Spec
 
     class LoadsWeights(Protocol):
         """A policy that takes a seed's saved weights."""
@@ -56,7 +57,7 @@ def seed_policy(
     run: RunFolder, seed: int, shapes: EnvShapes, device: torch.device
 ) -> Iterator[Policy]:
     """One seed's final policy, for envs of `shapes`: rlpipe's agent, or a parity run's twin."""
-    spec = run.read_spec().spec
+    spec: Spec = run.read_spec().spec
     model = run.seed(seed).model
     weights = run.seed(seed).load_weights(device)
     check_finite_weights(weights, model)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -100,7 +100,7 @@ class StatAccumulator:
         return means
 
 
-def _mean(values: Any) -> float | None:
+def _mean(values: Iterable[float]) -> float | None:
     values = list(values)
     return float(np.mean(values)) if values else None
 
