@@ -57,6 +57,7 @@ from rlpipe.spec.schema import (
 )
 
 if TYPE_CHECKING:
+    import gymnasium as gym
     from gymnasium.vector import SyncVectorEnv
 
     class _HasOptimizer(Protocol):
@@ -169,7 +170,9 @@ def sb3_env(spec: Spec, seed: int) -> VecEnv:
         "SyncVectorEnv",
         make_vec_env(env_spec, seed, training=True, rescale_actions=rescale).unwrapped,
     ).envs
-    venv: VecEnv = VecMonitor(DummyVecEnv([(lambda env=env: env) for env in singles]))  # type: ignore[misc]  # mypy cannot infer a lambda with a default argument
+    venv: VecEnv = VecMonitor(
+        DummyVecEnv(cast("list[Callable[[], gym.Env]]", [(lambda env=env: env) for env in singles]))
+    )
     normalize_reward = bool(getattr(algo, "normalize_reward", False))
     if spec.env.normalize_obs or normalize_reward:
         venv = VecNormalize(
