@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import torch
@@ -192,7 +192,7 @@ class RolloutBuffer:
 
     def flat(self, name: str) -> torch.Tensor:
         """The stored steps of one field, flattened to (steps * num_envs, ...)."""
-        return getattr(self, name)[: self.step].flatten(0, 1)
+        return cast("torch.Tensor", getattr(self, name))[: self.step].flatten(0, 1)
 
     def compute_gae(
         self, last_value: torch.Tensor, gamma: float, gae_lambda: float

@@ -4,7 +4,9 @@ A train stage depends on the code that determines its numbers. Rather than a han
 `imported_files` follows every `import` and `from ... import` statement (function-level ones
 included: they run when the function does) from a set of root modules to the files they reach
 inside the package. A module named by a string and imported with importlib (the registry's
-agent classes) is invisible to it, so callers add such modules as roots themselves.
+agent classes) is invisible to it, so callers add such modules as roots themselves. Imports
+inside `if TYPE_CHECKING:` never run (only a type checker reads them) and are left out; their
+`else:` runs and counts.
 """
 
 from __future__ import annotations
@@ -40,13 +42,33 @@ def _imports(path: Path, module: str) -> tuple[str, ...]:
     return _parsed_imports(path, path.stat().st_mtime_ns, module)
 
 
+def _is_type_checking(test: ast.expr) -> bool:
+    if isinstance(test, ast.Name):
+        return test.id == "TYPE_CHECKING"
+    return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+
+
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of tree, less the bodies of `if TYPE_CHECKING:` blocks (their else stays)."""
+    found: list[ast.AST] = []
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        found.append(node)
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            pending += node.orelse
+        else:
+            pending += ast.iter_child_nodes(node)
+    return found
+
+
 @cache
 def _parsed_imports(path: Path, mtime_ns: int, module: str) -> tuple[str, ...]:
     """_imports, parsed once per file version: dvc.yaml's ~60 stages share most of their files."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: list[str] = []
-    for node in ast.walk(tree):
+    for node in _runtime_nodes(tree):
         if isinstance(node, ast.Import):
             found += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 
@@ -40,7 +40,7 @@ class RunScores:
     @property
     def iqm(self) -> float:
         """Interquartile mean over seeds."""
-        return interquartile_means(np.asarray([self.values]))[0]
+        return float(interquartile_means(np.asarray([self.values]))[0])
 
 
 @dataclass(frozen=True)
@@ -110,14 +110,14 @@ def interquartile_means(samples: np.ndarray) -> np.ndarray:
     """IQM of each row: the mean after trimming floor(n/4) values from each end."""
     ordered = np.sort(samples, axis=1)
     cut = ordered.shape[1] // 4
-    return ordered[:, cut : ordered.shape[1] - cut].mean(axis=1)
+    return cast("np.ndarray", ordered[:, cut : ordered.shape[1] - cut].mean(axis=1))
 
 
 def improvement_probabilities(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """P(X > Y) over all pairs of a row of x and the same row of y; ties count half."""
     greater = (x[:, :, None] > y[:, None, :]).mean(axis=(1, 2))
     ties = (x[:, :, None] == y[:, None, :]).mean(axis=(1, 2))
-    return greater + 0.5 * ties
+    return cast("np.ndarray", greater + 0.5 * ties)
 
 
 def compare(baseline: RunScores, other: RunScores, seed: int = 0) -> Comparison:

@@ -6,7 +6,7 @@ import difflib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, SupportsFloat, cast
 
 import gymnasium as gym
 import numpy as np
@@ -16,6 +16,9 @@ from gymnasium.wrappers.vector import ClipReward, RecordEpisodeStatistics
 
 from rlpipe.errors import RlpipeError
 from rlpipe.spec.schema import AtariSpec, EnvSpec
+
+if TYPE_CHECKING:
+    from ale_py.env import AtariEnv
 
 _EXTRA_FOR_ENTRY_POINT = {"box2d": "box2d", "mujoco": "mujoco", "ale_py": "atari"}
 
@@ -74,13 +77,13 @@ class LifeLossSignal(gym.Wrapper):
     reset) the game on a lost life, which would make every game a one-life game.
     """
 
-    def reset(self, **kwargs: Any) -> tuple[Any, dict]:
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         """Reset the game and remember its lives."""
         obs, info = self.env.reset(**kwargs)
         self.lives = info.get("lives", 0)
         return obs, info
 
-    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         """Step, and flag a life lost on this step while the game goes on."""
         obs, reward, terminated, truncated, info = self.env.step(action)
         lives = info.get("lives", 0)
@@ -105,7 +108,7 @@ class FireOnReset(gym.Wrapper):
         self.after_life_loss = after_life_loss
         self.lives = 0
 
-    def reset(self, **kwargs: Any) -> tuple[Any, dict]:
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         """Reset the game and start it with FIRE, then action 2."""
         obs, info = self.env.reset(**kwargs)
         for action in (1, 2):
@@ -115,13 +118,17 @@ class FireOnReset(gym.Wrapper):
         self.lives = info.get("lives", 0)
         return obs, info
 
-    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """Step; after a lost life (game not over), press FIRE and action 2 as well."""
-        obs, reward, terminated, truncated, info = self.env.step(action)
+        obs, reward, terminated, truncated, info = cast(
+            "tuple[Any, float, bool, bool, dict[str, Any]]", self.env.step(action)
+        )
         lost_life = info.get("lives", 0) < self.lives
         if self.after_life_loss and lost_life and not (terminated or truncated):
             for press in (1, 2):
-                obs, extra, terminated, truncated, info = self.env.step(press)
+                obs, extra, terminated, truncated, info = cast(
+                    "tuple[Any, float, bool, bool, dict[str, Any]]", self.env.step(press)
+                )
                 reward += extra
                 if terminated or truncated:
                     break
@@ -131,11 +138,11 @@ class FireOnReset(gym.Wrapper):
 
 def _needs_fire(env: gym.Env) -> bool:
     """Whether the game's actions include FIRE where SB3's FireResetEnv expects it."""
-    meanings = env.unwrapped.get_action_meanings()
+    meanings = cast("AtariEnv", env.unwrapped).get_action_meanings()
     return len(meanings) >= 3 and meanings[1] == "FIRE"
 
 
-def _atari(env_id: str, atari: AtariSpec, kwargs: dict) -> gym.Env:
+def _atari(env_id: str, atari: AtariSpec, kwargs: dict[str, Any]) -> gym.Env:
     """An ALE game with the standard preprocessing: uint8 (stack, size, size) grey frames."""
     # AtariPreprocessing does the frame skipping (with max-pooling), so ALE must not.
     # max_episode_steps counts agent steps (the frames of this project), so its TimeLimit
@@ -172,7 +179,7 @@ def _make_one(env: EnvSpec, rescale_actions: bool) -> Callable[[], gym.Env]:
             return _atari(env.id, env.atari, kwargs)
         single = gym.make(env.id, **kwargs)
         if rescale_actions and isinstance(single.action_space, gym.spaces.Box):
-            single = gym.wrappers.RescaleAction(single, -1.0, 1.0)
+            single = gym.wrappers.RescaleAction(single, -1.0, 1.0)  # type: ignore[arg-type]  # gymnasium annotates the bounds as numpy scalars or arrays; its code takes floats
         return single
 
     return make
@@ -224,36 +231,45 @@ def env_shapes(envs: VectorEnv) -> EnvShapes:
     """Observation and action facts of a vector env's single env."""
     obs_space, action_space = envs.single_observation_space, envs.single_action_space
     if isinstance(action_space, gym.spaces.Discrete):
-        return EnvShapes(obs_space.shape, obs_space.dtype, True, int(action_space.n))
+        return EnvShapes(
+            cast("tuple[int, ...]", obs_space.shape),
+            cast("np.dtype[Any]", obs_space.dtype),
+            True,
+            int(action_space.n),
+        )
     if isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1:
         low, high = action_space.low.astype(float), action_space.high.astype(float)
         bounded = bool(np.isfinite(low).all() and np.isfinite(high).all())
         bounds = (tuple(low.tolist()), tuple(high.tolist())) if bounded else None
         return EnvShapes(
-            obs_space.shape, obs_space.dtype, False, int(action_space.shape[0]), bounds
+            cast("tuple[int, ...]", obs_space.shape),
+            cast("np.dtype[Any]", obs_space.dtype),
+            False,
+            int(action_space.shape[0]),
+            bounds,
         )
     raise RlpipeError(f"unsupported action space {action_space}: need Discrete or a 1-D Box")
 
 
-def next_observations(obs: np.ndarray, info: dict) -> np.ndarray:
+def next_observations(obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
     """The true next observation of every env: the final one where an episode just ended."""
     if "_final_obs" not in info:
         return obs
     ended = info["_final_obs"]
     next_obs = obs.copy()
     next_obs[ended] = np.stack(info["final_obs"][ended])
-    return next_obs
+    return cast("np.ndarray", next_obs)
 
 
-def finished_returns(info: dict) -> list[float]:
+def finished_returns(info: dict[str, Any]) -> list[float]:
     """Returns of the episodes that ended on this step (from RecordEpisodeStatistics)."""
     if "_episode" not in info:
         return []
     return [float(r) for r in info["episode"]["r"][info["_episode"]]]
 
 
-def learning_terminals(terminated: np.ndarray, info: dict) -> np.ndarray:
+def learning_terminals(terminated: np.ndarray, info: dict[str, Any]) -> np.ndarray:
     """Where the learner must not bootstrap: terminated, or a life lost (episodic life)."""
     if "_life_lost" not in info:
         return terminated
-    return terminated | (info["life_lost"] & info["_life_lost"])
+    return cast("np.ndarray", terminated | (info["life_lost"] & info["_life_lost"]))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -17,6 +17,9 @@ from rlpipe.envs import env_shapes, make_vec_env
 from rlpipe.loops.evaluate import eval_seed, evaluate
 from rlpipe.policy import seed_policy
 from rlpipe.rundir import RunFolder, atomic_write_json
+
+if TYPE_CHECKING:
+    from rlpipe.spec.schema import Spec
 
 EVAL_ENVS_AT_ONCE = 16
 """Most eval envs alive at once: more episodes run in successive batches of this many."""
@@ -35,7 +38,7 @@ def evaluate_run(
     """
     device = device or torch.device("cpu")
     saved = run.read_spec()
-    spec = saved.spec
+    spec: Spec = saved.spec
     episodes = episodes or spec.meta.eval_episodes
     rescale = algorithm(spec.algorithm.name).squashes_actions
     per_seed = []

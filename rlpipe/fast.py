@@ -8,12 +8,18 @@ around them is unchanged, so compiled and eager agents differ only in float roun
 from __future__ import annotations
 
 import shutil
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import torch
 
 from rlpipe.algos.registry import ALGORITHMS, algorithm
 from rlpipe.errors import RlpipeError
+
+if TYPE_CHECKING:
+    from rlpipe.algos.base import Agent
+    from rlpipe.spec.schema import CrossQSpec, DQNSpec, SACSpec, Spec
+
+    AgentT = TypeVar("AgentT", bound=Agent)
 
 # Compiling costs 25-30 s on this 2-core CPU: below this many updates a run finishes sooner
 # eager. Measured for the suite's configuration (two seeds at once, one torch thread each,
@@ -24,15 +30,18 @@ from rlpipe.errors import RlpipeError
 MIN_UPDATES_TO_COMPILE = 10_000
 
 
-def planned_updates(spec: Any) -> int:
+def planned_updates(spec: Spec) -> int:
     """Gradient updates a run of spec will make (0 for algorithms without an update step)."""
     algo = spec.algorithm
     if algorithm(algo.name).on_policy:
         return 0
-    return int(max(0, spec.env.max_frame - algo.learning_starts) * algo.utd)
+    return int(
+        max(0, spec.env.max_frame - cast("SACSpec | CrossQSpec | DQNSpec", algo).learning_starts)
+        * cast("SACSpec | CrossQSpec | DQNSpec", algo).utd
+    )
 
 
-def compile_by_default(spec: Any, device: torch.device, updates: int | None = None) -> bool:
+def compile_by_default(spec: Spec, device: torch.device, updates: int | None = None) -> bool:
     """Whether the update is compiled when neither --compile nor --no-compile is given.
 
     On CUDA, always (SAC and CrossQ). On CPU, only for BatchRenorm critics: timing
@@ -52,7 +61,10 @@ def compile_by_default(spec: Any, device: torch.device, updates: int | None = No
         return False
     if updates is not None and updates < MIN_UPDATES_TO_COMPILE:
         return False
-    return device.type == "cuda" or algo.critic.norm.type == "batch_renorm"
+    return (
+        device.type == "cuda"
+        or cast("SACSpec | CrossQSpec", algo).critic.norm.type == "batch_renorm"
+    )
 
 
 def compile_supported(device: torch.device) -> tuple[bool, str]:
@@ -74,7 +86,7 @@ def check_compilable(name: str) -> None:
         raise RlpipeError(f"--compile: only {names} have a compiled update, not {name}")
 
 
-def accelerate(agent: Any, compile: bool) -> Any:
+def accelerate(agent: AgentT, compile: bool) -> AgentT:
     """Return agent with its loss functions compiled (when compile is true)."""
     if not compile:
         return agent

@@ -29,6 +29,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import cast
 
 from rlpipe.rundir.atomic import atomic_write_text
 
@@ -137,7 +138,7 @@ class _Strip(ast.NodeTransformer):
             and func.value.id == "typing"
         )
         if is_cast and len(node.args) == 2 and not node.keywords:
-            return self.visit(node.args[1])
+            return cast("ast.AST", self.visit(node.args[1]))
         return self.generic_visit(node)
 
 

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -140,7 +140,7 @@ def _check_peer_options(spec: Spec, options: TrainOptions) -> None:
     from rlpipe.peers import check_peer
     from rlpipe.peers.mirror import check_mirrorable, check_version_pins
 
-    check_peer(options.peer)
+    check_peer(cast("str", options.peer))  # called for peer runs only
     for given, flag in ((options.resume, "--resume"), (options.profile, "--profile"),
                         (options.compile, "--compile")):  # fmt: skip
         if given:

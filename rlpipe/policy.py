@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -20,6 +20,14 @@ from rlpipe.envs import EnvShapes
 from rlpipe.peers import import_peer_module, trained_by_peer
 from rlpipe.rundir import DamagedRunFile, RunFolder
 
+if TYPE_CHECKING:
+    from rlpipe.spec.schema import Spec
+
+    class LoadsWeights(Protocol):
+        """A policy that takes a seed's saved weights."""
+
+        def load_state_dict(self, weights: dict[str, Any]) -> None: ...
+
 
 class Policy(Protocol):
     """What evaluation and replays need of a trained policy."""
@@ -28,7 +36,7 @@ class Policy(Protocol):
         """Actions for a batch of raw observations from the env."""
 
 
-def check_finite_weights(weights: Any, path: Path) -> None:
+def check_finite_weights(weights: object, path: Path) -> None:
     """Raise DamagedRunFile if any tensor of the weights holds NaN or infinity (a policy that
     acts on them plays NaN actions, or no policy at all)."""
     if isinstance(weights, torch.Tensor):
@@ -49,7 +57,7 @@ def seed_policy(
     run: RunFolder, seed: int, shapes: EnvShapes, device: torch.device
 ) -> Iterator[Policy]:
     """One seed's final policy, for envs of `shapes`: rlpipe's agent, or a parity run's twin."""
-    spec = run.read_spec().spec
+    spec: Spec = run.read_spec().spec
     model = run.seed(seed).model
     weights = run.seed(seed).load_weights(device)
     check_finite_weights(weights, model)
@@ -63,7 +71,9 @@ def seed_policy(
     yield agent
 
 
-def load_weights_into(policy: Any, weights: dict[str, Any], model: Path, what: str) -> None:
+def load_weights_into(
+    policy: LoadsWeights, weights: dict[str, Any], model: Path, what: str
+) -> None:
     """Load a seed's weights into a policy, or raise DamagedRunFile saying the file does not hold
     `what`."""
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -12,6 +12,9 @@ from rich.table import Table
 
 from rlpipe.loops.seedloop import SeedProgress
 from rlpipe.rundir import Summary
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 
 def _number(value: float | None, digits: int = 1) -> str:
@@ -38,8 +41,13 @@ class TrainingProgress:
         self._progress.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._progress.__exit__(*exc)
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._progress.__exit__(exc_type, exc, traceback)
 
     def update(self, event: SeedProgress) -> None:
         """Show one log point."""

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from rlpipe.errors import RlpipeError
 
@@ -177,7 +177,7 @@ class _RayRunning:
         if not done:
             return None
         try:
-            return self.ray.get(self.reference)
+            return cast("CommandResult", self.ray.get(self.reference))
         except self.ray.exceptions.TaskCancelledError:
             return CommandResult(-signal.SIGTERM, "stopped before it started", "", True)
         except self.ray.exceptions.RayError as exc:

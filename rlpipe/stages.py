@@ -317,7 +317,9 @@ def _params(run: SuiteRun) -> list[dict[str, list[str]]]:
     return [{f"pipelines/{run.family}.yaml": ["vars", "defaults", f"specs.{run.spec}"]}]
 
 
-def dvc_stages(suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines")) -> dict:
+def dvc_stages(
+    suite: Suite, suite_path: Path, pipelines: Path = Path("pipelines")
+) -> dict[str, Any]:
     """The `stages:` mapping of dvc.yaml for a suite."""
     stages: dict[str, Any] = {}
     for key, run in suite.runs.items():
@@ -437,7 +439,7 @@ def render_dvc_yaml(
         "metrics": [_posix(run_folder(key).summary_file) for key in suite.runs],
         "plots": dvc_plots(suite, pipelines),
     }
-    body = yaml.safe_dump(document, sort_keys=False, width=100, default_flow_style=False)
+    body: str = yaml.safe_dump(document, sort_keys=False, width=100, default_flow_style=False)
     return HEADER.format(suite=Path(suite_path).as_posix()) + body
 
 

@@ -11,10 +11,15 @@ RMSprop (alpha 0.99, eps 1e-5) by default. Networks, acting and checkpoints are 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import torch
 
 from rlpipe.algos.ppo import PPO
 from rlpipe.buffers import RolloutBuffer
+
+if TYPE_CHECKING:
+    from rlpipe.spec.schema import A2CSpec
 
 
 class A2C(PPO):
@@ -23,7 +28,7 @@ class A2C(PPO):
     metric_columns = ("loss_actor", "loss_critic", "entropy", "lr")
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
-        params, spec = self.net.parameters(), self.spec
+        params, spec = self.net.parameters(), cast("A2CSpec", self.spec)
         if spec.optimizer == "rmsprop":
             return torch.optim.RMSprop(params, lr=spec.lr, alpha=0.99, eps=spec.optimizer_eps)
         return torch.optim.Adam(params, lr=spec.lr, eps=spec.optimizer_eps)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -12,6 +12,9 @@ from torch import nn
 
 from rlpipe.algos.normalize import ObsNormalizer
 from rlpipe.envs import EnvShapes
+
+if TYPE_CHECKING:
+    from rlpipe.spec.schema import AlgorithmSpec
 
 
 class Agent(ABC):
@@ -29,7 +32,9 @@ class Agent(ABC):
     compiled_methods: ClassVar[tuple[str, ...]] = ()
     """Pure loss methods that rlpipe.fast may replace with torch.compile'd versions."""
 
-    def __init__(self, algorithm: Any, shapes: EnvShapes, device: torch.device, normalize: bool):
+    def __init__(
+        self, algorithm: AlgorithmSpec, shapes: EnvShapes, device: torch.device, normalize: bool
+    ):
         self.spec = algorithm
         self.device = device
         self.image = shapes.image

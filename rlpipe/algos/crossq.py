@@ -38,7 +38,9 @@ class CrossQ(SAC):
     def _make_targets(self) -> nn.ModuleList | None:
         return None
 
-    def critic_loss(self, obs: torch.Tensor, next_obs: torch.Tensor, batch: Batch):
+    def critic_loss(
+        self, obs: torch.Tensor, next_obs: torch.Tensor, batch: Batch
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Critic loss from one joint forward pass over [s, a] and [s', a']."""
         with torch.no_grad():
             policy = self.next_action(next_obs)

@@ -16,7 +16,7 @@ episodes act epsilon-greedily with eval_epsilon (0.05, as CleanRL's evaluation).
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -39,6 +39,9 @@ class DQN(Agent):
 
     metric_columns = ("loss_critic", "q_mean")
 
+    if TYPE_CHECKING:
+        spec: DQNSpec
+
     def __init__(self, spec: Spec, shapes: EnvShapes, device: torch.device) -> None:
         if not shapes.discrete:
             raise RlpipeError(
@@ -46,7 +49,6 @@ class DQN(Agent):
                 "use sac, crossq, ppo or a2c for it"
             )
         super().__init__(spec.algorithm, shapes, device, spec.env.normalize_obs)
-        self.spec: DQNSpec
         self.n_actions = shapes.action_dim
         if self.image:
             cnn = NatureCNN(shapes.obs_shape[0])

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 
 class ObsNormalizer(nn.Module):
@@ -16,6 +21,11 @@ class ObsNormalizer(nn.Module):
     statistics are saved in the agent's state_dict with the weights.
     """
 
+    if TYPE_CHECKING:
+        mean: torch.Tensor
+        var: torch.Tensor
+        count: torch.Tensor
+
     def __init__(self, shape: tuple[int, ...], clip: float = 10.0, eps: float = 1e-8) -> None:
         super().__init__()
         self.clip = clip
@@ -25,7 +35,7 @@ class ObsNormalizer(nn.Module):
         self.register_buffer("count", torch.tensor(eps, dtype=torch.float64))
 
     @torch.no_grad()
-    def update(self, obs: np.ndarray | torch.Tensor) -> None:
+    def update(self, obs: NDArray[np.float32] | NDArray[np.float64] | torch.Tensor) -> None:
         """Fold a batch of raw observations (leading batch dim) into the statistics."""
         if self.mean.device.type == "cpu":
             self._update_in_numpy(np.asarray(obs, dtype=np.float64))
@@ -46,11 +56,13 @@ class ObsNormalizer(nn.Module):
         )
         self.count.copy_(total)
 
-    def _update_in_numpy(self, obs: np.ndarray) -> None:
+    def _update_in_numpy(self, obs: NDArray[np.float64]) -> None:
         """The same update, in place on the CPU statistics' memory: a dozen torch calls on tiny
         tensors cost PPO about a tenth of its time per env step. The operations and their order
         are the torch update's, and the batch statistics come from torch.var_mean, so the
         results are bit-identical."""
+        mean: torch.Tensor | NDArray[np.float64]
+        var: torch.Tensor | NDArray[np.float64]
         batch = obs.reshape(-1, *self.mean.shape)
         n = batch.shape[0]
         if n == 1:  # var_mean of one row: the row itself, and zero

@@ -17,7 +17,7 @@ early stopping on approximate KL. `update` returns statistics as device tensors.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -33,14 +33,18 @@ from rlpipe.spec.schema import A2CSpec, PPOSpec, Spec
 class PPO(Agent):
     """PPO for discrete or continuous actions, on vector observations or Atari frames."""
 
-    metric_columns = (
+    metric_columns = cast("tuple[str, ...]", (
         "loss_actor", "loss_critic", "entropy", "approx_kl", "clip_fraction", "lr"
-    )  # fmt: skip
+    ))  # fmt: skip
+
+    if TYPE_CHECKING:
+        spec: PPOSpec | A2CSpec
 
     def __init__(self, spec: Spec, shapes: EnvShapes, device: torch.device) -> None:
         super().__init__(spec.algorithm, shapes, device, spec.env.normalize_obs)
-        self.spec: PPOSpec | A2CSpec
         self.discrete = shapes.discrete
+        self.action_low: tuple[float, ...] | float
+        self.action_high: tuple[float, ...] | float
         self.action_low, self.action_high = shapes.action_bounds or (-np.inf, np.inf)
         algo = self.spec
         self.net = ActorCritic(
@@ -96,7 +100,7 @@ class PPO(Agent):
         returns: torch.Tensor,
     ) -> dict[str, torch.Tensor]:
         """The clipped surrogate, value and entropy terms of one minibatch."""
-        algo = self.spec
+        algo = cast("PPOSpec", self.spec)
         logprobs, entropy, values = self.net.evaluate(obs, actions)
         log_ratio = logprobs - old_logprobs
         ratio = log_ratio.exp()
@@ -145,15 +149,17 @@ class PPO(Agent):
                   rollout.flat("values"), advantages.flatten(), returns.flatten())  # fmt: skip
         sums: dict[str, torch.Tensor] = {}
         count = 0
-        for _ in range(self.spec.num_epochs):
-            for index in rollout.minibatches(self.spec.batch_size, generator):
+        for _ in range(cast("PPOSpec", self.spec).num_epochs):
+            for index in rollout.minibatches(cast("PPOSpec", self.spec).batch_size, generator):
                 terms = self.losses(*(field[index] for field in fields))
                 self.step(terms.pop("loss"))
                 self.updates += 1
                 count += 1
                 for key, value in terms.items():
                     sums[key] = sums.get(key, 0) + value.detach()
-            if self.spec.target_kl is not None and terms["approx_kl"] > self.spec.target_kl:
+            if cast("PPOSpec", self.spec).target_kl is not None and terms["approx_kl"] > cast(
+                "float", cast("PPOSpec", self.spec).target_kl
+            ):
                 break
         return {key: value / count for key, value in sums.items()} | {"lr": lr}
 

@@ -9,9 +9,23 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, cast
 
 from rlpipe.errors import RlpipeError
+
+if TYPE_CHECKING:
+    import torch
+
+    from rlpipe.algos.base import Agent
+    from rlpipe.envs import EnvShapes
+    from rlpipe.spec.schema import Spec
+
+    class AgentClass(Protocol):
+        """An Agent subclass as the registry builds it: `cls(spec, shapes, device)`."""
+
+        compiled_methods: tuple[str, ...]
+
+        def __call__(self, spec: Spec, shapes: EnvShapes, device: torch.device) -> Agent: ...
 
 
 @dataclass(frozen=True)
@@ -26,10 +40,10 @@ class Algorithm:
     squashes_actions: bool  # tanh into [-1, 1], so envs rescale their Box; else the env's units
     peer: str | None = None  # "package:Class" of its Stable-Baselines3 / sb3-contrib twin
 
-    def agent_class(self) -> type[Any]:
+    def agent_class(self) -> AgentClass:
         """The Agent subclass (imports it, and so torch)."""
         module, _, cls = self.agent.partition(":")
-        return getattr(importlib.import_module(module), cls)
+        return cast("AgentClass", getattr(importlib.import_module(module), cls))
 
     @property
     def compilable(self) -> bool:
@@ -68,6 +82,6 @@ def display_name(name: str) -> str:
     return entry.display_name if entry else name
 
 
-def build_agent(spec: Any, shapes: Any, device: Any) -> Any:
+def build_agent(spec: Spec, shapes: EnvShapes, device: torch.device) -> Agent:
     """The agent for spec.algorithm, on device, for an env of the given shapes."""
     return algorithm(spec.algorithm.name).agent_class()(spec, shapes, device)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -31,14 +31,19 @@ class SAC(Agent):
     metric_columns = ("loss_critic", "loss_actor", "loss_alpha", "alpha", "q_mean", "entropy")
     compiled_methods = ("critic_loss", "actor_loss")
 
+    if TYPE_CHECKING:
+        spec: SACSpec | CrossQSpec
+
     def __init__(self, spec: Spec, shapes: EnvShapes, device: torch.device) -> None:
         super().__init__(spec.algorithm, shapes, device, spec.env.normalize_obs)
-        spec: SACSpec | CrossQSpec = self.spec
+        spec = self.spec
         self.discrete = shapes.discrete
         obs_dim = int(np.prod(shapes.obs_shape))
         n = shapes.action_dim
         if self.discrete:
-            self.actor: nn.Module = CategoricalActor(obs_dim, n, spec.actor)
+            self.actor: CategoricalActor | SquashedGaussianActor = CategoricalActor(
+                obs_dim, n, spec.actor
+            )
             critic_in, critic_out = obs_dim, n  # Q(s, .) for every action at once
             self.target_entropy = spec.target_entropy_scale * math.log(n)
         else:
@@ -60,10 +65,10 @@ class SAC(Agent):
             math.log(spec.init_alpha), device=device, requires_grad=spec.autotune_alpha
         )
         self.to(device)
-        betas = tuple(spec.adam_betas)
+        betas = cast("tuple[float, float]", tuple(spec.adam_betas))
         self.actor_optimizer = adam(self.actor.parameters(), spec.actor_lr, device, betas)
         self.critic_optimizer = adam(self.critics.parameters(), spec.critic_lr, device, betas)
-        alpha_betas = tuple(spec.alpha_adam_betas)
+        alpha_betas = cast("tuple[float, float]", tuple(spec.alpha_adam_betas))
         self.alpha_optimizer = adam([self.log_alpha], spec.alpha_lr, device, alpha_betas)
 
     def _make_targets(self) -> nn.ModuleList | None:
@@ -90,7 +95,7 @@ class SAC(Agent):
         if deterministic:
             action = self.actor.deterministic(x)
         elif self.discrete:
-            action = self.actor.sample(x)
+            action = cast("CategoricalActor", self.actor).sample(x)
         else:
             action = self.actor(x)[0]
         return action.cpu().numpy()
@@ -102,16 +107,18 @@ class SAC(Agent):
         """The entropy temperature, detached."""
         return self.log_alpha.detach().exp()
 
-    def q_values(self, critics: nn.ModuleList, obs: torch.Tensor, actions: torch.Tensor | None):
+    def q_values(
+        self, critics: nn.ModuleList, obs: torch.Tensor, actions: torch.Tensor | None
+    ) -> torch.Tensor:
         """Stacked critic outputs: (n_critics, B) given actions, or (n_critics, B, A) discrete."""
         if self.discrete:
             return torch.stack([q(obs) for q in critics])
-        x = torch.cat([obs, actions], dim=-1)
+        x = torch.cat([obs, cast("torch.Tensor", actions)], dim=-1)
         return torch.stack([q(x).squeeze(-1) for q in critics])
 
     def next_action(self, next_obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Continuous: a sampled next action and its log-prob. Discrete: probs and log-probs."""
-        return self.actor(next_obs)
+        return cast("tuple[torch.Tensor, torch.Tensor]", self.actor(next_obs))
 
     def soft_target(
         self, q_next: torch.Tensor, policy: tuple[torch.Tensor, torch.Tensor], batch: Batch
@@ -132,12 +139,16 @@ class SAC(Agent):
         index = actions.long().view(1, -1, 1).expand(q.shape[0], -1, 1)
         return q.gather(-1, index).squeeze(-1)
 
-    def critic_loss(self, obs: torch.Tensor, next_obs: torch.Tensor, batch: Batch):
+    def critic_loss(
+        self, obs: torch.Tensor, next_obs: torch.Tensor, batch: Batch
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """SAC: targets from the Polyak-averaged target critics."""
         with torch.no_grad():
             policy = self.next_action(next_obs)
             next_actions = None if self.discrete else policy[0]
-            q_next = self.q_values(self.critic_targets, next_obs, next_actions)
+            q_next = self.q_values(
+                cast("nn.ModuleList", self.critic_targets), next_obs, next_actions
+            )
             target = self.soft_target(q_next, policy, batch)
         q = self.taken(self.q_values(self.critics, obs, batch.actions), batch.actions)
         return 0.5 * (q - target).square().mean(1).sum(), q
@@ -169,8 +180,11 @@ class SAC(Agent):
         if self.updates % self.spec.policy_delay == 0:
             stats |= self.update_actor_and_alpha(obs)
         self.updates += 1
-        if self.critic_targets is not None and self.updates % self.spec.target_update_interval == 0:
-            polyak_update(self.critic_targets, self.critics, self.spec.tau)
+        if (
+            self.critic_targets is not None
+            and self.updates % cast("SACSpec", self.spec).target_update_interval == 0
+        ):
+            polyak_update(self.critic_targets, self.critics, cast("SACSpec", self.spec).tau)
         return stats
 
     def update_actor_and_alpha(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -15,7 +15,7 @@ import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 
@@ -29,6 +29,9 @@ from rlpipe.bench.timing import (
     sync,
 )
 from rlpipe.spec.schema import Spec
+
+if TYPE_CHECKING:
+    from rlpipe.spec.schema import CrossQSpec, DQNSpec, SACSpec
 
 
 def bench_rlpipe(spec: Spec, window: Window) -> BenchResult:
@@ -45,11 +48,11 @@ def bench_rlpipe(spec: Spec, window: Window) -> BenchResult:
     )
     shapes = env_shapes(envs)
     agent = accelerate(build_agent(spec, shapes, device), window.compile)
-    total = spec.algorithm.learning_starts + window.warmup_frames + window.frames
+    algo = cast("SACSpec | CrossQSpec | DQNSpec", spec.algorithm)
+    total = algo.learning_starts + window.warmup_frames + window.frames
     buffer = replay_buffer_for(spec, shapes, device, capacity=total)
     generator = torch.Generator(device=device).manual_seed(window.seed)
     trainer = ReplayTrainer(spec, agent, envs, buffer, generator)
-    algo = spec.algorithm
     obs = envs.reset(seed=window.seed)[0]
     frame, debt = 0, 0.0
     marks = [(algo.learning_starts, "start"), (total - window.frames, "timed"), (total, "end")]

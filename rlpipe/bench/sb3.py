@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 
@@ -20,6 +20,9 @@ from rlpipe.errors import RlpipeError
 from rlpipe.peers import import_peer_module
 from rlpipe.peers.mirror import sb3_unsupported
 from rlpipe.spec.schema import Spec
+
+if TYPE_CHECKING:
+    from rlpipe.spec.schema import CrossQSpec, DQNSpec, PPOSpec, SACSpec
 
 __all__ = ["bench_sb3", "bench_sb3_rollouts", "sb3_unsupported"]
 
@@ -32,7 +35,7 @@ def bench_sb3(spec: Spec, window: Window) -> BenchResult:
     device = torch.device(window.device)
     # The same gymnasium envs and wrappers as rlpipe's, in SB3's vector env.
     env = twin.sb3_env(spec, window.seed)
-    algo = spec.algorithm
+    algo = cast("SACSpec | CrossQSpec | DQNSpec", spec.algorithm)
     buffer_size = algo.learning_starts + window.warmup_frames + window.frames + 1
     model = twin.build_model(spec, env, window.seed, window.device, buffer_size)
     timed_from = algo.learning_starts + window.warmup_frames
@@ -90,8 +93,9 @@ def bench_sb3_rollouts(spec: Spec, window: Window) -> BenchResult:
     model.set_logger(_no_log_files())
     model.learn(total_timesteps=spec.env.max_frame, callback=Clock())
     env.close()
-    rollout = spec.algorithm.num_steps * spec.env.num_envs
-    minibatches = math.ceil(rollout / spec.algorithm.batch_size)  # SB3 counts epochs
+    algo = cast("PPOSpec", spec.algorithm)
+    rollout = algo.num_steps * spec.env.num_envs
+    minibatches = math.ceil(rollout / algo.batch_size)  # SB3 counts epochs
     host_mb, gpu_mb = peak_memory(device)
     return BenchResult(
         side="sb3",

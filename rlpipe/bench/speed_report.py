@@ -7,7 +7,7 @@ the same configuration); SPEED.md is rendered from it alone, so the two never di
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rlpipe.bench.timing import BF16_SIDE
 from rlpipe.errors import RlpipeError
@@ -25,7 +25,7 @@ def read_records(reports_dir: Path) -> list[dict[str, Any]]:
     document = read_json(path, "fix it or delete it (rlpipe bench --report writes it again)")
     if not isinstance(document, dict) or not isinstance(document.get("records"), list):
         raise RlpipeError(f"{path} is damaged (no 'records' list); fix it or delete it")
-    return document["records"]
+    return cast("list[dict[str, Any]]", document["records"])
 
 
 def add_record(reports_dir: Path, record: dict[str, Any]) -> Path:

@@ -6,12 +6,15 @@ import math
 import resource
 import sys
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 
 from rlpipe.algos.registry import algorithm
 from rlpipe.spec.schema import Spec
+
+if TYPE_CHECKING:
+    from rlpipe.spec.schema import A2CSpec, PPOSpec
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def rollout_window(spec: Spec, window: Window) -> tuple[Spec, int, int]:
     """An on-policy spec set up for a bench, and the frames where its timed window starts and
     ends: warm-up and timed frames rounded up to whole rollouts, then one rollout more, so
     that the evaluation at a run's last frame falls outside the window."""
-    rollout = spec.algorithm.num_steps * spec.env.num_envs
+    rollout = cast("PPOSpec | A2CSpec", spec.algorithm).num_steps * spec.env.num_envs
     timed_from = math.ceil(window.warmup_frames / rollout) * rollout
     timed_to = timed_from + math.ceil(window.frames / rollout) * rollout
     max_frame = timed_to + rollout

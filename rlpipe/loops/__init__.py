@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -11,9 +11,13 @@ from rlpipe.algos.registry import algorithm
 from rlpipe.loops.session import SeedJob
 from rlpipe.spec.schema import Spec
 
+if TYPE_CHECKING:
+    from rlpipe.loops.session import SeedSession
+
 
 def train_seed(spec: Spec, job: SeedJob) -> dict[str, Any]:
     """Train one seed with its algorithm's loop; returns its result (also in result.json)."""
+    Session: type[SeedSession]
     if algorithm(spec.algorithm.name).on_policy:
         from rlpipe.loops.onpolicy import OnPolicySession as Session
     else:

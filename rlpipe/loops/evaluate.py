@@ -5,12 +5,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
 
 from rlpipe.errors import RlpipeError
+
+if TYPE_CHECKING:
+    from gymnasium.vector import VectorEnv
+    from numpy.typing import NDArray
+
+    class Actor(Protocol):
+        """What evaluation needs of a policy: actions for a batch of observations."""
+
+        def act(self, obs: NDArray[Any], deterministic: bool = False) -> NDArray[Any]: ...
+
 
 EVAL_SEED_OFFSET = 1_000_003  # eval envs never share a seed with training envs
 EVAL_SEED_STRIDE = 1_000_000
@@ -30,7 +40,7 @@ def eval_seed(seed: int) -> int:
     return EVAL_SEED_OFFSET + seed * EVAL_SEED_STRIDE
 
 
-def evaluate(agent: Any, envs: Any, seed: int) -> float:
+def evaluate(agent: Actor, envs: VectorEnv, seed: int) -> float:
     """Mean return of one evaluation-policy episode in each eval env.
 
     The envs are reset with seed, and so is torch's generator for whatever randomness the

@@ -6,7 +6,7 @@ exactly the schedule training runs.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -17,6 +17,13 @@ from rlpipe.envs import EnvShapes, learning_terminals, next_observations
 from rlpipe.loops.seedloop import SeedLoop
 from rlpipe.loops.session import SeedSession
 from rlpipe.spec.schema import Spec
+
+if TYPE_CHECKING:
+    from gymnasium.vector import VectorEnv
+
+    from rlpipe.algos.dqn import DQN
+    from rlpipe.algos.sac import SAC
+    from rlpipe.spec.schema import CrossQSpec, DQNSpec, SACSpec
 
 
 def replay_buffer_for(
@@ -47,11 +54,11 @@ class ReplayTrainer:
         self,
         spec: Spec,
         agent: Agent,
-        envs: Any,
+        envs: VectorEnv,
         buffer: ReplayBuffer,
         generator: torch.Generator,
     ) -> None:
-        self.algo = spec.algorithm
+        self.algo = cast("SACSpec | CrossQSpec | DQNSpec", spec.algorithm)
         self.agent, self.envs, self.buffer, self.generator = agent, envs, buffer, generator
 
     def step(
@@ -71,7 +78,11 @@ class ReplayTrainer:
         if frame + envs.num_envs > algo.learning_starts:
             n_updates, debt = updates_due(debt, algo.utd, envs.num_envs)
             for _ in range(n_updates):
-                stats.append(agent.update(self.buffer.sample(algo.batch_size, self.generator)))
+                stats.append(
+                    cast("SAC | DQN", agent).update(
+                        self.buffer.sample(algo.batch_size, self.generator)
+                    )
+                )
         return next_obs, info, stats, debt
 
 
@@ -79,6 +90,9 @@ class OffPolicySession(SeedSession):
     """Replay-based training of one seed."""
 
     loop_fields: ClassVar[dict[str, Any]] = {"update_debt": 0.0}
+
+    if TYPE_CHECKING:
+        agent: SAC | DQN
 
     def setup(self) -> None:
         """The replay buffer (no larger than the run's frames) and the trainer."""
@@ -99,7 +113,9 @@ class OffPolicySession(SeedSession):
     def train(self, loop: SeedLoop, obs: np.ndarray, frame: int) -> int:
         """Step, store and update until max_frame."""
         trainer = ReplayTrainer(self.spec, self.agent, self.envs, self.buffer, self.generator)
-        learning_starts = self.spec.algorithm.learning_starts
+        learning_starts = cast(
+            "SACSpec | CrossQSpec | DQNSpec", self.spec.algorithm
+        ).learning_starts
         while frame < self.spec.env.max_frame:
             obs, info, stats, loop.state["update_debt"] = trainer.step(
                 obs, frame, loop.state["update_debt"]

@@ -8,7 +8,7 @@ num_envs - 1 more when max_frame is not a multiple of num_envs).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -18,6 +18,10 @@ from rlpipe.buffers import RolloutBuffer
 from rlpipe.envs import learning_terminals
 from rlpipe.loops.seedloop import SeedLoop
 from rlpipe.loops.session import SeedSession
+
+if TYPE_CHECKING:
+    from rlpipe.algos.ppo import PPO
+    from rlpipe.spec.schema import A2CSpec, PPOSpec
 
 
 class RewardScaler:
@@ -38,7 +42,7 @@ class RewardScaler:
         self.stats.update(self.returns)
         scaled = rewards / np.sqrt(self.stats.var.item() + self.stats.eps)
         self.returns[dones] = 0.0
-        return np.clip(scaled, -self.clip, self.clip)
+        return cast("np.ndarray", np.clip(scaled, -self.clip, self.clip))
 
     def state_dict(self) -> dict[str, Any]:
         """Running statistics and the per-env discounted returns (tensors: checkpoints load
@@ -54,9 +58,12 @@ class RewardScaler:
 class OnPolicySession(SeedSession):
     """Rollout-based training of one seed."""
 
+    if TYPE_CHECKING:
+        agent: PPO
+
     def setup(self) -> None:
         """The rollout buffer and, if the spec normalises rewards, the reward scaler."""
-        algo, shapes = self.spec.algorithm, self.shapes
+        algo, shapes = cast("PPOSpec | A2CSpec", self.spec.algorithm), self.shapes
         self.rollout = RolloutBuffer(
             algo.num_steps,
             self.envs.num_envs,
@@ -80,17 +87,24 @@ class OnPolicySession(SeedSession):
         if self.reward_scaler is not None:
             self.reward_scaler.load_state_dict(saved["reward_scaler"])
 
-    def _bootstrap_truncated(self, rewards: np.ndarray, cut: np.ndarray, info: dict) -> np.ndarray:
+    def _bootstrap_truncated(
+        self, rewards: np.ndarray, cut: np.ndarray, info: dict[str, Any]
+    ) -> np.ndarray:
         """Fold gamma V(final obs) into the reward of episodes cut by a time limit."""
         agent = self.agent
         final = agent.prepare(np.stack(info["final_obs"][cut]))
         rewards = rewards.copy()
         rewards[cut] += self.spec.algorithm.gamma * agent.value(final).cpu().numpy()
-        return rewards
+        return cast("np.ndarray", rewards)
 
     def train(self, loop: SeedLoop, obs: np.ndarray, frame: int) -> int:
         """Collect rollouts and update until max_frame."""
-        algo, agent, envs, rollout = self.spec.algorithm, self.agent, self.envs, self.rollout
+        algo, agent, envs, rollout = (
+            cast("PPOSpec | A2CSpec", self.spec.algorithm),
+            self.agent,
+            self.envs,
+            self.rollout,
+        )
         max_frame, num_envs = self.spec.env.max_frame, envs.num_envs
         while frame < max_frame:
             rollout_start = frame

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -22,6 +22,17 @@ from rlpipe.errors import RlpipeError
 from rlpipe.profiling import WindowProfiler
 from rlpipe.rundir import MetricsLog, SeedFolder, truncate_after
 from rlpipe.spec.schema import Spec
+
+if TYPE_CHECKING:
+
+    class TrainedAgent(Protocol):
+        """What finishing a seed needs of its agent (rlpipe's, or a peer's twin)."""
+
+        @property
+        def updates(self) -> int: ...
+
+        def state_dict(self, with_optimizers: bool = ...) -> dict[str, Any]: ...
+
 
 COLUMNS = ("frame", "wall_s", "fps", "episodes", "return_mean", "return_ma", "eval_return")
 """The columns of every metrics.csv; the agent's update statistics follow them."""
@@ -89,7 +100,7 @@ class StatAccumulator:
         return means
 
 
-def _mean(values: Any) -> float | None:
+def _mean(values: Iterable[float]) -> float | None:
     values = list(values)
     return float(np.mean(values)) if values else None
 
@@ -257,7 +268,7 @@ class SeedLoop:
             f"{self.folder.checkpoint.parent}"
         )
 
-    def finish(self, frame: int, agent: Any) -> dict[str, Any]:
+    def finish(self, frame: int, agent: TrainedAgent) -> dict[str, Any]:
         """Save the final weights and write result.json; returns the result."""
         if self.profiler is not None:
             self.profiler.close()

@@ -25,8 +25,9 @@ SB3's over a fraction of the run. Anything else the spec sets that SB3 cannot do
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import torch
 from gymnasium import spaces
@@ -55,6 +56,29 @@ from rlpipe.spec.schema import (
     Spec,
 )
 
+if TYPE_CHECKING:
+    import gymnasium as gym
+    from gymnasium.vector import SyncVectorEnv
+
+    class _HasOptimizer(Protocol):
+        @property
+        def optimizer(self) -> torch.optim.Optimizer: ...
+
+    class _SoftActorCriticTwin(Protocol):
+        """What OwnLearningRates needs of the SAC or CrossQ model it is mixed into."""
+
+        own_rates: tuple[float, float, float]
+
+        @property
+        def actor(self) -> _HasOptimizer: ...
+
+        @property
+        def critic(self) -> _HasOptimizer: ...
+
+        @property
+        def ent_coef_optimizer(self) -> torch.optim.Optimizer | None: ...
+
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
     "tanh": nn.Tanh,
@@ -73,7 +97,9 @@ class OwnLearningRates:
 
     own_rates: tuple[float, float, float]  # actor, critic, temperature
 
-    def _update_learning_rate(self, optimizers: Any) -> None:
+    def _update_learning_rate(
+        self: _SoftActorCriticTwin, optimizers: torch.optim.Optimizer | list[torch.optim.Optimizer]
+    ) -> None:
         rated = zip((self.actor.optimizer, self.critic.optimizer, self.ent_coef_optimizer),
                     self.own_rates, strict=True)  # fmt: skip
         for optimizer, rate in rated:
@@ -140,8 +166,13 @@ def sb3_env(spec: Spec, seed: int) -> VecEnv:
     # One process: vectorization changes speed, not numbers, and SB3 steps the envs itself.
     env_spec = spec.env.model_copy(update={"vectorization": "sync"})
     rescale = algorithm(algo.name).squashes_actions  # PPO: the env's own units, as SB3's
-    singles = make_vec_env(env_spec, seed, training=True, rescale_actions=rescale).unwrapped.envs
-    venv: VecEnv = VecMonitor(DummyVecEnv([(lambda env=env: env) for env in singles]))
+    singles = cast(
+        "SyncVectorEnv",
+        make_vec_env(env_spec, seed, training=True, rescale_actions=rescale).unwrapped,
+    ).envs
+    venv: VecEnv = VecMonitor(
+        DummyVecEnv(cast("list[Callable[[], gym.Env]]", [(lambda env=env: env) for env in singles]))
+    )
     normalize_reward = bool(getattr(algo, "normalize_reward", False))
     if spec.env.normalize_obs or normalize_reward:
         venv = VecNormalize(
@@ -207,7 +238,9 @@ def _soft_actor_critic(
         "verbose": 0,
     }
     if isinstance(algo, SACSpec):
-        model = twin("MlpPolicy", env, tau=algo.tau, policy_kwargs=policy_kwargs, **common)
+        model = cast("type[SACTwin]", twin)(
+            "MlpPolicy", env, tau=algo.tau, policy_kwargs=policy_kwargs, **common
+        )
     else:
         critic_norm = algo.critic.norm
         assert isinstance(critic_norm, BatchRenormSpec)
@@ -217,16 +250,20 @@ def _soft_actor_critic(
             "renorm_warmup_steps": critic_norm.warmup_steps,
             "actor_batch_norm": algo.actor.norm.type == "batch_renorm",
         }
-        model = twin(CrossQTwinPolicy, env, policy_delay=algo.policy_delay,
+        model = cast("type[CrossQTwin]", twin)(CrossQTwinPolicy, env, policy_delay=algo.policy_delay,
                      policy_kwargs=policy_kwargs, **common)  # fmt: skip
         set_batch_renorm(model.actor, algo.actor.norm)
         set_batch_renorm(model.critic, critic_norm)
     if model.ent_coef_optimizer is not None:
         model.ent_coef_optimizer = torch.optim.Adam(
-            [model.log_ent_coef], lr=algo.alpha_lr, betas=tuple(algo.alpha_adam_betas)
+            [cast("torch.Tensor", model.log_ent_coef)],
+            lr=algo.alpha_lr,
+            betas=cast("tuple[float, float]", tuple(algo.alpha_adam_betas)),
         )
         model.ent_coef_optimizer.register_step_post_hook(
-            _clamp_after_step(model.log_ent_coef, algo.log_alpha_min, algo.log_alpha_max)
+            _clamp_after_step(
+                cast("torch.Tensor", model.log_ent_coef), algo.log_alpha_min, algo.log_alpha_max
+            )
         )
     model.own_rates = (algo.actor_lr, algo.critic_lr, algo.alpha_lr)
     model._update_learning_rate([])  # every optimiser at its own rate from the start
@@ -246,7 +283,9 @@ def set_batch_renorm(module: nn.Module, norm: NormSpec) -> None:
             layer.rmax, layer.dmax = norm.r_max, norm.d_max
 
 
-def _clamp_after_step(log_alpha: torch.Tensor, low: float, high: float) -> Any:
+def _clamp_after_step(
+    log_alpha: torch.Tensor, low: float, high: float
+) -> Callable[[torch.optim.Optimizer, Any, Any], None]:
     def clamp(optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         with torch.no_grad():
             log_alpha.clamp_(low, high)
@@ -254,7 +293,9 @@ def _clamp_after_step(log_alpha: torch.Tensor, low: float, high: float) -> Any:
     return clamp
 
 
-def _on_policy(twin: type[BaseAlgorithm], spec: Spec, env: VecEnv, seed: int, device: str) -> Any:
+def _on_policy(
+    twin: type[BaseAlgorithm], spec: Spec, env: VecEnv, seed: int, device: str
+) -> BaseAlgorithm:
     algo = spec.algorithm
     assert isinstance(algo, OnPolicyCommon)
     rollout = algo.num_steps * spec.env.num_envs
@@ -282,11 +323,11 @@ def _on_policy(twin: type[BaseAlgorithm], spec: Spec, env: VecEnv, seed: int, de
         rmsprop = algo.optimizer == "rmsprop"
         if not rmsprop:  # SB3 builds RMSprop(alpha 0.99, eps rms_prop_eps) itself
             policy_kwargs["optimizer_kwargs"] = {"eps": algo.optimizer_eps}
-        return twin("MlpPolicy", env, use_rms_prop=rmsprop, rms_prop_eps=algo.optimizer_eps,
+        return cast("type[A2C]", twin)("MlpPolicy", env, use_rms_prop=rmsprop, rms_prop_eps=algo.optimizer_eps,
                     policy_kwargs=policy_kwargs, **common)  # fmt: skip
     assert isinstance(algo, PPOSpec)
     policy_kwargs["optimizer_kwargs"] = {"eps": PPO_ADAM_EPS}
-    return twin("MlpPolicy", env, batch_size=algo.batch_size, n_epochs=algo.num_epochs,
+    return cast("type[PPO]", twin)("MlpPolicy", env, batch_size=algo.batch_size, n_epochs=algo.num_epochs,
                 clip_range=algo.clip_coef, policy_kwargs=policy_kwargs, **common)  # fmt: skip
 
 
@@ -302,7 +343,7 @@ def _dqn(
         "activation_fn": ACTIVATIONS[algo.q_net.activation],
         "optimizer_kwargs": {"eps": algo.adam_eps},
     }
-    return twin(
+    return cast("type[DQN]", twin)(
         "MlpPolicy",
         env,
         learning_rate=algo.lr,

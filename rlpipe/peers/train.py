@@ -12,7 +12,8 @@ saved mid-run, so an interrupted peer seed trains again from its start.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -29,6 +30,10 @@ from rlpipe.loops.seedloop import SeedLoop
 from rlpipe.loops.session import SeedJob
 from rlpipe.peers.sb3 import build_model, sb3_env
 from rlpipe.spec.schema import Spec
+
+if TYPE_CHECKING:
+    from gymnasium import spaces
+    from stable_baselines3.common.running_mean_std import RunningMeanStd
 
 
 class TwinAgent:
@@ -52,7 +57,7 @@ class TwinAgent:
             obs = self.normalizer.normalize_obs(obs)
         actions = self.model.predict(obs, deterministic=deterministic)[0]
         if deterministic and self.eval_epsilon > 0:
-            space = self.model.action_space
+            space = cast("spaces.Discrete", self.model.action_space)
             explore = self.rng.random(len(actions)) < self.eval_epsilon
             random = self.rng.integers(0, space.n, len(actions))
             actions = np.where(explore, random, actions)
@@ -72,7 +77,7 @@ class TwinAgent:
         weights_only). SB3's optimiser states are not kept."""
         weights: dict[str, Any] = {"policy": self.model.policy.state_dict()}
         if self.normalizer is not None:
-            stats = self.normalizer.obs_rms
+            stats = cast("RunningMeanStd", self.normalizer.obs_rms)
             weights["obs_rms"] = {
                 "mean": torch.as_tensor(stats.mean),
                 "var": torch.as_tensor(stats.var),
@@ -84,7 +89,7 @@ class TwinAgent:
         """Restore what state_dict saved."""
         self.model.policy.load_state_dict(weights["policy"])
         if self.normalizer is not None:
-            stats = self.normalizer.obs_rms
+            stats = cast("RunningMeanStd", self.normalizer.obs_rms)
             stats.mean = weights["obs_rms"]["mean"].cpu().numpy()
             stats.var = weights["obs_rms"]["var"].cpu().numpy()
             stats.count = float(weights["obs_rms"]["count"])
@@ -107,7 +112,7 @@ class LoopCallback(BaseCallback):
     evaluation when due) at each log point, taken at the start of a rollout, after the updates
     of the frames before it."""
 
-    def __init__(self, loop: SeedLoop, run_eval: Any) -> None:
+    def __init__(self, loop: SeedLoop, run_eval: Callable[[], float]) -> None:
         super().__init__()
         self.loop, self.run_eval = loop, run_eval
 
@@ -147,7 +152,9 @@ def train_peer_seed(spec: Spec, job: SeedJob) -> dict[str, Any]:
         loop.resume(False)
         with loop:
             model.learn(
-                spec.env.max_frame, callback=LoopCallback(loop, run_eval), log_interval=None
+                spec.env.max_frame,
+                callback=LoopCallback(loop, run_eval),
+                log_interval=None,  # type: ignore[arg-type]  # SB3 annotates int; None (never log) is what its code checks for
             )
             frame = model.num_timesteps
             loop.log(frame, run_eval, _no_checkpoint)

@@ -19,9 +19,10 @@ each task, profile = fraction of runs above tau), are tested against hand-comput
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -171,7 +172,7 @@ def _trimmed_means(samples: np.ndarray) -> np.ndarray:
     """Return the IQM of each row (rlpipe.stats.iqm, vectorised over rows)."""
     ordered = np.sort(samples, axis=1)
     cut = ordered.shape[1] // 4
-    return ordered[:, cut : ordered.shape[1] - cut].mean(axis=1)
+    return cast("np.ndarray", ordered[:, cut : ordered.shape[1] - cut].mean(axis=1))
 
 
 def _resample_within_envs(
@@ -207,7 +208,7 @@ def iqm_with_ci(
 def performance_profile(by_env: tuple[np.ndarray, ...], taus: np.ndarray) -> np.ndarray:
     """Return, per tau, the fraction of runs with a normalised score above tau (mean over envs)."""
     fractions = [(scores[:, None] > taus[None, :]).mean(axis=0) for scores in by_env]
-    return np.mean(fractions, axis=0)
+    return cast("np.ndarray", np.mean(fractions, axis=0))
 
 
 def profile_with_ci(
@@ -282,7 +283,7 @@ def suite_aggregate(
     return Aggregate(rows, used, left_out)
 
 
-def aggregate_cells(row: dict[str, Any]) -> dict[str, str]:
+def aggregate_cells(row: Mapping[str, Any]) -> dict[str, str]:
     """Return the exact Markdown cells of one aggregate row, keyed by AGGREGATE_COLUMNS."""
     lo, hi = row["ci95"]
     return {

@@ -7,7 +7,7 @@ score, rlpipe.report.efficiency, rlpipe.report.aggregate, rlpipe.evaluation).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rlpipe.algos.registry import display_name
@@ -48,7 +48,7 @@ def _budget_lines(suite: Suite) -> list[str]:
     return lines
 
 
-def compute_total(rows: list[Mapping[str, Any]]) -> tuple[float, float, list[str]]:
+def compute_total(rows: Sequence[Mapping[str, Any]]) -> tuple[float, float, list[str]]:
     """Return the suite's CPU core-minutes and GPU-minutes in all, and the runs not counted
     (finished runs whose summaries predate compute accounting)."""
     cpu_core_s = gpu_s = 0.0
@@ -64,7 +64,7 @@ def compute_total(rows: list[Mapping[str, Any]]) -> tuple[float, float, list[str
     return cpu_core_s / 60, gpu_s / 60, not_counted
 
 
-def _compute_note(rows: list[Mapping[str, Any]]) -> str:
+def _compute_note(rows: Sequence[Mapping[str, Any]]) -> str:
     """Return the Compute bullet with the suite's total."""
     cpu_min, gpu_min, not_counted = compute_total(rows)
     finished = [row for row in rows if row.get("frames") is not None]
@@ -112,7 +112,7 @@ def _aggregate_note(aggregate: Aggregate) -> str:
     )
 
 
-def _window_note(rows: list[Mapping[str, Any]]) -> str:
+def _window_note(rows: Sequence[Mapping[str, Any]]) -> str:
     """Name the runs whose score averages another number of episodes than the default."""
     other = [
         f"{row['run']} ({row['score_window']})"
@@ -127,7 +127,7 @@ def _window_note(rows: list[Mapping[str, Any]]) -> str:
     )
 
 
-def checked_notes_lines(rows: list[Mapping[str, Any]], aggregate: Aggregate) -> list[str]:
+def checked_notes_lines(rows: Sequence[Mapping[str, Any]], aggregate: Aggregate) -> list[str]:
     """Return the Notes that follow from the runs (definitions, aggregate, compute total), which
     `rlpipe audit` compares; the frame budgets that close the section restate the suite file."""
     return [
@@ -183,7 +183,7 @@ def checked_notes_lines(rows: list[Mapping[str, Any]], aggregate: Aggregate) -> 
     ]
 
 
-def notes_lines(suite: Suite, rows: list[Mapping[str, Any]], aggregate: Aggregate) -> list[str]:
+def notes_lines(suite: Suite, rows: Sequence[Mapping[str, Any]], aggregate: Aggregate) -> list[str]:
     """Return the Notes section: score, status, evaluation, frames to target, aggregate,
     compute and frame budgets."""
     return [

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,9 @@ def _critic_width(run: RunFolder) -> int | None:
     return hidden[0] if isinstance(hidden[0], int) else None
 
 
-def curve_rows(rows: list[Mapping[str, Any]], runs_root: Path, path: Path = CURVES) -> list[dict]:
+def curve_rows(
+    rows: Sequence[Mapping[str, Any]], runs_root: Path, path: Path = CURVES
+) -> list[dict[str, Any]]:
     """One entry per finished run (not a parity run) of an env and algorithm the reruns cover."""
     curves = read_curves(path)
     entries = []
@@ -95,7 +97,7 @@ def curve_rows(rows: list[Mapping[str, Any]], runs_root: Path, path: Path = CURV
     return entries
 
 
-def curve_lines(entries: list[Mapping[str, Any]]) -> list[str]:
+def curve_lines(entries: Sequence[Mapping[str, Any]]) -> list[str]:
     """The section: what it compares, and one table line per CrossQ run."""
     if not entries:
         return []

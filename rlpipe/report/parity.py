@@ -3,7 +3,7 @@ rlpipe's own run of that spec, by `rlpipe compare`'s statistics (rlpipe.comparis
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,7 @@ def _interval(values: list[float], signed: bool = True) -> str:
     return f"{value:{form}} [{low:{form}}, {high:{form}}]"
 
 
-def parity_lines(rows: list[Mapping[str, Any]]) -> list[str]:
+def parity_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """The Parity heading, what it shows, and one table line per parity run with a result."""
     pairs = [row for row in rows if row.get("parity")]
     if not pairs:

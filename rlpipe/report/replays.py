@@ -8,7 +8,7 @@ run's row in its category table, and `rlpipe audit` checks both.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -32,7 +32,7 @@ def is_replay_image(path: str) -> bool:
 
 
 def replay_lines(
-    rows: list[Mapping[str, Any]], cells: Mapping[str, Mapping[str, str]], steps: int
+    rows: Sequence[Mapping[str, Any]], cells: Mapping[str, Mapping[str, str]], steps: int
 ) -> list[str]:
     """The Replays section: one table line per rlpipe run that has weights (`cells`: each
     run's formatted row cells, as the category tables show them); peer runs have no replay."""

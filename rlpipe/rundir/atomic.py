@@ -9,7 +9,7 @@ import os
 import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 
@@ -118,7 +118,7 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> None:
     def write(stream: IO[bytes]) -> None:
         recording = _RecordingStream(stream)
         try:
-            torch.save(obj, recording)
+            torch.save(obj, cast("IO[bytes]", recording))
         except RuntimeError:
             if recording.error is not None:
                 raise recording.error from None

@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -24,6 +24,9 @@ from rlpipe.errors import RlpipeError
 from rlpipe.rundir.atomic import atomic_torch_save, atomic_write_json
 from rlpipe.rundir.metrics import read_rows
 from rlpipe.rundir.summary import SeedResult, Summary, summarize
+
+if TYPE_CHECKING:
+    import torch
 
 SPEC_FILE = "spec.json"
 PROVENANCE_FILE = "provenance.json"
@@ -80,7 +83,7 @@ def read_model(path: Path, model: type[Model], fix: str) -> Model:
         raise DamagedRunFile(f"{path} is damaged ({error}); {fix}") from None
 
 
-def load_tensors(path: Path, device: Any, fix: str) -> Any:
+def load_tensors(path: Path, device: str | torch.device, fix: str) -> Any:
     """torch.load with weights_only=True: tensors and plain types only, never arbitrary code."""
     import pickle
     import struct
@@ -191,19 +194,22 @@ class SeedFolder:
         """The complete rows of metrics.csv."""
         return read_rows(self.metrics)
 
-    def load_weights(self, device: Any) -> dict[str, Any]:
+    def load_weights(self, device: str | torch.device) -> dict[str, Any]:
         """The final weights saved by training (model.pt)."""
-        return load_tensors(self.model, device, "train the run first, or re-train this seed")
+        return cast(
+            "dict[str, Any]",
+            load_tensors(self.model, device, "train the run first, or re-train this seed"),
+        )
 
     def save_weights(self, state: dict[str, Any]) -> None:
         """Write model.pt atomically."""
         atomic_torch_save(state, self.model)
 
-    def load_checkpoint(self, device: Any) -> dict[str, Any] | None:
+    def load_checkpoint(self, device: str | torch.device) -> dict[str, Any] | None:
         """The resume checkpoint, None if this seed has none."""
         if not self.checkpoint.exists():
             return None
-        return load_tensors(self.checkpoint, device, self._fix())
+        return cast("dict[str, Any]", load_tensors(self.checkpoint, device, self._fix()))
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         """Write the resume checkpoint atomically."""
@@ -306,7 +312,7 @@ class RunFolder:
 
     def read_spec_hash(self) -> str:
         """The spec hash recorded in spec.json (without validating the spec itself)."""
-        return self._spec_json()["spec_hash"]
+        return cast("str", self._spec_json()["spec_hash"])
 
     def read_spec_names(self) -> tuple[str | None, str | None]:
         """The (family, spec name) recorded in spec.json, without validating the spec."""

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -94,7 +94,7 @@ def _compute(per_seed: list[dict[str, Any]]) -> dict[str, float | None]:
     }
 
 
-def summarize(where: str, seed_results: list[Mapping[str, Any]]) -> dict[str, Any]:
+def summarize(where: str, seed_results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The summary of a run (`where` names it in errors) from its per-seed results.
 
     `score` is the one definition of a run's score: the mean over seeds of the final training
@@ -131,7 +131,7 @@ def summarize(where: str, seed_results: list[Mapping[str, Any]]) -> dict[str, An
         **_compute(per_seed),
         "updates_per_frame": _updates_per_frame(per_seed),
     }
-    return json_ready(summary)
+    return cast("dict[str, Any]", json_ready(summary))
 
 
 def _updates_per_frame(per_seed: list[dict[str, Any]]) -> float | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -10,6 +10,9 @@ from rich.table import Table
 
 from rlpipe.search.report import SearchReport
 from rlpipe.search.study import SearchEvent
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 
 def _number(value: float | None) -> str:
@@ -37,8 +40,13 @@ class SearchProgress:
         self._overall = self._progress.add_task("trials", total=self._trials, status="")
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._progress.__exit__(*exc)
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._progress.__exit__(exc_type, exc, traceback)
 
     def update(self, event: SearchEvent) -> None:
         """Show a trial starting, logging a value, or ending."""

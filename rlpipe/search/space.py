@@ -222,7 +222,9 @@ def check_space(
             _check_number_field(space.path, key, distribution, resolved.spec.model_dump())
 
 
-def _check_number_field(path: Path, key: str, distribution: Distribution, spec: dict) -> None:
+def _check_number_field(
+    path: Path, key: str, distribution: Distribution, spec: dict[str, Any]
+) -> None:
     """A numeric distribution needs a numeric field: pydantic reads 0 and 1 as booleans."""
     if isinstance(distribution, Categorical):
         return

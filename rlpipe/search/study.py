@@ -174,6 +174,7 @@ def _database(url: str) -> Any:
 def _journal(path: Path) -> Any:
     """A journal file, Optuna's storage for a shared filesystem; never a user's other file."""
     import optuna
+    import optuna.storages.journal
 
     if not path.parent.is_dir():
         raise RlpipeError(f"--storage {path}: the folder {path.parent} does not exist")

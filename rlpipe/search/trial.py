@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from rlpipe.rundir import RunFolder
 
@@ -51,7 +51,11 @@ def logged_values(run_dir: Path, seeds: Sequence[int], column: str) -> list[tupl
         folder = RunFolder(run_dir).seed(seed)
         rows = folder.read_metrics() if folder.metrics.is_file() else []
         by_seed.append(
-            {int(r["frame"]): r[column] for r in rows if r.get(column) is not None}  # type: ignore[misc]
+            {
+                int(cast(float, r["frame"])): cast(float, r[column])
+                for r in rows
+                if r.get(column) is not None
+            }
         )
     frames = set.intersection(*(set(values) for values in by_seed)) if by_seed else set()
     return [(f, sum(values[f] for values in by_seed) / len(by_seed)) for f in sorted(frames)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     BaseModel,
@@ -325,7 +325,9 @@ class OnPolicyCommon(StrictModel):
     def _check_networks(self) -> OnPolicyCommon:
         for key in ("actor", "critic"):
             if getattr(self, key).norm.type != "none":
-                raise ValueError(f"{key}.norm: {self.name.upper()} networks take norm none only")
+                raise ValueError(
+                    f"{key}.norm: {cast('PPOSpec | A2CSpec', self).name.upper()} networks take norm none only"
+                )
         if self.shared_network and self.actor != self.critic:
             raise ValueError(
                 "shared_network is true, so actor and critic are one trunk: set critic equal "

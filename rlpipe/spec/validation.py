@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import difflib
 import types
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, cast, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
 from rlpipe.spec.schema import Spec
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 _INJECTED = {"family", "name"}
 
@@ -34,7 +37,7 @@ def _tag_of(model: type[BaseModel]) -> str | None:
     for key in ("name", "type"):
         field = model.model_fields.get(key)
         if field is not None and get_origin(field.annotation) is Literal:
-            return get_args(field.annotation)[0]
+            return cast("str", get_args(field.annotation)[0])
     return None
 
 
@@ -68,7 +71,7 @@ def _suggest(key: str, holders: list[type[BaseModel]]) -> str:
     return f"{hint}valid keys: {', '.join(valid)}"
 
 
-def _one(error: Any) -> tuple[str, str]:
+def _one(error: ErrorDetails) -> tuple[str, str]:
     """The key path of one pydantic error and what is wrong there."""
     loc = tuple(error["loc"])
     kind = error["type"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -30,11 +30,11 @@ MAX_YAML_DEPTH = 64
 """Deepest nesting of mappings and lists (a spec needs about 6 levels)."""
 
 
-class RefusedYamlError(yaml.MarkedYAMLError):
+class RefusedYamlError(yaml.MarkedYAMLError):  # type: ignore[misc]  # yaml has no type information
     """Valid YAML that rlpipe refuses to read: an alias, too deep, an odd tag or character."""
 
 
-class Yaml12Loader(yaml.SafeLoader):
+class Yaml12Loader(yaml.SafeLoader):  # type: ignore[misc]  # yaml has no type information
     """SafeLoader whose implicit scalar types follow the YAML 1.2 core schema.
 
     Aliases are refused: a few hundred bytes of nested aliases (a "billion laughs") expand to
@@ -127,7 +127,9 @@ def _construct_float(loader: Yaml12Loader, node: yaml.ScalarNode) -> float:
     return float("nan") if text == ".nan" else float(text)
 
 
-def _construct_mapping(loader: Yaml12Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
+def _construct_mapping(
+    loader: Yaml12Loader, node: yaml.MappingNode, deep: bool = False
+) -> dict[Any, Any]:
     seen: dict[Any, yaml.Node] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
@@ -140,7 +142,7 @@ def _construct_mapping(loader: Yaml12Loader, node: yaml.MappingNode, deep: bool 
                 mark,
             )
         seen[key] = key_node
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+    return cast("dict[Any, Any]", yaml.SafeLoader.construct_mapping(loader, node, deep=deep))
 
 
 Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)

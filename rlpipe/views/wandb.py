@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from rlpipe.errors import RlpipeError
 from rlpipe.views import STEP_COLUMN, scalars
@@ -41,7 +41,10 @@ class WandbView:
             id=f"{self.run_name}-seed-{seed}-{self.tags[0]}",
             resume="allow",
             dir=str(self.root),
-            mode=os.environ.get("WANDB_MODE", "offline"),
+            mode=cast(
+                "Literal['online', 'offline', 'disabled', 'shared']",
+                os.environ.get("WANDB_MODE", "offline"),
+            ),
             config={**self.config, "seed": seed},
             tags=self.tags,
             reinit="create_new",

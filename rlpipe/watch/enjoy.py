@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 
@@ -25,6 +25,9 @@ from rlpipe.policy import seed_policy
 from rlpipe.rundir import RunFolder
 from rlpipe.watch.headless import prepare_rendering
 from rlpipe.watch.video import VideoStream, check_video_support, recording
+
+if TYPE_CHECKING:
+    from gymnasium.vector import SyncVectorEnv
 
 DEFAULT_FPS = 30
 
@@ -93,7 +96,7 @@ def play_run(
     envs = make_vec_env(env_spec, first, num_envs=1, rescale_actions=rescale)
     played = []
     try:
-        single = envs.unwrapped.envs[0]
+        single = cast("SyncVectorEnv", envs.unwrapped).envs[0]
         fps = _video_fps(single, spec)
         with (
             seed_policy(run, seed, env_shapes(envs), device) as agent,

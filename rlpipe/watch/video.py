@@ -12,12 +12,16 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rlpipe.errors import RlpipeError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
 SHORT_REPLAY_STEPS = 300
@@ -83,6 +87,7 @@ class _GifFrames:
     """Frames of a GIF, downscaled as they arrive, written when the recording ends."""
 
     def __init__(self, path: Path, fps: float) -> None:
+        self.images: list[Image.Image]
         self.path, self.fps, self.images = path, fps, []
 
     def add(self, frame: np.ndarray) -> None:
@@ -119,6 +124,7 @@ class _Mp4Frames:
     """Frames streamed to ffmpeg (H.264) as they arrive: memory stays flat however long."""
 
     def __init__(self, path: Path, fps: float) -> None:
+        self.writer: Generator[None, np.ndarray | None, None] | None
         self.path, self.fps, self.writer, self.even = path, fps, None, (0, 0)
 
     def add(self, frame: np.ndarray) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 import torch
@@ -84,7 +85,7 @@ class ActorCritic(nn.Module):
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         """V(s), shape (B,)."""
-        return self.value_head(self.critic_body(obs)).squeeze(-1)
+        return cast("torch.Tensor", self.value_head(self.critic_body(obs))).squeeze(-1)
 
     def sample(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """A sampled action, its log-probability and V(s) for each observation."""
@@ -111,7 +112,7 @@ class ActorCritic(nn.Module):
 
     def mode(self, obs: torch.Tensor) -> torch.Tensor:
         """The most probable action (argmax, or the Gaussian mean)."""
-        out = self.policy_head(self.actor_body(obs))
+        out = cast("torch.Tensor", self.policy_head(self.actor_body(obs)))
         return out.argmax(-1) if self.discrete else out
 
     def _log_prob(self, distribution: Distribution, actions: torch.Tensor) -> torch.Tensor:

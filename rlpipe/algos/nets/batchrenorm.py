@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -22,6 +23,11 @@ class BatchRenorm(nn.Module):
     the normalisation itself uses the biased one. The warm-up switch is a ``torch.where``
     on a tensor, so the forward pass has no host sync and can be compiled or graph-captured.
     """
+
+    if TYPE_CHECKING:
+        running_mean: torch.Tensor
+        running_var: torch.Tensor
+        num_batches_tracked: torch.Tensor
 
     def __init__(
         self,

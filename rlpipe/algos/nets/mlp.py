@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -36,7 +37,7 @@ def mlp(
     hidden: Sequence[int],
     activation: str = "relu",
     norm: str = "none",
-    renorm: dict | None = None,
+    renorm: dict[str, Any] | None = None,
 ) -> MLP:
     """Return an MLP; ``norm`` is "none", "layer" (Linear-LayerNorm-act) or "batch_renorm".
 

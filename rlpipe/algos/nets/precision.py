@@ -23,7 +23,9 @@ class MatmulPrecision:
 
     bf16: bool = False
 
-    def in_precision(self, forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor):
+    def in_precision(
+        self, forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
+    ) -> torch.Tensor:
         """forward(x), under bf16 autocast with an fp32 result when `bf16` is set."""
         if not self.bf16:
             return forward(x)

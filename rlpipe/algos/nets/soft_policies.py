@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -61,4 +62,4 @@ class CategoricalActor(nn.Module):
 
     def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
         """The most probable action per observation."""
-        return self.net(obs).argmax(dim=-1)
+        return cast("torch.Tensor", self.net(obs)).argmax(dim=-1)
