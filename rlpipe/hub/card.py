@@ -109,7 +109,7 @@ def card_metadata(facts: CardFacts, algorithm: str) -> dict[str, Any]:
     from huggingface_hub import EvalResult, ModelCardData
 
     seeds = len(facts.seeds)
-    common = {"task_type": "reinforcement-learning", "task_name": "reinforcement-learning",
+    common: dict[str, Any] = {"task_type": "reinforcement-learning", "task_name": "reinforcement-learning",
               "dataset_type": facts.env_id, "dataset_name": facts.env_id}  # fmt: skip
     results = []
     if facts.score is not None:

@@ -171,7 +171,7 @@ def list_run_files(
     api = HfApi(endpoint=hub, token=token)
     prefix = f"{remote_run_dir(run_key)}/"
     with hub_errors(f"listing run {run_key} in {repo_id}", hub, auth_hint(repo_id, "read"), token):
-        info = api.repo_info(repo_id, repo_type=REPO_TYPE, revision=REVISION)
+        info = api.dataset_info(repo_id, revision=REVISION)
     names = [sibling.rfilename for sibling in info.siblings or []]
     return sorted(name.removeprefix(prefix) for name in names if name.startswith(prefix))
 
