@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,12 @@ from rlpipe.commands.common import (
 )
 from rlpipe.errors import RlpipeError
 from rlpipe.spec import resolve_spec
+
+
+class Library(str, Enum):
+    """A library `rlpipe bench --vs` times on the same config."""
+
+    sb3 = "sb3"
 
 
 @user_errors
@@ -55,7 +62,7 @@ def bench(
         ),
     ] = None,
     vs: Annotated[
-        str | None, typer.Option("--vs", help="Also run this library on the same config: sb3.")
+        Library | None, typer.Option("--vs", help="Also run this library on the same config: sb3.")
     ] = None,
     bf16: Annotated[
         bool,
@@ -89,20 +96,21 @@ def bench(
     from rlpipe.fast import compile_by_default
     from rlpipe.render import bench_table
 
-    if vs not in (None, "sb3"):
-        raise RlpipeError(f"--vs {vs}: the only library to compare with is sb3")
     resolved = resolve_spec(family, spec, overrides or [], pipelines)
     torch_device = resolve_device(device)
     use_compile = compile_by_default(resolved.spec, torch_device) if compile_ is None else compile_
     window = Window(frames, warmup, str(torch_device), use_compile, threads or os.cpu_count() or 1)
-    if vs == "sb3" and (why := sb3_unsupported(timed_spec(resolved.spec, window))) is not None:
+    if (
+        vs is Library.sb3
+        and (why := sb3_unsupported(timed_spec(resolved.spec, window))) is not None
+    ):
         raise RlpipeError(f"--vs sb3: {why}")
     if bf16 and resolved.spec.algorithm.precision == "bf16":
         raise RlpipeError(
             "--bf16 times the spec in fp32 and in bf16, but the spec already sets "
             "algorithm.precision bf16; drop one of them"
         )
-    sides = ("rlpipe", *((BF16_SIDE,) if bf16 else ()), *(("sb3",) if vs else ()))
+    sides = ("rlpipe", *((BF16_SIDE,) if bf16 else ()), *((vs.value,) if vs else ()))
     default_rounds = 2 if len(sides) > 1 else 1
     with console.status("benchmarking", spinner="dots") as status:
         result = compare(resolved, window, sides, rounds or default_rounds, status.update)

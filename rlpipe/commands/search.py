@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -19,8 +20,22 @@ from rlpipe.commands.common import (
     print_table,
     user_errors,
 )
-from rlpipe.errors import RlpipeError
 from rlpipe.spec import resolve_spec
+
+
+class Objective(str, Enum):
+    """What a search maximizes (rlpipe.search.trial.Objective)."""
+
+    score = "score"
+    eval = "eval"
+
+
+class Pruner(str, Enum):
+    """The Optuna pruner of a search (rlpipe.search.study.PrunerName)."""
+
+    median = "median"
+    hyperband = "hyperband"
+    none = "none"
 
 
 @user_errors
@@ -37,13 +52,13 @@ def search(
     ] = None,
     seeds: Annotated[int, typer.Option(help="Seeds per trial.", min=1)] = 1,
     objective: Annotated[
-        str,
+        Objective,
         typer.Option(
             help="score: the run's score (final training-return moving average); eval: its "
             "final deterministic eval return."
         ),
-    ] = "score",
-    pruner: Annotated[str, typer.Option(help="median, hyperband or none.")] = "median",
+    ] = Objective.score,
+    pruner: Annotated[Pruner, typer.Option(help="median, hyperband or none.")] = Pruner.median,
     startup_trials: Annotated[
         int, typer.Option(help="Trials sampled at random and never pruned.", min=0)
     ] = 5,
@@ -79,12 +94,8 @@ def search(
     from rlpipe.search.render import SearchProgress, trials_table
     from rlpipe.search.study import SearchOptions
 
-    if objective not in ("score", "eval"):
-        raise RlpipeError(f"--objective {objective}: expected score or eval")
-    if pruner not in ("median", "hyperband", "none"):
-        raise RlpipeError(f"--pruner {pruner}: expected median, hyperband or none")
     request = SearchRequest(
-        family, spec, space, tuple(overrides or []), seeds, objective, pruner,  # type: ignore[arg-type]
+        family, spec, space, tuple(overrides or []), seeds, objective.value, pruner.value,  # type: ignore[arg-type]
         startup_trials, warmup_frames, seed,
     )  # fmt: skip
     options = SearchOptions(
@@ -102,8 +113,8 @@ def search(
         raise typer.Exit(130) from None
     if outcome.requeued:
         console.print(f"re-queued trials cut off by the last stop: {outcome.requeued}")
-    print_table(trials_table(outcome.report, objective))
+    print_table(trials_table(outcome.report, objective.value))
     best = outcome.report.best
     if best is not None:
-        console.print(f"best: trial {best.number}, {objective} {best.value:.1f}")
+        console.print(f"best: trial {best.number}, {objective.value} {best.value:.1f}")
     console.print(f"wrote {options.folder}/SEARCH.md")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,12 @@ from rlpipe.commands.common import (
 )
 from rlpipe.errors import RlpipeError
 from rlpipe.spec import resolve_spec
+
+
+class Peer(str, Enum):
+    """A peer library whose twin of a spec `rlpipe train --peer` trains (rlpipe.peers.PEERS)."""
+
+    sb3 = "sb3"
 
 
 @user_errors
@@ -89,7 +96,7 @@ def train(
         ),
     ] = None,
     peer: Annotated[
-        str | None,
+        Peer | None,
         typer.Option(
             "--peer",
             help="Train the peer library's own implementation of the spec instead (sb3: "
@@ -146,16 +153,15 @@ def train(
     from rlpipe.launch import TrainOptions, sigterm_as_interrupt, train_run
     from rlpipe.render import TrainingProgress, summary_table
 
-    if resume and overwrite:
-        raise RlpipeError("--resume and --overwrite exclude each other")
+    peer_name = peer.value if peer is not None else None
     from_file = _overrides_from_file(family, spec, overrides_file, pipelines)
     all_overrides = [*from_file, *(overrides or []), *([f"meta.seeds={seeds}"] if seeds else [])]
     resolved = resolve_spec(family, spec, all_overrides, pipelines)
     options = TrainOptions(device, out, artifacts, resume, overwrite, profile, workers, compile_,
-                           tuple(restart_seed or ()), parse_seed_list(only_seeds), peer,
+                           tuple(restart_seed or ()), parse_seed_list(only_seeds), peer_name,
                            tuple(peer_version or ()), until_frame, resume_from, tensorboard,
                            wandb, wandb_project)  # fmt: skip
-    twin = f" ({peer} twin)" if peer else ""
+    twin = f" ({peer_name} twin)" if peer_name else ""
     console.print(
         f"[bold]{family}/{spec}[/]{twin} {shown(resolved.spec.env.id)}, spec hash "
         f"[cyan]{resolved.spec_hash[:12]}[/], seeds {resolved.spec.meta.seed_list}"
