@@ -42,6 +42,7 @@ import yaml
 import rlpipe
 from rlpipe.algos.registry import algorithm
 from rlpipe.codedeps import imported_files
+from rlpipe.commands.argv import train_argv
 from rlpipe.errors import RlpipeError
 from rlpipe.fingerprint import FORMAT as FINGERPRINT_FORMAT
 from rlpipe.rundir import RunFolder, group_name
@@ -179,9 +180,9 @@ def train_stages(suite: Suite, pipelines: Path = Path("pipelines")) -> list[Trai
     return stages
 
 
-def _peer_arguments(suite: Suite, key: str, pipelines: Path) -> str:
-    """--peer and the installed versions of its libraries; a spec the peer cannot mirror is an
-    error naming the suite entry and the field."""
+def _peer_pins(suite: Suite, key: str, pipelines: Path) -> list[str]:
+    """The installed versions of a peer run's libraries (--peer-version); a spec the peer cannot
+    mirror is an error naming the suite entry and the field."""
     from rlpipe.peers.mirror import sb3_unsupported, version_pins
 
     run = suite.runs[key]
@@ -189,8 +190,7 @@ def _peer_arguments(suite: Suite, key: str, pipelines: Path) -> str:
     why = sb3_unsupported(spec)
     if why is not None:
         raise RlpipeError(f"runs.{key}: peer {run.peer} cannot mirror the spec: {why}")
-    pins = " ".join(f"--peer-version {quote(pin)}" for pin in version_pins(spec))
-    return f" --peer {quote(str(run.peer))} {pins}"
+    return list(version_pins(spec))
 
 
 def _algorithm_name(suite: Suite, key: str, pipelines: Path) -> str:
@@ -278,31 +278,24 @@ def _train_stage(
     """A train stage; `code` is what it depends on for its code (its code set's fingerprint)."""
     run = suite.runs[stage.run]
     key = stage.run
-    overrides = " ".join(f"-s {quote(o)}" for o in suite.overrides(key))
-    peer = _peer_arguments(suite, key, pipelines) if run.peer else ""
-    command = (
-        f"rlpipe train {quote(run.family)} {quote(run.spec)} {overrides} "
-        f"--device {quote(suite.device)}{peer} "
-    )
-    deps = list(code)
-    if stage.part > 1:
-        previous = stage.part_folder(stage.part - 1)
-        command = f"{command}--resume-from {quote(previous)} "
-        deps.append(previous)
+    previous = stage.part_folder(stage.part - 1) if stage.part > 1 else None
+    out = f"runs/{key}" if stage.last else stage.part_folder(stage.part)
+    argv = train_argv(
+        run.family, run.spec, suite.overrides(key), device=suite.device,
+        peer=str(run.peer) if run.peer else None,
+        peer_versions=_peer_pins(suite, key, pipelines) if run.peer else (),
+        resume_from=previous, out=out, artifacts=f"artifacts/{key}" if stage.last else None,
+        overwrite=True, quiet=True, until_frame=None if stage.last else stage.until,
+        only_seeds=stage.seeds,
+    )  # fmt: skip
+    command = " ".join(quote(word) for word in argv)
+    deps = [*code, *([previous] if previous is not None else [])]
     if not stage.last:
-        out = stage.part_folder(stage.part)
-        command += f"--out {quote(out)} --overwrite --quiet --until-frame {stage.until}"
-        if stage.seeds is not None:
-            command += " --only-seeds " + ",".join(str(s) for s in stage.seeds)
         return {"cmd": command, "deps": deps, "params": _params(run), "outs": [out]}
-    command += (
-        f"--out {quote(f'runs/{key}')} --artifacts {quote(f'artifacts/{key}')} --overwrite --quiet"
-    )
     folder = run_folder(key)
     if stage.seeds is None:
         outs: list[Any] = [{_posix(folder.path): {"cache": False}}, _posix(folder.artifacts)]
     else:
-        command += " --only-seeds " + ",".join(str(s) for s in stage.seeds)
         seeds = [folder.seed(s) for s in stage.seeds]
         outs = [
             *({_posix(seed.path): {"cache": False}} for seed in seeds),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from rlpipe.commands.argv import train_argv
 from rlpipe.rundir import RunFolder
 
 Objective = Literal["score", "eval"]
@@ -35,13 +36,10 @@ class TrialCommand:
 
     def argv(self) -> list[str]:
         """The `rlpipe train` command line."""
-        settings = [part for override in self.overrides for part in ("-s", override)]
-        return [
-            "rlpipe", "train", self.family, self.spec, *settings,
-            "--seeds", str(self.seeds), "--workers", str(self.workers),
-            "--device", self.device, "--out", str(self.run_dir),
-            "--pipelines", str(self.pipelines), "--quiet",
-        ]  # fmt: skip
+        return train_argv(
+            self.family, self.spec, self.overrides, seeds=self.seeds, workers=self.workers,
+            device=self.device, out=self.run_dir, pipelines=self.pipelines, quiet=True,
+        )  # fmt: skip
 
 
 def logged_values(run_dir: Path, seeds: Sequence[int], column: str) -> list[tuple[int, float]]:

@@ -144,7 +144,7 @@ def test_a_spec_the_peer_cannot_mirror_stops_before_the_run_folder_is_made(pipel
     [
         (["--resume"], "--resume applies to rlpipe's own training"),
         (["--peer-version", "stable-baselines3==0.0.1"], "stable-baselines3==0.0.1"),
-        (["--peer", "sb4"], "unknown peer 'sb4'"),
+        (["--peer", "sb4"], "'sb4' is not one of 'sb3'"),
     ],
 )
 def test_peer_options_rlpipe_cannot_honour_are_errors(pipelines_dir, tmp_path, flags, message):

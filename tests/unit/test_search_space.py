@@ -9,7 +9,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from rlpipe.cli import RAY_LOCAL, _ray_without_address
+from rlpipe.commands.common import RAY_LOCAL, ray_without_address
 from rlpipe.errors import RlpipeError
 from rlpipe.search.overrides import read_overrides_file, write_overrides_file
 from rlpipe.search.space import (
@@ -162,12 +162,12 @@ def test_override_file_that_is_not_a_mapping_is_rejected(tmp_path):
 
 
 def test_ray_option_takes_an_address_only_when_one_follows():
-    assert _ray_without_address(["search", "--ray", "--trials", "2"]) == [
+    assert ray_without_address(["search", "--ray", "--trials", "2"]) == [
         "search", "--ray", RAY_LOCAL, "--trials", "2"
     ]  # fmt: skip
-    assert _ray_without_address(["suite", "run", "--ray"]) == ["suite", "run", "--ray", RAY_LOCAL]
-    assert _ray_without_address(["--ray", "10.0.0.1:6379"]) == ["--ray", "10.0.0.1:6379"]
-    assert _ray_without_address(["--ray", "auto"]) == ["--ray", "auto"]
+    assert ray_without_address(["suite", "run", "--ray"]) == ["suite", "run", "--ray", RAY_LOCAL]
+    assert ray_without_address(["--ray", "10.0.0.1:6379"]) == ["--ray", "10.0.0.1:6379"]
+    assert ray_without_address(["--ray", "auto"]) == ["--ray", "auto"]
 
 
 def test_logged_values_are_means_over_seeds_at_frames_every_seed_reached(tmp_path):

@@ -1,0 +1,100 @@
+"""What every command shares: the consoles, safe printing, the user-error wrapper, tables, and
+the option types that several commands take."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from rlpipe.errors import RlpipeError
+
+# emoji=False: a ":name:" inside an echoed argument (--device cuda:abc) stays as typed.
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PipelinesOpt = Annotated[
+    Path,
+    typer.Option(
+        "--pipelines",
+        envvar="RLPIPE_PIPELINES",
+        help="Folder of pipeline files (<family>.yaml).",
+        show_default=True,
+    ),
+]
+OverridesOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        "-s",
+        help="Override a declared var or a dotted field: -s max_frame=2e5 -s algorithm.lr=1e-3.",
+    ),
+]
+FamilyArg = Annotated[str, typer.Argument(help="Pipeline family (file), e.g. crossq.")]
+SpecArg = Annotated[str, typer.Argument(help="Spec name in the family, e.g. hopper.")]
+
+
+def shown(text: object) -> str:
+    """Text safe to print: rich markup escaped, control characters other than line breaks
+    written as escapes (a value from a file or an argument never drives the terminal)."""
+    visible = "".join(
+        char if char == "\n" or unicodedata.category(char) != "Cc" else ascii(char)[1:-1]
+        for char in str(text)
+    )
+    return escape(visible)
+
+
+def user_errors(command: F) -> F:
+    """Print an RlpipeError as one clean message and exit 2; let real bugs raise."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except RlpipeError as exc:
+            err_console.print(f"[bold red]error:[/] {shown(exc)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_table(table: Table) -> None:
+    """Print a table; when piped (no terminal), wide enough that cells are not cut."""
+    Console(width=None if sys.stdout.isatty() else 160, emoji=False).print(table)
+
+
+SuiteOpt = Annotated[Path, typer.Option("--suite", help="Suite file.")]
+RayOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray",
+        metavar="[ADDRESS]",
+        help="Run on a Ray cluster: --ray ADDRESS (host:port, auto), or --ray alone for the "
+        "cluster `ray start` made on this machine (else a new local one). Needs the ray extra.",
+    ),
+]
+RAY_LOCAL = "local"
+"""The value `--ray` gets when no address follows it (see ray_without_address)."""
+
+
+def ray_without_address(argv: list[str]) -> list[str]:
+    """`--ray` takes an optional value: the next word is its address only if it looks like
+    one (host:port, ray://..., auto); else `--ray` means a local cluster."""
+    fixed = []
+    for index, word in enumerate(argv):
+        fixed.append(word)
+        if word == "--ray":
+            following = argv[index + 1] if index + 1 < len(argv) else ""
+            if not (":" in following or following == "auto"):
+                fixed.append(RAY_LOCAL)
+    return fixed

@@ -1,0 +1,150 @@
+"""`rlpipe eval` and `rlpipe compare`: a run's final weights, and runs against each other."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from rlpipe.commands.common import (
+    console,
+    print_table,
+    shown,
+    user_errors,
+)
+from rlpipe.errors import RlpipeError
+
+
+@user_errors
+def eval_run(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder, e.g. runs/crossq-hopper.")],
+    artifacts: Annotated[
+        Path | None, typer.Option(help="Folder holding seed-K/model.pt; default: the run folder.")
+    ] = None,
+    episodes: Annotated[
+        int | None, typer.Option(help="Episodes per seed; default: the spec's.", min=1)
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Where to write eval.json; default: RUN_DIR/eval.json.")
+    ] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+) -> None:
+    """Evaluate a run's final weights with the deterministic policy; writes eval.json.
+
+    A peer run (rlpipe train --peer) is evaluated through its library's twin, the same way."""
+    from rlpipe.device import resolve_device
+    from rlpipe.evaluation import evaluate_run
+    from rlpipe.rundir import RunFolder
+
+    result = evaluate_run(RunFolder(run_dir, artifacts), episodes, resolve_device(device), output)
+    per_seed = ", ".join(f"seed {s['seed']}: {s['return_mean']:.1f}" for s in result["per_seed"])
+    console.print(f"eval return {result['return_mean']:.1f} ({per_seed})")
+
+
+class CompareMetric(str, Enum):
+    """What `rlpipe compare` compares per seed."""
+
+    score = "score"
+    eval = "eval"
+
+
+@user_errors
+def compare(
+    runs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Two or more run folders or suite keys (runs/KEY); each is compared with the "
+            "first.",
+            show_default=False,
+        ),
+    ],
+    metric: Annotated[
+        CompareMetric,
+        typer.Option(
+            help="score: each seed's final training-return moving average (the report's score); "
+            "eval: each seed's final evaluation return."
+        ),
+    ] = CompareMetric.score,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write an overlay of the runs' training curves (PNG).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Is a run better than another, or noise? Per-seed scores, the difference of means and of
+    IQMs with 95% stratified-bootstrap CIs, and the probability of improvement P(X > Y)."""
+    from rlpipe.comparison import compare as compare_runs
+    from rlpipe.comparison import read_scores, resolve_run
+
+    if len(runs) < 2:
+        raise RlpipeError("rlpipe compare needs at least two runs")
+    scores = [read_scores(resolve_run(run), metric.value, run) for run in runs]
+    comparisons = [compare_runs(scores[0], other) for other in scores[1:]]
+    if plot is not None:
+        from rlpipe.report.plots import overlay_figure, save_png
+
+        save_png(overlay_figure(" vs ".join(runs), {s.label: s.path for s in scores}), plot)
+    if as_json:
+        sys.stdout.write(json.dumps(comparison_document(scores, comparisons), indent=2) + "\n")
+        return
+    table = Table(title=f"per-seed {metric.value}", title_justify="left")
+    for column in ("run", "seeds", "values", "mean", "IQM"):
+        table.add_column(column)
+    for run in scores:
+        values = ", ".join(f"{v:.1f}" for v in run.values)
+        table.add_row(run.label, str(len(run.values)), values, f"{run.mean:.1f}", f"{run.iqm:.1f}")
+    print_table(table)
+    for result in comparisons:
+        mean, iqm, poi = (
+            result.mean_difference,
+            result.iqm_difference,
+            result.improvement_probability,
+        )
+        console.print(
+            f"[bold]{shown(result.other.label)}[/] vs {shown(result.baseline.label)}:\n"
+            f"  difference of means {mean.value:+.1f} [{mean.low:+.1f}, {mean.high:+.1f}]\n"
+            f"  difference of IQMs  {iqm.value:+.1f} [{iqm.low:+.1f}, {iqm.high:+.1f}]\n"
+            f"  P({shown(result.other.label)} > {shown(result.baseline.label)}) "
+            f"{poi.value:.2f} [{poi.low:.2f}, {poi.high:.2f}]\n"
+            f"  {shown(result.verdict)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if plot is not None:
+        console.print(f"wrote {shown(plot)}")
+
+
+def comparison_document(scores: list[Any], comparisons: list[Any]) -> dict[str, Any]:
+    """`rlpipe compare --json`: the runs' per-seed values and each comparison's intervals."""
+
+    def interval(value: Any) -> dict[str, float]:
+        return {"value": value.value, "ci95": [value.low, value.high]}
+
+    return {
+        "runs": [
+            {
+                "run": s.label,
+                "path": str(s.path),
+                "seeds": list(s.seeds),
+                "values": list(s.values),
+                "mean": s.mean,
+                "iqm": s.iqm,
+            }
+            for s in scores
+        ],
+        "comparisons": [
+            {
+                "baseline": c.baseline.label,
+                "run": c.other.label,
+                "mean_difference": interval(c.mean_difference),
+                "iqm_difference": interval(c.iqm_difference),
+                "probability_of_improvement": interval(c.improvement_probability),
+                "verdict": c.verdict,
+            }
+            for c in comparisons
+        ],
+    }

@@ -1,0 +1,56 @@
+"""`rlpipe plot` and `rlpipe report`: the suite's plots and BENCHMARKS.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rlpipe.commands.common import (
+    SuiteOpt,
+    console,
+    err_console,
+    shown,
+    user_errors,
+)
+from rlpipe.spec import DEFAULT_SUITE
+
+
+@user_errors
+def plot(
+    suite: SuiteOpt = DEFAULT_SUITE,
+    runs: Annotated[Path, typer.Option(help="Folder of run folders.")] = Path("runs"),
+    out: Annotated[Path, typer.Option(help="Folder for the PNGs.")] = Path("reports/plots"),
+) -> None:
+    """Plot return vs frames per env, frames/s vs time, and the performance profile."""
+    from rlpipe.report.plots import plot_suite
+    from rlpipe.spec import load_suite
+
+    written = plot_suite(load_suite(suite), runs, out)
+    console.print(f"wrote {len(written)} plots to {shown(out)}/")
+
+
+@user_errors
+def report(
+    suite: SuiteOpt = DEFAULT_SUITE,
+    runs: Annotated[Path, typer.Option(help="Folder of run folders.")] = Path("runs"),
+    out: Annotated[Path, typer.Option(help="Reports folder.")] = Path("reports"),
+) -> None:
+    """Write reports/BENCHMARKS.md and reports/benchmarks.json from the suite and its runs."""
+    from rlpipe.report.benchmarks import write_report
+    from rlpipe.rundir import RunFolder
+    from rlpipe.spec import load_suite
+
+    loaded = load_suite(suite)
+    markdown, data = write_report(loaded, suite, out, runs)
+    console.print(f"wrote {shown(markdown)} and {shown(data)}")
+    unfinished = [key for key in loaded.runs if not RunFolder(runs / key).finished()]
+    if unfinished:
+        err_console.print(
+            f"[yellow]warning:[/] {len(unfinished)} suite run(s) have no finished run folder "
+            f"and show as missing runs: {shown(', '.join(unfinished))}; `rlpipe audit` fails "
+            "until they finish (training, or dvc pull)",
+            highlight=False,
+            soft_wrap=True,
+        )

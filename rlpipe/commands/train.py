@@ -1,0 +1,238 @@
+"""`rlpipe train` and `rlpipe summarize`: train a spec into a run folder."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rlpipe.commands.common import (
+    FamilyArg,
+    OverridesOpt,
+    PipelinesOpt,
+    SpecArg,
+    console,
+    err_console,
+    print_table,
+    shown,
+    user_errors,
+)
+from rlpipe.errors import RlpipeError
+from rlpipe.spec import resolve_spec
+
+
+class Peer(str, Enum):
+    """A peer library whose twin of a spec `rlpipe train --peer` trains (rlpipe.peers.PEERS)."""
+
+    sb3 = "sb3"
+
+
+@user_errors
+def train(
+    family: FamilyArg,
+    spec: SpecArg,
+    overrides: OverridesOpt = None,
+    seeds: Annotated[
+        int | None, typer.Option(help="Number of seeds (sets meta.seeds).", min=1)
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    out: Annotated[
+        Path | None, typer.Option(help="Run folder; default runs/<family>-<spec>.")
+    ] = None,
+    artifacts: Annotated[
+        Path | None,
+        typer.Option(help="Folder for model.pt and checkpoints; default: the run folder."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoints.")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Delete an existing run folder and start over.")
+    ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Seeds trained in parallel processes; default: one per core (CPU).", min=1
+        ),
+    ] = None,
+    profile: Annotated[
+        bool,
+        typer.Option("--profile", help="Write a torch.profiler trace of 200 frames of updates."),
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    compile_: Annotated[
+        bool | None,
+        typer.Option(
+            "--compile/--no-compile",
+            help="torch.compile the update; default: where measured faster and the run is long "
+            "enough to repay compiling (see rlpipe/fast.py).",
+        ),
+    ] = None,
+    overrides_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--overrides",
+            help="YAML file of name: value settings (e.g. a search's best.yaml), applied "
+            "before -s.",
+        ),
+    ] = None,
+    only_seeds: Annotated[
+        str | None,
+        typer.Option(
+            "--only-seeds",
+            help="Train just these seeds of the run (comma-separated, e.g. 2,3) as one seed group "
+            "(groups/seeds-2-3.json); `rlpipe summarize` combines the groups when all are done.",
+        ),
+    ] = None,
+    restart_seed: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--restart-seed",
+            help="With --resume: train this seed again from scratch (e.g. its checkpoint is "
+            "damaged), keeping the other seeds. Repeatable.",
+            min=0,
+        ),
+    ] = None,
+    peer: Annotated[
+        Peer | None,
+        typer.Option(
+            "--peer",
+            help="Train the peer library's own implementation of the spec instead (sb3: "
+            "Stable-Baselines3 / sb3-contrib), set up the same way, for a parity row.",
+        ),
+    ] = None,
+    peer_version: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--peer-version",
+            help="With --peer: a library version the run must train with (e.g. "
+            "sb3-contrib==2.9.2); repeatable. `rlpipe suite stages` writes them.",
+        ),
+    ] = None,
+    until_frame: Annotated[
+        int | None,
+        typer.Option(
+            "--until-frame",
+            help="Checkpoint every seed at this frame and stop, so that the next stage of a "
+            "chain continues it with --resume-from (`stage_frames` in a suite).",
+            min=1,
+        ),
+    ] = None,
+    resume_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume-from",
+            help="Continue the run that an earlier stage paused in this folder (--until-frame): "
+            "its files are copied into --out and training resumes there.",
+        ),
+    ] = None,
+    tensorboard: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write each seed's metrics rows as TensorBoard scalars under DIR/<run>/"
+            "seed-K (CleanRL's tag names: charts/episodic_return, charts/SPS, losses/...). "
+            "Needs the views extra.",
+            metavar="DIR",
+        ),
+    ] = None,
+    wandb: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also log each seed's rows to Weights & Biases, offline (files under DIR/wandb; "
+            "`wandb sync` uploads them; WANDB_MODE=online logs live), with the resolved spec "
+            "as config and the spec hash and git commit as tags. Needs the views extra.",
+            metavar="DIR",
+        ),
+    ] = None,
+    wandb_project: Annotated[str, typer.Option(help="W&B project of --wandb.")] = "rlpipe",
+    pipelines: PipelinesOpt = Path("pipelines"),
+) -> None:
+    """Train a spec: every seed, with progress, into a run folder with a summary."""
+    from rlpipe.launch import TrainOptions, sigterm_as_interrupt, train_run
+    from rlpipe.render import TrainingProgress, summary_table
+
+    peer_name = peer.value if peer is not None else None
+    from_file = _overrides_from_file(family, spec, overrides_file, pipelines)
+    all_overrides = [*from_file, *(overrides or []), *([f"meta.seeds={seeds}"] if seeds else [])]
+    resolved = resolve_spec(family, spec, all_overrides, pipelines)
+    options = TrainOptions(device, out, artifacts, resume, overwrite, profile, workers, compile_,
+                           tuple(restart_seed or ()), parse_seed_list(only_seeds), peer_name,
+                           tuple(peer_version or ()), until_frame, resume_from, tensorboard,
+                           wandb, wandb_project)  # fmt: skip
+    twin = f" ({peer_name} twin)" if peer_name else ""
+    console.print(
+        f"[bold]{family}/{spec}[/]{twin} {shown(resolved.spec.env.id)}, spec hash "
+        f"[cyan]{resolved.spec_hash[:12]}[/], seeds {resolved.spec.meta.seed_list}"
+    )
+    try:
+        with sigterm_as_interrupt(), TrainingProgress(console, disable=quiet) as progress:
+            run_dir, summary = train_run(resolved, options, progress.update)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: checkpoints are kept; continue with --resume")
+        raise typer.Exit(130) from None
+    if summary is None:
+        console.print(
+            f"paused at frame {until_frame:,} with every seed checkpointed in {shown(run_dir)}; "
+            f"continue with: rlpipe train {family} {spec} ... --resume-from {shown(run_dir)} "
+            "--out DIR"
+        )
+        return
+    print_table(summary_table(run_dir, summary))
+    console.print(next_steps(run_dir, options.artifacts))
+
+
+def next_steps(run_dir: Path, artifacts: Path | None) -> str:
+    """Where a run went and the commands to try next, as rich text."""
+    where = shown(run_dir)
+    with_artifacts = f" --artifacts {shown(artifacts)}" if artifacts else ""
+    return (
+        f"run folder: [bold]{where}[/] (spec.json, summary.json, seed-K/metrics.csv, "
+        "seed-K/model.pt)\n"
+        "next:\n"
+        f"  rlpipe enjoy {where}{with_artifacts} --episodes 3 --video {where}/replay.mp4"
+        "   # watch the policy\n"
+        f"  rlpipe eval {where}{with_artifacts}   # evaluate its final weights again\n"
+        "  rlpipe report   # BENCHMARKS.md of the suite's runs in runs/ (params/suite.yaml)"
+    )
+
+
+def parse_seed_list(text: str | None) -> tuple[int, ...]:
+    """Seeds from a comma-separated list ("2,3"); () for None."""
+    if text is None:
+        return ()
+    try:
+        seeds = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise RlpipeError(f"--only-seeds {text!r}: expected seeds like 2,3") from None
+    if any(seed < 0 for seed in seeds):
+        raise RlpipeError(f"--only-seeds {text!r}: seeds are not negative")
+    return seeds
+
+
+@user_errors
+def summarize(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder whose seed groups have finished.")],
+) -> None:
+    """Combine a run's seed groups (rlpipe train --only-seeds) into its spec, provenance and
+    summary."""
+    from rlpipe.launch import summarize_groups
+    from rlpipe.render import summary_table
+    from rlpipe.rundir import RunFolder
+
+    print_table(summary_table(run_dir, summarize_groups(RunFolder(run_dir))))
+
+
+def _overrides_from_file(family: str, spec: str, path: Path | None, pipelines: Path) -> list[str]:
+    """An override file's settings as -s strings; an error in them names the file."""
+    if path is None:
+        return []
+    from rlpipe.search.overrides import read_overrides_file
+
+    from_file = read_overrides_file(path)
+    try:
+        resolve_spec(family, spec, from_file, pipelines)
+    except RlpipeError as exc:
+        raise RlpipeError(f"--overrides {path}: {exc}") from None
+    return from_file
