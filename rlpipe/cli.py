@@ -7,25 +7,17 @@ registers them, in the order `rlpipe --help` lists them, and sets up the process
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from rlpipe import __version__
-from rlpipe.commands import bench, evaluate, report, search, specs, suite, train, watch
+from rlpipe.commands import audit, bench, evaluate, hub, report, search, specs, suite, train, watch
 from rlpipe.commands.common import (
-    PipelinesOpt,
-    SuiteOpt,
     console,
-    print_table,
     ray_without_address,
-    shown,
-    user_errors,
 )
 from rlpipe.commands.wait_policy import COMPUTE_COMMANDS, choose_omp_wait_policy
-from rlpipe.spec import DEFAULT_SUITE
 
 app = typer.Typer(
     name="rlpipe",
@@ -66,115 +58,9 @@ app.command("plot")(report.plot)
 app.command("report")(report.report)
 
 
-@app.command()
-@user_errors
-def audit(
-    suite: SuiteOpt = DEFAULT_SUITE,
-    online: Annotated[
-        bool,
-        typer.Option("--online", help="Also check Hub links and published model cards (Hub)."),
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print findings as JSON.")] = False,
-    pipelines: PipelinesOpt = Path("pipelines"),
-) -> None:
-    """Fail (exit 1) if any published number, link, plot or spec no longer matches its run.
-
-    Checks: missing-run, missing-plot, wrong-link, number-mismatch, data-mismatch,
-    status-mismatch, spec-drift, over-budget, dvc-lock-mismatch, stale-stage, suite-mismatch,
-    missing-replay, and with --online card-mismatch.
-    """
-    from rlpipe.report.audit import AuditPaths, findings_json, offline_audit, sorted_findings
-    from rlpipe.spec import load_suite
-
-    loaded = load_suite(suite)
-    offline = offline_audit(loaded, AuditPaths(suite=suite, pipelines=pipelines))
-    findings = offline.findings
-    if online:
-        from rlpipe.hub.audit import check_hub_runs
-
-        findings = sorted_findings([*findings, *check_hub_runs(loaded.hub_repo, offline.hub_runs)])
-    if as_json:
-        sys.stdout.write(findings_json(findings) + "\n")
-    elif findings:
-        table = Table(title=f"audit: {len(findings)} findings")
-        for column in ("check", "row", "finding"):
-            table.add_column(column)
-        for finding in findings:
-            table.add_row(finding.check, shown(finding.row), shown(finding.message))
-        print_table(table)
-    else:
-        console.print("audit passed: every published number, link, plot and spec matches its run")
-    if findings:
-        raise typer.Exit(1)
-
-
-@app.command()
-@user_errors
-def publish(
-    run_keys: Annotated[
-        list[str] | None, typer.Argument(help="Run folder names; default: every suite run.")
-    ] = None,
-    suite: SuiteOpt = DEFAULT_SUITE,
-    repo: Annotated[
-        str | None, typer.Option(help="Hub dataset repo id; default: the suite's hub_repo.")
-    ] = None,
-    replay: Annotated[
-        bool,
-        typer.Option(
-            "--replay/--no-replay",
-            help="Put a replay GIF on each run's model card (renders the env: MuJoCo needs an "
-            "offscreen GL, see the README).",
-        ),
-    ] = True,
-    pipelines: PipelinesOpt = Path("pipelines"),
-) -> None:
-    """Upload runs (weights, no optimizer state) with generated model cards; relink the report."""
-    from rlpipe.hub.publish import publish_runs
-    from rlpipe.report.benchmarks import write_report
-    from rlpipe.spec import load_suite
-
-    loaded = load_suite(suite)
-    with console.status("checking the runs and making their model cards", spinner="dots"):
-        urls = publish_runs(
-            run_keys or list(loaded.runs),
-            repo or loaded.hub_repo,
-            replay=replay,
-            pipelines=pipelines,
-        )
-    for key, url in urls.items():
-        console.print(f"{key}: {url}")
-    write_report(loaded, suite)
-    console.print("report links now point at the Hub")
-
-
-@app.command()
-@user_errors
-def pull(
-    repo_id: Annotated[str, typer.Argument(help="Hub dataset repo id, e.g. rlpipe/benchmarks.")],
-    run_key: Annotated[str, typer.Argument(help="Run name in the repo, e.g. crossq-hopper.")],
-    out: Annotated[Path | None, typer.Option(help="Run folder; default runs/RUN_KEY.")] = None,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace an existing folder at --out.")
-    ] = False,
-) -> None:
-    """Download a published run (weights, spec, summary, card), checked against its card.
-
-    Nothing is written when a file's sha256, the spec hash or a number differs from the card.
-
-    HF_ENDPOINT and HF_TOKEN choose the Hub and the token, as for publish."""
-    from rlpipe.hub.pull import pull_run
-
-    pulled = pull_run(repo_id, run_key, out, overwrite)
-    facts = pulled.facts
-    where = shown(pulled.path)
-    console.print(
-        f"pulled {shown(run_key)} into [bold]{where}[/]: spec hash [cyan]{facts.spec_hash[:12]}[/], "
-        f"{len(facts.files)} files checked against the card"
-    )
-    console.print(f"next: rlpipe eval {where}   # the card says eval return {facts.eval_return}")
-    console.print(f"      rlpipe enjoy {where} --video {where}/replay.mp4")
-
-
+app.command("audit")(audit.audit)
+app.command("publish")(hub.publish)
+app.command("pull")(hub.pull)
 app.command("bench")(bench.bench)
 
 suite_app = typer.Typer(

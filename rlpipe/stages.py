@@ -42,12 +42,12 @@ import yaml
 import rlpipe
 from rlpipe.algos.registry import algorithm
 from rlpipe.codedeps import imported_files
-from rlpipe.commands.argv import train_argv
 from rlpipe.errors import RlpipeError
 from rlpipe.fingerprint import FORMAT as FINGERPRINT_FORMAT
 from rlpipe.rundir import RunFolder, group_name
 from rlpipe.spec import DEFAULT_SUITE, Suite, resolve_spec
 from rlpipe.spec.suite import SuiteRun
+from rlpipe.train_command import train_argv
 
 DVC_FILE = "dvc.yaml"
 REPLAYS_DIR = "reports/replays"

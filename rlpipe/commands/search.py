@@ -95,7 +95,7 @@ def search(
     from rlpipe.search.study import SearchOptions
 
     request = SearchRequest(
-        family, spec, space, tuple(overrides or []), seeds, objective.value, pruner.value,  # type: ignore[arg-type]
+        family, spec, space, tuple(overrides or []), seeds, objective.value, pruner.value,
         startup_trials, warmup_frames, seed,
     )  # fmt: skip
     options = SearchOptions(

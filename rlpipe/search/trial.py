@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from rlpipe.commands.argv import train_argv
 from rlpipe.rundir import RunFolder
+from rlpipe.train_command import train_argv
 
 Objective = Literal["score", "eval"]
 OBJECTIVE_COLUMNS: dict[str, str] = {"score": "return_ma", "eval": "eval_return"}

@@ -1,0 +1,76 @@
+"""rlpipe publish and rlpipe pull: runs to and from the Hugging Face Hub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rlpipe.commands.common import PipelinesOpt, SuiteOpt, console, shown, user_errors
+from rlpipe.spec import DEFAULT_SUITE
+
+
+@user_errors
+def publish(
+    run_keys: Annotated[
+        list[str] | None, typer.Argument(help="Run folder names; default: every suite run.")
+    ] = None,
+    suite: SuiteOpt = DEFAULT_SUITE,
+    repo: Annotated[
+        str | None, typer.Option(help="Hub dataset repo id; default: the suite's hub_repo.")
+    ] = None,
+    replay: Annotated[
+        bool,
+        typer.Option(
+            "--replay/--no-replay",
+            help="Put a replay GIF on each run's model card (renders the env: MuJoCo needs an "
+            "offscreen GL, see the README).",
+        ),
+    ] = True,
+    pipelines: PipelinesOpt = Path("pipelines"),
+) -> None:
+    """Upload runs (weights, no optimizer state) with generated model cards; relink the report."""
+    from rlpipe.hub.publish import publish_runs
+    from rlpipe.report.benchmarks import write_report
+    from rlpipe.spec import load_suite
+
+    loaded = load_suite(suite)
+    with console.status("checking the runs and making their model cards", spinner="dots"):
+        urls = publish_runs(
+            run_keys or list(loaded.runs),
+            repo or loaded.hub_repo,
+            replay=replay,
+            pipelines=pipelines,
+        )
+    for key, url in urls.items():
+        console.print(f"{key}: {url}")
+    write_report(loaded, suite)
+    console.print("report links now point at the Hub")
+
+
+@user_errors
+def pull(
+    repo_id: Annotated[str, typer.Argument(help="Hub dataset repo id, e.g. rlpipe/benchmarks.")],
+    run_key: Annotated[str, typer.Argument(help="Run name in the repo, e.g. crossq-hopper.")],
+    out: Annotated[Path | None, typer.Option(help="Run folder; default runs/RUN_KEY.")] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing folder at --out.")
+    ] = False,
+) -> None:
+    """Download a published run (weights, spec, summary, card), checked against its card.
+
+    Nothing is written when a file's sha256, the spec hash or a number differs from the card.
+
+    HF_ENDPOINT and HF_TOKEN choose the Hub and the token, as for publish."""
+    from rlpipe.hub.pull import pull_run
+
+    pulled = pull_run(repo_id, run_key, out, overwrite)
+    facts = pulled.facts
+    where = shown(pulled.path)
+    console.print(
+        f"pulled {shown(run_key)} into [bold]{where}[/]: spec hash [cyan]{facts.spec_hash[:12]}[/], "
+        f"{len(facts.files)} files checked against the card"
+    )
+    console.print(f"next: rlpipe eval {where}   # the card says eval return {facts.eval_return}")
+    console.print(f"      rlpipe enjoy {where} --video {where}/replay.mp4")
