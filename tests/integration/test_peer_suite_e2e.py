@@ -86,10 +86,10 @@ def test_rlpipes_algorithm_code_leaves_the_peer_stage_clean_the_twins_code_does_
         return {f["row"] for f in findings}
 
     try:
-        (project / "rlpipe/algos/crossq.py").open("a").write("\n# an algorithm edit\n")
+        (project / "rlpipe/algos/crossq.py").open("a").write("\nALGORITHM_EDIT = 1\n")
         assert stale_rows() == {"crossq-pendulum"}
         restore(project)
-        (project / "rlpipe/peers/sb3.py").open("a").write("\n# a twin edit\n")
+        (project / "rlpipe/peers/sb3.py").open("a").write("\nTWIN_EDIT = 1\n")
         assert stale_rows() == {PEER}
     finally:
         restore(project)
