@@ -82,7 +82,11 @@ class _Strip(ast.NodeTransformer):
 
     def visit_If(self, node: ast.If) -> ast.AST | list[ast.stmt] | None:
         if _is_type_checking(node.test):
-            return [self.visit(stmt) for stmt in node.orelse] or None
+            kept: list[ast.stmt] = []
+            for stmt in node.orelse:
+                result = self.visit(stmt)
+                kept += result if isinstance(result, list) else [result] if result else []
+            return kept or None
         return self.generic_visit(node)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST | None:

@@ -110,3 +110,13 @@ def test_the_command_refuses_missing_and_non_python_files(tmp_path, monkeypatch)
     assert broken.exit_code == 2
     assert "bad.py:1: not Python" in broken.output
     assert not (tmp_path / "x.json").exists()
+
+
+def test_a_type_checking_block_keeps_its_else_branch_without_its_docs():
+    nested = (
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    import numpy\nelse:\n    'only at run time'\n"
+        "    if TYPE_CHECKING:\n        import torch\n    else:\n        scale = 2\n"
+    )
+    assert digest(nested) == digest("scale = 2\n")
+    assert digest(nested) != digest("scale = 3\n")
