@@ -227,6 +227,20 @@ def _fingerprint_stage(code: list[str], code_name: str) -> dict[str, Any]:
     }
 
 
+def code_sets(suite: Suite, pipelines: Path = Path("pipelines")) -> dict[str, list[str]]:
+    """Every code set the suite's train and eval stages use, {name: source files}, in the order
+    of the suite's runs."""
+    sets: dict[str, list[str]] = {}
+    for key in suite.runs:
+        for name, code in (
+            (train_code_name(suite, key, pipelines), train_code),
+            (eval_code_name(suite, key, pipelines), eval_code),
+        ):
+            if name not in sets:
+                sets[name] = code(suite, key, pipelines)
+    return sets
+
+
 def fingerprint_drift(
     suite: Suite, root: Path, pipelines: Path = Path("pipelines")
 ) -> dict[str, list[str]]:
@@ -236,11 +250,7 @@ def fingerprint_drift(
     from rlpipe.fingerprint import digests
 
     drift: dict[str, list[str]] = {}
-    for name, stage in dvc_stages(suite, root / DVC_FILE, pipelines).items():
-        if not name.startswith("code-"):
-            continue
-        code_name = name.removeprefix("code-")
-        files = [dep for dep in stage["deps"] if dep != FINGERPRINT_CODE]
+    for code_name, files in code_sets(suite, pipelines).items():
         recorded = _recorded_fingerprint(root / fingerprint_file(code_name))
         current = digests(files, root)
         changed = sorted(
@@ -320,17 +330,11 @@ def dvc_stages(
             key, resolve_spec(run.family, run.spec, suite.overrides(key), pipelines).spec
         )
     trains = train_stages(suite, pipelines)
-    train_prints, eval_prints = {}, {}
-    for key in suite.runs:
-        train_name = train_code_name(suite, key, pipelines)
-        eval_name = eval_code_name(suite, key, pipelines)
-        for name, code in ((train_name, train_code), (eval_name, eval_code)):
-            if f"code-{name}" not in stages:
-                stages[f"code-{name}"] = _fingerprint_stage(code(suite, key, pipelines), name)
-        train_prints[key] = [fingerprint_file(train_name)]
-        eval_prints[key] = [fingerprint_file(eval_name)]
+    for name, files in code_sets(suite, pipelines).items():
+        stages[f"code-{name}"] = _fingerprint_stage(files, name)
     for stage in trains:
-        stages[stage.name] = _train_stage(suite, stage, pipelines, train_prints[stage.run])
+        code = [fingerprint_file(train_code_name(suite, stage.run, pipelines))]
+        stages[stage.name] = _train_stage(suite, stage, pipelines, code)
     for key, run in suite.runs.items():
         if run.seed_groups > 1:
             groups = [s for s in trains if s.run == key and s.last]
@@ -361,7 +365,11 @@ def dvc_stages(
         stages[f"eval-{key}"] = {
             "cmd": f"rlpipe eval {quote(f'runs/{key}')} --artifacts {quote(f'artifacts/{key}')} "
             f"--output {quote(f'evals/{key}.json')}",
-            "deps": [*eval_prints[key], run_files[key], *weights],
+            "deps": [
+                fingerprint_file(eval_code_name(suite, key, pipelines)),
+                run_files[key],
+                *weights,
+            ],
             "outs": [{f"evals/{key}.json": {"cache": False}}],
         }
         if suite.replays:
