@@ -550,7 +550,8 @@ def _check_dvc_lock(suite: Suite, paths: AuditPaths) -> list[Finding]:
     try:
         statuses = stage_status(paths.root, names)
     except RlpipeError as exc:
-        return [*findings, Finding("dvc-lock-mismatch", "dvc.lock", str(exc))]
+        lock = Finding("dvc-lock-mismatch", "dvc.lock", str(exc))
+        return [*findings, lock, *_fingerprint_findings(suite, paths)]
     for status in statuses:
         key = run_of.get(status.stage, status.stage)
         if status.changed_code:
