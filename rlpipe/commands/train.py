@@ -176,11 +176,13 @@ def train(
         console.print(
             f"paused at frame {until_frame:,} with every seed checkpointed in {shown(run_dir)}; "
             f"continue with: rlpipe train {family} {spec} ... --resume-from {shown(run_dir)} "
-            "--out DIR"
+            "--out DIR",
+            soft_wrap=True,
         )
         return
     print_table(summary_table(run_dir, summary))
-    console.print(next_steps(run_dir, options.artifacts))
+    # soft_wrap: a command line or path is never broken by an inserted newline (copy, grep, logs).
+    console.print(next_steps(run_dir, options.artifacts), soft_wrap=True)
 
 
 def next_steps(run_dir: Path, artifacts: Path | None) -> str:

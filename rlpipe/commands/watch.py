@@ -68,7 +68,7 @@ def enjoy(
             )  # fmt: skip
     except KeyboardInterrupt:
         unwritten = f"; {shown(video)} was not written" if video is not None else ""
-        err_console.print(f"interrupted{unwritten}")
+        err_console.print(f"interrupted{unwritten}", soft_wrap=True)
         raise typer.Exit(130) from None
     returns = [episode.episode_return for episode in replay.episodes]
     policy = "deterministic" if replay.deterministic else "stochastic"
@@ -81,4 +81,5 @@ def enjoy(
         console.print(
             f"wrote {shown(replay.video)} ({replay.frames:,} frames at {replay.fps:g} fps)",
             highlight=False,
+            soft_wrap=True,
         )

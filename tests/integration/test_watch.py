@@ -246,6 +246,16 @@ def rss_mib(pid: int) -> float:
     return total
 
 
+def wait_for_video_file(folder: Path, process: subprocess.Popen, timeout_s: float) -> None:
+    """Return once the encoder has written its first bytes into folder (the partial video)."""
+    deadline = time.monotonic() + timeout_s
+    while process.poll() is None and time.monotonic() < deadline:
+        if folder.exists() and any(f.stat().st_size > 0 for f in folder.iterdir()):
+            return
+        time.sleep(0.5)
+    pytest.fail(f"enjoy wrote no video bytes in {timeout_s} s (exit code {process.poll()})")
+
+
 def test_a_never_ending_episode_streams_its_video_and_stops_on_sigterm(tmp_path):
     # Pendulum never terminates: given a 1e6-step time limit after training (as a pulled spec
     # could say, its hash recomputed), its one episode outlasts the test.
@@ -265,7 +275,9 @@ def test_a_never_ending_episode_streams_its_video_and_stops_on_sigterm(tmp_path)
         text=True,
     )
     try:
-        time.sleep(8)
+        # Measure from the moment the encoder has opened its file: on a busy machine (tests side
+        # by side) start-up alone can outlast a fixed wait, and its imports would read as growth.
+        wait_for_video_file(video.parent, process, timeout_s=180)
         early = rss_mib(process.pid)
         time.sleep(8)
         late = rss_mib(process.pid)
