@@ -73,6 +73,7 @@ suite_app.command("stages")(suite.suite_stages)
 suite_app.command("fingerprint")(suite.suite_fingerprint)
 app.command("search")(search.search)
 suite_app.command("run")(suite.suite_run)
+suite_app.command("plan")(suite.suite_plan)
 
 
 def run() -> None:

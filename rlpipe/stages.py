@@ -156,7 +156,8 @@ def seed_groups(seeds: list[int], groups: int) -> list[tuple[int, ...]]:
     return out
 
 
-def _seed_list(suite: Suite, key: str, pipelines: Path) -> list[int]:
+def seed_list(suite: Suite, key: str, pipelines: Path = Path("pipelines")) -> list[int]:
+    """The seeds a suite run trains, as its resolved spec lists them."""
     run = suite.runs[key]
     resolved = resolve_spec(run.family, run.spec, suite.overrides(key), pipelines)
     return resolved.spec.meta.seed_list
@@ -168,7 +169,7 @@ def train_stages(suite: Suite, pipelines: Path = Path("pipelines")) -> list[Trai
     for key, run in suite.runs.items():
         groups: list[tuple[int, ...] | None] = [None]
         if run.seed_groups > 1:
-            groups = list(seed_groups(_seed_list(suite, key, pipelines), run.seed_groups))
+            groups = list(seed_groups(seed_list(suite, key, pipelines), run.seed_groups))
         step = run.stage_frames or run.frames
         parts = -(-run.frames // step)
         for group in groups:
@@ -453,7 +454,7 @@ def dvc_plots(suite: Suite, pipelines: Path = Path("pipelines")) -> list[dict[st
             _posix(run_folder(key).seed(seed).metrics): "return_ma"
             for key, run in suite.runs.items()
             if run.spec == spec_name
-            for seed in _seed_list(suite, key, pipelines)
+            for seed in seed_list(suite, key, pipelines)
         }
         if curves:
             plots.append({spec_name: {"title": env.id, "template": "linear", "x": "frame",

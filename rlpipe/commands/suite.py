@@ -15,6 +15,7 @@ from rlpipe.commands.common import (
     SuiteOpt,
     console,
     err_console,
+    print_table,
     shown,
     user_errors,
 )
@@ -93,3 +94,65 @@ def suite_run(
         f"trained {len(result.trained)} stale train stages"
         + (", dvc repro done" if result.reproduced else "")
     )
+
+
+@user_errors
+def suite_plan(suite: SuiteOpt = DEFAULT_SUITE) -> None:
+    """List the train stages `rlpipe suite run` (or `dvc repro`) would train: why each is stale
+    and the compute its seeds took when the run last trained. Trains nothing."""
+    from rich.table import Table
+
+    from rlpipe.report.benchmarks import compute_text
+    from rlpipe.suite_plan import plan_suite, this_machine
+
+    with err_console.status("comparing the train stages with dvc.lock (dvc status) ..."):
+        planned = plan_suite(Path.cwd(), suite)
+    if not planned:
+        console.print("no stale train stages: `dvc repro` trains nothing")
+        return
+    cpus, model = this_machine()
+    table = Table(title=f"{len(planned)} stale train stages", title_justify="left")
+    for column in ("Stage", "Seeds", "Frames/seed", "What changed", "Last run",
+                   f"About, here ({cpus} cores)", "Measured on"):  # fmt: skip
+        table.add_column(column, overflow="fold")
+    for stage in planned:
+        last, wall = stage.last, stage.cpu_wall_s(cpus)
+        table.add_row(
+            shown(stage.name),
+            ", ".join(map(str, stage.seeds)),
+            f"{stage.frames:,}",
+            shown("; ".join(stage.changes)),
+            "no earlier run" if last is None else compute_text(last.cpu_core_s, last.gpu_s),
+            "-" if wall is None else _duration(wall),
+            shown(last.measured_on or "-") if last else "-",
+        )
+    print_table(table)
+    measured = [stage.last for stage in planned if stage.last is not None]
+    unknown = len(planned) - len(measured)
+    if measured:
+        cpu_s = sum(last.cpu_core_s for last in measured)
+        gpu_s = sum(last.gpu_s for last in measured)
+        total = f"{len(measured)} of {len(planned)} as they last took: {compute_text(cpu_s, gpu_s)}"
+        wall_s = sum(stage.cpu_wall_s(cpus) or 0.0 for stage in planned)
+        if wall_s:
+            total += f", about {_duration(wall_s)} here on {cpus} cores, one stage at a time"
+        if unknown:
+            total += f"; {unknown} without an earlier run (cost unknown)"
+    else:
+        total = "no stage has an earlier run to take its cost from"
+    console.print(shown(total), highlight=False, soft_wrap=True)
+    elsewhere = {last.measured_on for last in measured if last.measured_on} - {model}
+    if elsewhere:
+        console.print(
+            shown(
+                f"measured on other hardware than this CPU ({model}): {', '.join(sorted(elsewhere))}"
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print("next: rlpipe suite run", highlight=False, soft_wrap=True)
+
+
+def _duration(seconds: float) -> str:
+    minutes = seconds / 60
+    return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"

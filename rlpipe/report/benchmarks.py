@@ -344,8 +344,11 @@ def _frames_to_target_cell(row: Mapping[str, Any]) -> str:
 
 
 def _compute_cell(row: Mapping[str, Any]) -> str:
-    """Return the run's compute: "12.5 CPU core-min", "3.2 GPU-min", both, or "—" if unknown."""
-    cpu_core_s, gpu_s = row.get("cpu_core_s"), row.get("gpu_s")
+    return compute_text(row.get("cpu_core_s"), row.get("gpu_s"))
+
+
+def compute_text(cpu_core_s: float | None, gpu_s: float | None) -> str:
+    """Return compute as "12.5 CPU core-min", "3.2 GPU-min", both, or "—" if unknown."""
     if cpu_core_s is None and gpu_s is None:
         return EMPTY_CELL
     parts = []

@@ -80,7 +80,8 @@ def test_commands_keep_their_help_order():
     assert [name(info) for info in app.registered_commands] == HELP_ORDER
     assert [group.name for group in app.registered_groups] == ["spec", "suite"]
     assert [name for name in registered() if " " in name] == [
-        "spec show", "spec check", "suite stages", "suite fingerprint", "suite run"
+        "spec show", "spec check", "suite stages", "suite fingerprint", "suite run",
+        "suite plan"
     ]  # fmt: skip
 
 

@@ -91,7 +91,15 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli.py", "__main__.py", "commands/", "render.py"),
     ("hub/",),  # publish, pull, model cards, online link and card checks
     ("report/",),  # rows, BENCHMARKS.md, plots, aggregates, offline audit, reports/hub.json
-    ("stages.py", "suite_run.py", "codedeps.py", "fingerprint.py", "train_command.py", "search/"),
+    (
+        "stages.py",
+        "suite_run.py",
+        "suite_plan.py",
+        "codedeps.py",
+        "fingerprint.py",
+        "train_command.py",
+        "search/",
+    ),
     ("bench/", "watch/"),
     # views/ are the metric sinks launch.py plugs into a run (they import only errors.py)
     ("launch.py", "peers/", "evaluation.py", "policy.py", "comparison.py", "views/"),

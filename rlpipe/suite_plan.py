@@ -1,0 +1,146 @@
+"""`rlpipe suite plan`: the train stages that `rlpipe suite run` (or `dvc repro`) would train,
+what changed in each, and the compute the same seeds took when the run last trained, so that a
+re-train's cost is known before it starts.
+
+The cost is read from the run folder on disk (each seed's result.json: wall time, torch threads,
+device), scaled linearly to the frames the stage trains now. It is a measurement of the last run,
+contention included, on the CPU that run names in its provenance; a stage whose seeds have no
+result (a new row, or one never finished) has no figure.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from rlpipe.errors import RlpipeError
+from rlpipe.rundir.folder import RunFolder, read_json
+from rlpipe.rundir.provenance import cpu_model
+from rlpipe.spec import DEFAULT_SUITE, Suite, load_suite
+from rlpipe.stages import (
+    DVC_FILE,
+    TrainStage,
+    render_dvc_yaml,
+    seed_list,
+    stage_status,
+    train_stages,
+)
+
+
+@dataclass(frozen=True)
+class LastCost:
+    """What one stage's seeds took when their run last trained, scaled to today's frames."""
+
+    cpu_core_s: float  # wall seconds x torch threads, summed over the seeds trained on a CPU
+    gpu_s: float  # wall seconds, summed over the seeds trained on a GPU
+    measured_on: str | None  # the CPU model (or GPU name) the run's provenance names
+
+
+@dataclass(frozen=True)
+class PlannedStage:
+    """One stale train stage: its seeds, the frames each trains, why it is stale, its last cost."""
+
+    name: str
+    run: str
+    seeds: tuple[int, ...]
+    frames: int  # env frames per seed that this stage trains (one part of a chain: its share)
+    changes: tuple[str, ...]
+    last: LastCost | None  # None: no earlier result for every one of its seeds
+
+    def cpu_wall_s(self, cpus: int) -> float | None:
+        """About how long the stage's CPU seeds take on `cpus` cores, one seed per core."""
+        if self.last is None or not self.last.cpu_core_s:
+            return None
+        return self.last.cpu_core_s / max(1, min(cpus, len(self.seeds)))
+
+
+def stage_frames(stage: TrainStage, frames: int, step: int) -> int:
+    """The frames one stage of a run of `frames` trains, for chains of `step` frames per part."""
+    start = (stage.part - 1) * step
+    return (stage.until or frames) - start
+
+
+def last_cost(root: Path, key: str, seeds: tuple[int, ...], frames: int) -> LastCost | None:
+    """The compute the seeds took in the run folder's last training, scaled to `frames` each;
+    None unless every seed has a readable result."""
+    folder = RunFolder(root / "runs" / key, root / "artifacts" / key)
+    cpu_core_s = gpu_s = 0.0
+    for seed in seeds:
+        try:
+            result = folder.seed(seed).read_result()
+        except RlpipeError:  # a damaged result.json: its run re-trains, its cost is unknown
+            return None
+        if result is None or result.frames <= 0:
+            return None
+        seconds = result.wall_s * frames / result.frames
+        if (result.device or "cpu").startswith("cuda"):
+            gpu_s += seconds
+        else:
+            cpu_core_s += seconds * (result.torch_threads or 1)
+    return LastCost(cpu_core_s, gpu_s, _measured_on(folder.provenance_file))
+
+
+def _measured_on(path: Path) -> str | None:
+    try:
+        provenance = read_json(path, "")
+    except RlpipeError:
+        return None
+    if not isinstance(provenance, dict):
+        return None
+    name = provenance.get("gpu_name") if provenance.get("device", "").startswith("cuda") else None
+    found = name or provenance.get("cpu_model")
+    return str(found) if found else None
+
+
+def plan_suite(root: Path, suite_path: Path = DEFAULT_SUITE) -> list[PlannedStage]:
+    """The suite's stale train stages in suite order, each with its last measured cost.
+
+    `root` is the project and the working directory (DVC reads stage names relative to it).
+    A dvc.yaml that no longer matches the suite file is refused: its stages are not the suite's.
+    """
+    suite = load_suite(root / suite_path)
+    pipelines = root / "pipelines"
+    written = root / DVC_FILE
+    if not written.is_file() or written.read_text(encoding="utf-8") != render_dvc_yaml(
+        suite, suite_path, Path("pipelines")
+    ):
+        raise RlpipeError(f"{DVC_FILE} is out of date with {suite_path}: run rlpipe suite stages")
+    stages = train_stages(suite, pipelines)
+    stale = {status.stage: status for status in stage_status(root, [s.name for s in stages])}
+    planned = []
+    for stage in stages:
+        if stage.name not in stale:
+            continue
+        status = stale[stage.name]
+        seeds = stage.seeds or tuple(seed_list(suite, stage.run, pipelines))
+        frames = _frames(suite, stage)
+        changes = tuple(dict.fromkeys(map(short_change, status.changed_code)))
+        changes += tuple(f"{path} {state}" for path, state in status.changed_outputs)
+        cost = last_cost(root, stage.run, seeds, frames)
+        planned.append(PlannedStage(stage.name, stage.run, seeds, frames, changes, cost))
+    return planned
+
+
+def short_change(change: str) -> str:
+    """One of DVC's changes, in words: "code train-crossq" for a changed code fingerprint,
+    "crossq.yaml specs.hopper" for a changed spec, "command" for a changed command."""
+    path, _, detail = change.partition(" ")
+    where = Path(path)
+    if where.parent.name == "fingerprints" and where.suffix == ".json":
+        return f"code {where.stem}"
+    if where.parent.name in ("pipelines", "params"):
+        key = detail.rsplit(" ", 1)[0] if " " in detail else ""
+        return f"{where.name} {key}".strip()
+    return change.removeprefix("changed ")
+
+
+def _frames(suite: Suite, stage: TrainStage) -> int:
+    run = suite.runs[stage.run]
+    return stage_frames(stage, run.frames, run.stage_frames or run.frames)
+
+
+def this_machine() -> tuple[int, str | None]:
+    """The CPU cores this process may use, and the CPU model."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cpus or 1, cpu_model()
