@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, get_args
 
-from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 
 from rlpipe.errors import RlpipeError
 from rlpipe.spec.load import _NAME as NAME_RULE  # the rule pipeline and spec names follow
 from rlpipe.spec.schema import Float, PositiveInt, Spec, StrictModel
 from rlpipe.spec.yaml12 import read_yaml_file
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 DEFAULT_SUITE = Path("params/suite.yaml")
 
@@ -160,7 +164,23 @@ def load_suite(path: Path = DEFAULT_SUITE) -> Suite:
         return Suite.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'suite'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or 'suite'}: {_problem(e)}" for e in exc.errors()
         )
         raise RlpipeError(f"{path}: {problems}") from None
+
+
+def _problem(error: ErrorDetails) -> str:
+    """What is wrong at one key; an unknown key gets the closest valid one and the list."""
+    if error["type"] != "extra_forbidden":
+        return error["msg"].removeprefix("Value error, ")
+    *inside, key = (str(part) for part in error["loc"])
+    holder: type[BaseModel] = Suite
+    for part in inside:  # a part that is no field is a run or env name (a dict key)
+        field = holder.model_fields.get(part)
+        if field is not None:
+            models = [a for a in get_args(field.annotation) if isinstance(a, type)]
+            holder = next((m for m in models if issubclass(m, BaseModel)), holder)
+    valid = sorted(holder.model_fields)
+    match = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    hint = f"did you mean '{match[0]}'? " if match else ""
+    return f"unknown key; {hint}valid keys: {', '.join(valid)}"

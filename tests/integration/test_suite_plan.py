@@ -65,5 +65,8 @@ def test_plan_refuses_a_suite_typo_with_where_and_what(tmp_path):
     suite.write_text(suite.read_text().replace("seed_groups: 2", "seed_grups: 2"))
     failed = run(project, "rlpipe", "suite", "plan", check=False)
     assert failed.returncode == 2
-    assert "params/suite.yaml: runs.sac-pendulum.seed_grups" in failed.stderr
+    assert (
+        "params/suite.yaml: runs.sac-pendulum.seed_grups: unknown key; did you mean 'seed_groups'?"
+        in failed.stderr
+    )
     assert "Traceback" not in failed.stderr

@@ -259,3 +259,23 @@ def test_generated_commands_quote_what_they_interpolate(tmp_path):
     assert stages["train-sac-pendulum"]["cmd"].startswith(
         "rlpipe train sac pendulum -s env.max_frame=1000 -s meta.seeds=2 --device cpu "
     )
+
+
+@pytest.mark.parametrize(
+    "before,after,message",
+    [
+        (
+            "frames: 1000}",
+            "frams: 1000}",
+            "runs.sac-pendulum.frams: unknown key; did you mean 'frames'? valid keys: family, frames",
+        ),
+        ("seeds:", "seedz:", "seedz: unknown key; did you mean 'seeds'?"),
+        ("target:", "targt:", "envs.hopper.targt: unknown key; did you mean 'target'?"),
+    ],
+)
+def test_a_suite_typo_names_the_key_and_the_closest_valid_one(tmp_path, before, after, message):
+    suite_path = make_suite_file(tmp_path / "suite.yaml", runs=[("sac", "pendulum", 1000)])
+    suite_path.write_text(suite_path.read_text().replace(before, after, 1))
+    with pytest.raises(RlpipeError) as error:
+        load_suite(suite_path)
+    assert message in str(error.value)
