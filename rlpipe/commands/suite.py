@@ -97,7 +97,12 @@ def suite_run(
 
 
 @user_errors
-def suite_plan(suite: SuiteOpt = DEFAULT_SUITE) -> None:
+def suite_plan(
+    suite: SuiteOpt = DEFAULT_SUITE,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if any train stage is stale (for CI).")
+    ] = False,
+) -> None:
     """List the train stages `rlpipe suite run` (or `dvc repro`) would train: why each is stale
     and the compute its seeds took when the run last trained. Trains nothing."""
     from rich.table import Table
@@ -151,6 +156,8 @@ def suite_plan(suite: SuiteOpt = DEFAULT_SUITE) -> None:
             soft_wrap=True,
         )
     console.print("next: rlpipe suite run", highlight=False, soft_wrap=True)
+    if check:
+        raise typer.Exit(1)
 
 
 def _duration(seconds: float) -> str:

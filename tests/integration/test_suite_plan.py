@@ -27,8 +27,9 @@ def test_plan_lists_stale_stages_with_the_cost_their_seeds_last_took(tmp_path, m
     assert "no stage has an earlier run to take its cost from" in fresh.stdout
     assert not (project / "runs").exists() and not (project / "dvc.lock").exists()
 
+    assert run(project, "rlpipe", "suite", "plan", "--check", check=False).returncode == 1
     run(project, "rlpipe", "suite", "run", "--no-repro")
-    assert "no stale train stages" in run(project, "rlpipe", "suite", "plan").stdout
+    assert "no stale train stages" in run(project, "rlpipe", "suite", "plan", "--check").stdout
 
     suite = project / "params" / "suite.yaml"
     text = suite.read_text()
