@@ -44,7 +44,7 @@ def test_spec_show_prints_where_each_schedule_ends(pipelines_dir):
     assert "(after this run ends: 30% of it runs)" in result.output
     document = json.loads(invoke("spec", "show", "dqn", "cartpole", "--json",
                                  pipelines=pipelines_dir).stdout)  # fmt: skip
-    assert document["horizons"] == {"epsilon decays linearly to epsilon_end": 8000.0}
+    assert document["horizons"] == {"epsilon decays linearly to epsilon_end": 250000.0}
     crossq = invoke("spec", "show", "crossq", "hopper", pipelines=pipelines_dir)
     assert "schedules: none depends on the number of frames" in crossq.output
 

@@ -107,8 +107,13 @@ def test_ppo_peer_logs_between_whole_rollouts(pipelines_dir, tmp_path):
 @pytest.mark.parametrize(
     "family,spec,overrides,updates",
     [
-        # DQN: one update every 2 frames after 1000 random frames.
-        ("dqn", "cartpole", ["env.max_frame=1400", "algorithm.learning_starts=1000"], 200),
+        # DQN: one update every 10 frames after 1000 random frames (SB3's Huber loss).
+        (
+            "dqn",
+            "cartpole",
+            ["env.max_frame=1400", "algorithm.learning_starts=1000", "algorithm.loss=huber"],
+            40,
+        ),
         # A2C: one update per rollout of 8 envs x 8 steps.
         ("a2c", "pendulum", ["env.max_frame=640"], 10),
     ],

@@ -1,7 +1,7 @@
 """The baselines learn CartPole-v1: deterministic eval return after a fixed, stated budget.
 
 Budgets are frames (env steps, all envs summed) of the pipelines' own cartpole specs
-(RL Zoo hyperparameters), seed 0, one torch thread on CPU (the tests run beside each other
+(RL Zoo hyperparameters; CleanRL's for DQN), seed 0, one torch thread on CPU (the tests run beside each other
 under pytest-xdist); only the final evaluation runs.
 """
 
@@ -30,8 +30,10 @@ def test_ppo_balances_cartpole_above_400_in_40000_frames(pipelines_dir, tmp_path
     assert final_eval(pipelines_dir, tmp_path, "ppo", 40_000) > 400
 
 
-def test_dqn_balances_cartpole_above_150_in_40000_frames(pipelines_dir, tmp_path):
-    assert final_eval(pipelines_dir, tmp_path, "dqn", 40_000) > 150
+def test_dqn_balances_cartpole_above_150_in_100000_frames(pipelines_dir, tmp_path):
+    # CleanRL's values (5e5 frames), squeezed to 1e5: 1e4 random frames, 9k updates. Seeds 0-1
+    # evaluated 415.7 and 306.0 there (rlpipe train dqn cartpole -s max_frame=1e5 --seeds 2).
+    assert final_eval(pipelines_dir, tmp_path, "dqn", 100_000) > 150
 
 
 def test_a2c_balances_cartpole_above_150_in_60000_frames(pipelines_dir, tmp_path):

@@ -122,8 +122,9 @@ def test_real_pipelines_the_suites_specs_that_the_twin_mirrors_have_no_complaint
     assert sb3_unsupported(spec_of("crossq", "hopper")) is None
     assert sb3_unsupported(spec_of("sac", "pendulum")) is None
     assert sb3_unsupported(spec_of("ppo", "pendulum", "max_frame=4096")) is None
-    assert sb3_unsupported(spec_of("dqn", "cartpole")) is None
     assert sb3_unsupported(spec_of("dqn", "lunarlander")) is None
+    # CleanRL's squared TD error, which SB3's DQN lacks: the suite has no DQN CartPole twin.
+    assert "algorithm.loss mse" in (sb3_unsupported(spec_of("dqn", "cartpole")) or "")
     assert sb3_unsupported(spec_of("a2c", "pendulum", "env.max_frame=299968")) is None
 
 
