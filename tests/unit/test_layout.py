@@ -300,3 +300,13 @@ def test_the_real_layers_catch_the_report_importing_the_hub_again(tmp_path):
         f"rlpipe/report/benchmarks.py:{line} imports rlpipe.hub.client, from the higher layer "
         "hub/ (its own layer: report/)"
     ]
+
+
+def test_test_modules_have_unique_basenames():
+    # pytest's default import mode imports test modules by basename: two folders holding the same
+    # file name fail collection on whichever process meets the second one.
+    tests = PACKAGE.parent / "tests"
+    seen: dict[str, list[str]] = {}
+    for path in sorted(tests.rglob("test_*.py")):
+        seen.setdefault(path.name, []).append(str(path.relative_to(tests)))
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}
