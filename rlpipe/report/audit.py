@@ -18,7 +18,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rlpipe.errors import RlpipeError
-from rlpipe.report.aggregate import AGGREGATE_COLUMNS, RANDOM_SCORES, suite_aggregate
+from rlpipe.report.aggregate import (
+    AGGREGATE_COLUMNS,
+    RANDOM_SCORES,
+    read_random_scores,
+    suite_aggregate,
+)
 from rlpipe.report.audit_scores import score_mismatches
 from rlpipe.report.benchmarks import (
     DATA_FILE,
@@ -37,6 +42,8 @@ from rlpipe.report.paper_curves import curve_lines, curve_rows
 from rlpipe.report.parity import HEADING as PARITY_HEADING
 from rlpipe.report.parity import parity_lines
 from rlpipe.report.replays import GIF_MAGIC, is_replay_image, parse_replay_rows, replay_path
+from rlpipe.report.shortfalls import HEADING as BELOW_TARGET_HEADING
+from rlpipe.report.shortfalls import shortfall_lines, shortfall_rows
 from rlpipe.rundir import RunFolder
 from rlpipe.spec import DEFAULT_SUITE, Suite, resolve_spec, spec_hash
 
@@ -228,6 +235,10 @@ def offline_audit(suite: Suite, paths: AuditPaths = AuditPaths()) -> OfflineAudi
         findings += _check_aggregate(report_text, aggregate.rows)
         findings += _check_notes(report_text, checked_notes_lines(rows, aggregate))
         findings += _check_section(report_text, PARITY_HEADING, parity_lines(rows), "parity")
+        below = shortfall_rows(rows, paths.runs, read_random_scores(paths.random_scores))
+        findings += _check_section(
+            report_text, BELOW_TARGET_HEADING, shortfall_lines(below), "below-target"
+        )
         curves = curve_lines(curve_rows(rows, paths.runs))
         findings += _check_section(report_text, CURVES_HEADING, curves, "paper-curves")
     findings += _check_replays(report_text, suite, rows, paths.reports)

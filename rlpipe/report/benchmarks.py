@@ -22,6 +22,7 @@ from rlpipe.report.aggregate import (
     RANDOM_SCORES,
     Aggregate,
     aggregate_cells,
+    read_random_scores,
     suite_aggregate,
 )
 from rlpipe.report.efficiency import frames_to_target, mean_reached
@@ -31,6 +32,7 @@ from rlpipe.report.paper_curves import curve_lines, curve_rows
 from rlpipe.report.parity import parity_lines, parity_result
 from rlpipe.report.references import read_reference_csv
 from rlpipe.report.replays import replay_lines
+from rlpipe.report.shortfalls import shortfall_lines, shortfall_rows
 from rlpipe.rundir import RunFolder, atomic_write_json, atomic_write_text
 from rlpipe.spec.suite import CATEGORIES, DEFAULT_SUITE, Suite, SuiteEnv, SuiteRun
 from rlpipe.watch.video import SHORT_REPLAY_STEPS
@@ -489,6 +491,7 @@ def render_markdown(
     aggregate: Aggregate | None = None,
     data_digest: str | None = None,
     curves: list[dict[str, Any]] | None = None,
+    shortfalls: list[dict[str, Any]] | None = None,
 ) -> str:
     """Return BENCHMARKS.md: how to reproduce, one table (and plots) per category, the
     aggregate over envs, throughput, and the notes.
@@ -504,6 +507,8 @@ def render_markdown(
             lines += ["", *_section(category, in_category)]
     if parity := parity_lines(rows):
         lines += ["", *parity]
+    if below := shortfall_lines(shortfalls or []):
+        lines += ["", *below]
     if paper := curve_lines(curves or []):
         lines += ["", *paper]
     if suite.replays:
@@ -618,6 +623,7 @@ def write_report(
     )
     aggregate = suite_aggregate(suite, runs_root, random_scores)
     curves = curve_rows(rows, runs_root)
+    shortfalls = shortfall_rows(rows, runs_root, read_random_scores(random_scores))
     markdown = reports_dir / REPORT_FILE
     data = reports_dir / DATA_FILE
     atomic_write_json(
@@ -625,6 +631,6 @@ def write_report(
         {"suite": Path(suite_path).as_posix(), "rows": rows, "aggregate": aggregate.to_json()},
     )
     digest = hashlib.sha256(data.read_bytes()).hexdigest()
-    text = render_markdown(rows, suite, suite_path, aggregate, digest, curves)
+    text = render_markdown(rows, suite, suite_path, aggregate, digest, curves, shortfalls)
     atomic_write_text(markdown, text)
     return markdown, data

@@ -653,6 +653,7 @@ def test_audit_finds_no_number_mismatch_in_a_report_it_wrote(audited):
         ("| SAC | 1 | 2 | ", "| SAC | 1 | 3 | ", "aggregate SAC", "Runs"),
         ("| CrossQ | 3 | 6 | 0.", "| CrossQ | 3 | 6 | 9.", "aggregate CrossQ", "IQM"),
         ("CPU core-minutes and", "CPU core-minutes (rounded) and", "notes", "Notes line"),
+        ("| 1/2 | +25.0 |", "| 2/2 | +25.0 |", "below-target", "Below target line"),
     ],
 )
 def test_audit_reports_a_tampered_new_cell_as_a_number_mismatch(tampered, old, new, row, column):
