@@ -12,3 +12,10 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
         return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
     return [line(columns), line(["---"] * len(columns)), *(line(row) for row in rows)]
+
+
+def table_section(
+    heading: str, intro: str, columns: Sequence[str], rows: Sequence[Sequence[str]]
+) -> list[str]:
+    """A report section: its heading, one paragraph saying what it shows, and its table."""
+    return [heading, "", intro, "", *table(columns, rows)]

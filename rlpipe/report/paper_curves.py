@@ -12,7 +12,7 @@ from typing import Any
 
 from rlpipe.algos.registry import display_name
 from rlpipe.errors import RlpipeError
-from rlpipe.report.markdown import table
+from rlpipe.report.markdown import table_section
 from rlpipe.report.references import read_reference_csv
 from rlpipe.rundir import RunFolder
 
@@ -101,16 +101,13 @@ def curve_lines(entries: Sequence[Mapping[str, Any]]) -> list[str]:
     """The section: what it compares, and one table line per CrossQ run."""
     if not entries:
         return []
-    lines = [
-        HEADING,
-        "",
+    intro = (
         "rlpipe: mean over seeds of the deterministic evaluation return logged at 100k and 300k "
         "frames (— where the run stops earlier), on MuJoCo v5. v4 reruns: the CrossQ paper's "
         "setup (2048-wide critics) and SAC, rerun by the SimbaV2 authors, mean over 10 seeds, on "
         "MuJoCo v4 (references/crossq_reruns_v4.csv). Versions and widths differ: a reference "
-        "curve, not a like-for-like comparison.",
-        "",
-    ]
+        "curve, not a like-for-like comparison."
+    )
     rows = []
     for entry in entries:
         cells = [entry["env"], display_name(entry["family"]), f"runs/{entry['run']}",
@@ -119,4 +116,4 @@ def curve_lines(entries: Sequence[Mapping[str, Any]]) -> list[str]:
             ours = entry["rlpipe"][frames]
             cells += [EMPTY if ours is None else f"{ours:.1f}", f"{entry['reruns'][frames]:.0f}"]
         rows.append(cells)
-    return lines + table(COLUMNS, rows)
+    return table_section(HEADING, intro, COLUMNS, rows)

@@ -9,7 +9,7 @@ from typing import Any
 
 from rlpipe.algos.registry import display_name
 from rlpipe.comparison import compare, read_scores
-from rlpipe.report.markdown import table
+from rlpipe.report.markdown import table_section
 from rlpipe.rundir import RunFolder
 from rlpipe.spec.suite import Suite
 
@@ -63,15 +63,12 @@ def parity_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     pairs = [row for row in rows if row.get("parity")]
     if not pairs:
         return []
-    lines = [
-        HEADING,
-        "",
+    intro = (
         "Each parity run against rlpipe's run of the same spec and seeds (`rlpipe compare`): "
         "the difference of the per-seed scores (rlpipe minus the peer) in mean and IQM, and the "
         "probability that an rlpipe seed scores above a peer seed, each with its 95% "
-        "stratified-bootstrap confidence interval (10,000 resamples, seed 0).",
-        "",
-    ]
+        "stratified-bootstrap confidence interval (10,000 resamples, seed 0)."
+    )
     cells = [
         [
             row["env"],
@@ -85,4 +82,4 @@ def parity_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         ]
         for row in pairs
     ]
-    return lines + table(COLUMNS, cells)
+    return table_section(HEADING, intro, COLUMNS, cells)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rlpipe.algos.registry import display_name
-from rlpipe.report.markdown import table
+from rlpipe.report.markdown import table_section
 from rlpipe.rundir import RunFolder
 
 HEADING = "## Below target"
@@ -167,9 +167,7 @@ def shortfall_lines(entries: Sequence[Mapping[str, Any]]) -> list[str]:
     """The section: how it reads the curves, and one table line per row below its target."""
     if not entries:
         return []
-    lines = [
-        HEADING,
-        "",
+    intro = (
         "Each of rlpipe's own rows under its target, read off its seeds' training curves "
         "(`return_ma` in metrics.csv; the env's plot shows them). Last fifth: the mean over seeds "
         "of what `return_ma` gained over the last 20% of the frames. Largest fall: the most a "
@@ -177,9 +175,8 @@ def shortfall_lines(entries: Sequence[Mapping[str, Any]]) -> list[str]:
         f"fifth gained at least {RISING:.0%} of the env's range (target minus the random "
         f"policy's return), fallen back when a seed ends {FALLEN:.0%} of the range or more under "
         "its peak, flat otherwise; then whether a reference trained more frames, and the parity "
-        "twin's verdict where there is one.",
-        "",
-    ]
+        "twin's verdict where there is one."
+    )
     cells = [
         [
             entry["env"],
@@ -194,4 +191,4 @@ def shortfall_lines(entries: Sequence[Mapping[str, Any]]) -> list[str]:
         ]
         for entry in entries
     ]
-    return lines + table(COLUMNS, cells)
+    return table_section(HEADING, intro, COLUMNS, cells)
