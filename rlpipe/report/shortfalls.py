@@ -98,6 +98,7 @@ def shortfall_rows(
                 "seeds": len(curves),
                 "seeds_at_target": sum(c.returns[-1] >= row["target"] for c in curves),
                 "last_part_gain": sum(gains) / len(gains),
+                "falls": {curve.seed: value for value, curve in falls},
                 "fall": {
                     "seed": fallen.seed,
                     "value": fall,
@@ -130,17 +131,23 @@ def reading(entry: Mapping[str, Any]) -> str:
     """What the curves say, in words, by the thresholds RISING and FALLEN of the env's range."""
     scale = abs(entry["target"] - entry["random"]) if entry["random"] is not None else None
     rising = scale is not None and entry["last_part_gain"] >= RISING * scale
-    fallen = scale is not None and entry["fall"]["value"] >= FALLEN * scale
+    fallen = [] if scale is None else [s for s, v in entry["falls"].items() if v >= FALLEN * scale]
     if rising:
         words = ["still rising at the end"]
-    elif fallen:
-        words = [f"seed {entry['fall']['seed']} fell back from its peak"]
     elif scale is None:
         words = ["no random-policy score for this env to judge the curve by"]
-    else:
+    elif not fallen:
         words = ["flat in its last fifth"]
-    if rising and fallen:
-        words.append(f"seed {entry['fall']['seed']} fell back from its peak")
+    else:
+        words = []
+    if fallen:
+        seeds = " and ".join(", ".join(str(s) for s in fallen).rsplit(", ", 1))
+        which = (
+            f"seed {seeds} fell back from its peak"
+            if len(fallen) == 1
+            else (f"seeds {seeds} fell back from their peaks")
+        )
+        words.append(which)
     longer = [name for name, frames in entry["references"].items() if frames > entry["frames"]]
     if longer:
         words.append(f"fewer frames than {' and '.join(longer)}")

@@ -70,3 +70,14 @@ def test_a_flat_curve_reads_flat_and_an_env_without_a_random_score_says_so(tmp_p
     assert reading(entry) == "flat in its last fifth"
     [unknown] = shortfall_rows([row("ppo-lunarlander", 159.0)], runs, {})
     assert reading(unknown) == "no random-policy score for this env to judge the curve by"
+
+
+def test_every_seed_that_fell_back_is_named_beside_a_rising_mean(tmp_path):
+    runs = tmp_path / "runs"
+    # Seeds 0 and 2 peak at 190 and end at 80; seed 1 climbs 300 over the last fifth, so the
+    # mean still rises: (300 - 20 - 20) / 3 = 86.7 over the last fifth.
+    falling = [0, 50, 100, 150, 190, 150, 120, 100, 90, 80]
+    write_curves(runs / "dqn-lunarlander", {0: falling, 1: [0] * 7 + [0, 100, 300], 2: falling})
+    [entry] = shortfall_rows([row("dqn-lunarlander", 146.7)], runs, {"LunarLander-v3": -192.0})
+    assert entry["falls"] == {0: 110.0, 1: 0.0, 2: 110.0}
+    assert reading(entry) == "still rising at the end; seeds 0 and 2 fell back from their peaks"
