@@ -85,6 +85,7 @@ def shortfall_rows(
         gains = [curve.returns[-1] - curve.at(start_of_last_part) for curve in curves]
         falls = [(curve.peak()[0] - curve.returns[-1], curve) for curve in curves]
         fall, fallen = max(falls, key=lambda pair: (pair[0], -pair[1].seed))
+        peak, peak_frame = fallen.peak()
         twin = twins.get(row["run"])
         entries.append(
             {
@@ -102,8 +103,8 @@ def shortfall_rows(
                 "fall": {
                     "seed": fallen.seed,
                     "value": fall,
-                    "peak": fallen.peak()[0],
-                    "peak_frame": fallen.peak()[1],
+                    "peak": peak,
+                    "peak_frame": peak_frame,
                 },
                 "references": _reference_frames(row),
                 "twin": None if twin is None else {"peer": twin["peer"], **twin["parity"]},
