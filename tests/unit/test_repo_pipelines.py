@@ -145,3 +145,17 @@ def test_real_pipelines_every_shipped_yaml_file_reads_within_the_limits(pipeline
         assert isinstance(read_yaml_file(path), dict), path
     for path in sorted((REPO / "params").glob("suite*.yaml")):
         assert load_suite(path).runs
+
+
+def test_real_pipelines_crossq_discrete_specs_take_slm_labs_entropy_target(pipelines_dir):
+    for name in ("cartpole", "acrobot", "lunarlander"):
+        algo = resolve_spec("crossq", name, [], pipelines_dir).spec.algorithm
+        assert algo.target_entropy_scale == 0.6, name
+
+
+def test_real_pipelines_crossq_layernorm_actors_are_slm_labs_set(pipelines_dir):
+    layer_norm = {"halfcheetah", "walker2d", "ant", "humanoid", "humanoidstandup"}
+    for name in ("ant", "halfcheetah", "humanoid", "humanoidstandup", "pusher", "reacher",
+                 "swimmer", "walker2d"):  # fmt: skip
+        norm = resolve_spec("crossq", name, [], pipelines_dir).spec.algorithm.actor.norm
+        assert (norm.type == "layer") == (name in layer_norm), (name, norm)
