@@ -32,6 +32,7 @@ the stage refuses to train with a version other than the one it names.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from shlex import quote
@@ -62,6 +63,9 @@ PEER_POLICY = "rlpipe.peers.evaluate"
 graph cannot see)."""
 """Where a peer (parity) seed trains and is evaluated: the twin, not rlpipe's agent modules."""
 EVAL_ROOTS = ("rlpipe.evaluation", *SPEC_CODE)
+GROUP_EVAL_CODE = "rlpipe/group_eval.py"
+"""How a seed group is evaluated alone and the groups' evaluations merged (suite runs with
+`eval_per_group`); the evaluation itself is the eval code set's."""
 REPLAY_ROOTS = ("rlpipe.watch.enjoy", *SPEC_CODE)
 SUMMARIZE_ROOTS = ("rlpipe.launch",)  # summarize_groups
 PLOT_ROOTS = ("rlpipe.report.plots",)
@@ -363,16 +367,19 @@ def dvc_stages(
         weights = [_posix(folder.seed(s).artifacts) for g in groups for s in g] or [
             _posix(folder.artifacts)
         ]
-        stages[f"eval-{key}"] = {
-            "cmd": f"rlpipe eval {quote(f'runs/{key}')} --artifacts {quote(f'artifacts/{key}')} "
-            f"--output {quote(f'evals/{key}.json')}",
-            "deps": [
-                fingerprint_file(eval_code_name(suite, key, pipelines)),
-                run_files[key],
-                *weights,
-            ],
-            "outs": [{f"evals/{key}.json": {"cache": False}}],
-        }
+        if suite.runs[key].eval_per_group:
+            stages.update(_group_eval_stages(suite, key, groups, pipelines))
+        else:
+            stages[f"eval-{key}"] = {
+                "cmd": f"rlpipe eval {quote(f'runs/{key}')} --artifacts "
+                f"{quote(f'artifacts/{key}')} --output {quote(f'evals/{key}.json')}",
+                "deps": [
+                    fingerprint_file(eval_code_name(suite, key, pipelines)),
+                    run_files[key],
+                    *weights,
+                ],
+                "outs": [{f"evals/{key}.json": {"cache": False}}],
+            }
         if suite.replays:
             code = code_deps(*REPLAY_ROOTS, _policy_module(suite, key, pipelines))
             stages[f"replay-{key}"] = _replay_stage(key, code, [run_files[key], *weights])
@@ -399,6 +406,41 @@ def dvc_stages(
             {"reports/BENCHMARKS.md": {"cache": False}},
             {"reports/benchmarks.json": {"cache": False}},
         ],
+    }
+    return stages
+
+
+def _group_eval_stages(
+    suite: Suite, key: str, groups: Sequence[tuple[int, ...] | None], pipelines: Path
+) -> dict[str, Any]:
+    """A run's eval stages with `eval_per_group`: one per seed group, on that group's folders
+    and weights only, and one that merges their files into evals/<run>.json."""
+    folder, stages = run_folder(key), {}
+    files = []
+    for seeds in groups:
+        if not seeds:
+            continue
+        name = group_name(seeds)
+        output = f"evals/{key}/{name}.json"
+        files.append(output)
+        only = ",".join(str(seed) for seed in seeds)
+        stages[f"eval-{key}-{name}"] = {
+            "cmd": f"rlpipe eval {quote(f'runs/{key}')} --artifacts {quote(f'artifacts/{key}')} "
+            f"--only-seeds {only} --output {quote(output)}",
+            "deps": [
+                fingerprint_file(eval_code_name(suite, key, pipelines)),
+                GROUP_EVAL_CODE,
+                *(_posix(folder.seed(seed).path) for seed in seeds),
+                _posix(folder.group_file(seeds)),
+                *(_posix(folder.seed(seed).artifacts) for seed in seeds),
+            ],
+            "outs": [{output: {"cache": False}}],
+        }
+    merge = " ".join(f"--merge {quote(path)}" for path in files)
+    stages[f"eval-{key}"] = {
+        "cmd": f"rlpipe eval {quote(f'runs/{key}')} {merge} --output {quote(f'evals/{key}.json')}",
+        "deps": [GROUP_EVAL_CODE, _posix(folder.spec_file), *files],
+        "outs": [{f"evals/{key}.json": {"cache": False}}],
     }
     return stages
 

@@ -33,15 +33,47 @@ def eval_run(
         Path | None, typer.Option(help="Where to write eval.json; default: RUN_DIR/eval.json.")
     ] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    only_seeds: Annotated[
+        str | None,
+        typer.Option(
+            "--only-seeds",
+            help="Evaluate just this seed group (e.g. 2,3: groups/seeds-2-3.json), before the "
+            "run's other groups exist; needs --output.",
+        ),
+    ] = None,
+    merge: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Instead of evaluating, merge these group evaluations (--only-seeds outputs) "
+            "into the run's, once it is summarised; needs --output. Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a run's final weights with the deterministic policy; writes eval.json.
 
-    A peer run (rlpipe train --peer) is evaluated through its library's twin, the same way."""
+    A peer run (rlpipe train --peer) is evaluated through its library's twin, the same way.
+    A run trained as seed groups can be evaluated group by group (--only-seeds) and the
+    groups' files merged (--merge), so that no machine needs every group's weights."""
+    from rlpipe.commands.train import parse_seed_list
     from rlpipe.device import resolve_device
     from rlpipe.evaluation import evaluate_run
+    from rlpipe.group_eval import evaluate_group, merge_group_evals
     from rlpipe.rundir import RunFolder
 
-    result = evaluate_run(RunFolder(run_dir, artifacts), episodes, resolve_device(device), output)
+    run = RunFolder(run_dir, artifacts)
+    if only_seeds is None and not merge:
+        result = evaluate_run(run, episodes, resolve_device(device), output)
+    elif output is None:
+        raise RlpipeError("--only-seeds and --merge write a file of their own: give --output")
+    elif merge:
+        if only_seeds is not None or episodes is not None:
+            raise RlpipeError(
+                "--merge combines finished group evaluations: drop --only-seeds and --episodes"
+            )
+        result = merge_group_evals(run, merge, output)
+    else:
+        seeds = parse_seed_list(only_seeds)
+        result = evaluate_group(run, seeds, output, episodes, resolve_device(device))
     per_seed = ", ".join(f"seed {s['seed']}: {s['return_mean']:.1f}" for s in result["per_seed"])
     console.print(f"eval return {result['return_mean']:.1f} ({per_seed})")
 

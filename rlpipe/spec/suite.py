@@ -83,6 +83,14 @@ class SuiteRun(StrictModel):
         "than a machine gives one stage still trains; the last stage writes the run folder.",
     )
 
+    eval_per_group: bool = Field(
+        False,
+        description="Evaluate each seed group as its own DVC stage, right after it trains, and "
+        "merge the groups' evaluations into the run's: a run whose groups train in different "
+        "sessions, on machines that do not keep each other's weights, still gets evaluated. "
+        "Needs seed_groups above 1.",
+    )
+
     off_schedule: bool = Field(
         False,
         description="Train for other frames than the spec's schedule_frames, deliberately: the "
@@ -124,6 +132,10 @@ class Suite(StrictModel):
                 raise ValueError(
                     f"runs.{key}: stage_frames {run.stage_frames} must be below frames "
                     f"{run.frames} (one stage trains the whole run without it)"
+                )
+            if run.eval_per_group and run.seed_groups == 1:
+                raise ValueError(
+                    f"runs.{key}: eval_per_group evaluates seed groups; set seed_groups above 1"
                 )
             if run.stage_frames is not None and run.peer is not None:
                 raise ValueError(

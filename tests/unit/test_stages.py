@@ -12,6 +12,7 @@ from rlpipe.spec import load_suite
 from rlpipe.stages import (
     BOOKKEEPING,
     FINGERPRINT_CODE,
+    GROUP_EVAL_CODE,
     TRAIN_ROOTS,
     agent_module,
     code_deps,
@@ -175,6 +176,47 @@ def test_a_run_with_stage_frames_is_a_chain_of_stages_each_resuming_the_last(tmp
     assert not any(dep.startswith("parts/") for dep in summarize)
 
 
+def test_a_run_evaluated_per_group_gets_an_eval_stage_per_group_and_a_merge(tmp_path):
+    suite_path = make_suite_file(tmp_path / "suite.yaml", runs=[("sac", "pendulum", 1000)], seeds=4)
+    suite_path.write_text(
+        suite_path.read_text().replace(
+            "frames: 1000}", "frames: 1000, seed_groups: 2, eval_per_group: true}"
+        )
+    )
+    dvc = yaml.safe_load(render_dvc_yaml(load_suite(suite_path), suite_path, PIPELINES))["stages"]
+    group = dvc["eval-sac-pendulum-seeds-2-3"]
+    assert group["cmd"] == (
+        "rlpipe eval runs/sac-pendulum --artifacts artifacts/sac-pendulum --only-seeds 2,3 "
+        "--output evals/sac-pendulum/seeds-2-3.json"
+    )
+    # only this group's folders and weights: the other group's may be on another machine
+    assert group["deps"] == [
+        "fingerprints/eval-sac.json", GROUP_EVAL_CODE,
+        "runs/sac-pendulum/seed-2", "runs/sac-pendulum/seed-3",
+        "runs/sac-pendulum/groups/seeds-2-3.json",
+        "artifacts/sac-pendulum/seed-2", "artifacts/sac-pendulum/seed-3",
+    ]  # fmt: skip
+    assert group["outs"] == [{"evals/sac-pendulum/seeds-2-3.json": {"cache": False}}]
+    merge = dvc["eval-sac-pendulum"]
+    assert merge["cmd"] == (
+        "rlpipe eval runs/sac-pendulum --merge evals/sac-pendulum/seeds-0-1.json "
+        "--merge evals/sac-pendulum/seeds-2-3.json --output evals/sac-pendulum.json"
+    )
+    assert merge["deps"] == [
+        GROUP_EVAL_CODE, "runs/sac-pendulum/spec.json",
+        "evals/sac-pendulum/seeds-0-1.json", "evals/sac-pendulum/seeds-2-3.json",
+    ]  # fmt: skip
+    assert not any(dep.startswith("artifacts/") for dep in merge["deps"])
+
+
+def test_eval_per_group_needs_seed_groups(tmp_path):
+    suite_path = make_suite_file(tmp_path / "suite.yaml", runs=[("sac", "pendulum", 1000)])
+    text = suite_path.read_text().replace("frames: 1000}", "frames: 1000, eval_per_group: true}")
+    suite_path.write_text(text)
+    with pytest.raises(RlpipeError, match="eval_per_group evaluates seed groups; set seed_groups"):
+        load_suite(suite_path)
+
+
 @pytest.mark.parametrize(
     "entry,message",
     [
@@ -267,7 +309,8 @@ def test_generated_commands_quote_what_they_interpolate(tmp_path):
         (
             "frames: 1000}",
             "frams: 1000}",
-            "runs.sac-pendulum.frams: unknown key; did you mean 'frames'? valid keys: family, frames",
+            "runs.sac-pendulum.frams: unknown key; did you mean 'frames'? valid keys: "
+            "eval_per_group, family, frames",
         ),
         ("seeds:", "seedz:", "seedz: unknown key; did you mean 'seeds'?"),
         ("target:", "targt:", "envs.hopper.targt: unknown key; did you mean 'target'?"),
