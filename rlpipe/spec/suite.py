@@ -137,6 +137,12 @@ class Suite(StrictModel):
                 raise ValueError(
                     f"runs.{key}: eval_per_group evaluates seed groups; set seed_groups above 1"
                 )
+            if run.eval_per_group and self.replays:
+                raise ValueError(
+                    f"runs.{key}: eval_per_group lets the seed groups train on different "
+                    "machines, but a replay GIF (replays: true) needs the run's weights on one; "
+                    "drop one of the two"
+                )
             if run.stage_frames is not None and run.peer is not None:
                 raise ValueError(
                     f"runs.{key}: stage_frames chains rlpipe's own training; a peer run trains in "

@@ -215,6 +215,12 @@ def test_eval_per_group_needs_seed_groups(tmp_path):
     suite_path.write_text(text)
     with pytest.raises(RlpipeError, match="eval_per_group evaluates seed groups; set seed_groups"):
         load_suite(suite_path)
+    suite_path.write_text(
+        text.replace("eval_per_group: true}", "seed_groups: 2, eval_per_group: true}")
+        + "replays: true\n"
+    )
+    with pytest.raises(RlpipeError, match=r"a replay GIF .* needs the run's weights on one"):
+        load_suite(suite_path)
 
 
 @pytest.mark.parametrize(
