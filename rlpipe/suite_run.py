@@ -127,8 +127,10 @@ def run_suite(
         kept = f"; committed: {', '.join(trained)}" if trained else ""
         raise RlpipeError("train stages failed:\n" + "\n".join(failures) + kept)
     if repro:
-        show("dvc repro (eval, plot, report)")
-        _dvc(root, "repro")
+        # --allow-missing: on a fresh clone the weights of finished rows are not here; without
+        # it `dvc repro` would retrain every row to make them.
+        show("dvc repro --allow-missing (eval, plot, report)")
+        _dvc(root, "repro", "--allow-missing")
     return SuiteRunResult(trained, repro)
 
 

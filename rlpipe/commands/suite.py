@@ -72,7 +72,10 @@ def suite_run(
     ray: RayOpt = None,
     repro: Annotated[
         bool,
-        typer.Option("--repro/--no-repro", help="Run `dvc repro` (eval, plot, report) after."),
+        typer.Option(
+            "--repro/--no-repro",
+            help="Run `dvc repro --allow-missing` (eval, plot, report) after.",
+        ),
     ] = True,
 ) -> None:
     """Train the stale DVC train stages (here or on Ray), commit them, then `dvc repro`."""

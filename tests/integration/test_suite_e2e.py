@@ -133,6 +133,15 @@ def test_a_fresh_clone_plans_no_training_and_passes_the_audit(project, tmp_path)
     assert audit_checks(clone) == []
 
 
+def test_suite_run_on_a_fresh_clone_trains_nothing_and_changes_nothing(project, tmp_path):
+    clone = tmp_path / "clone"
+    run(tmp_path, "git", "clone", "-q", str(project), str(clone))
+    result = run(clone, "rlpipe", "suite", "run")
+    assert "0 stale train stages" in result.stdout, result.stdout
+    assert not list(clone.glob("artifacts/**/model.pt"))  # nothing trained again
+    assert run(clone, "git", "status", "--porcelain").stdout == ""
+
+
 def stale_rows(project: Path) -> dict[str, str]:
     """Row -> message of the audit's stale-stage findings; any other finding fails the test."""
     result = run(project, "rlpipe", "audit", "--json", check=False)
