@@ -102,7 +102,15 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     ("bench/", "watch/"),
     # views/ are the metric sinks launch.py plugs into a run (they import only errors.py)
-    ("launch.py", "peers/", "evaluation.py", "policy.py", "comparison.py", "views/"),
+    (
+        "launch.py",
+        "peers/",
+        "evaluation.py",
+        "group_eval.py",
+        "policy.py",
+        "comparison.py",
+        "views/",
+    ),
     ("loops/", "fast.py", "profiling.py"),  # profiling.py: imported by loops, imports rundir
     ("algos/",),
     ("spec/", "rundir/", "envs.py"),  # envs.py builds envs from spec.schema's EnvSpec
