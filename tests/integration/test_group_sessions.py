@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.integration.test_suite_e2e import audit_checks
 from tests.suite_project import init_project, run
 
 SUITE = """\
@@ -61,5 +62,4 @@ def test_each_group_trains_in_its_own_session_and_the_row_ends_evaluated(tmp_pat
     third = session(origin, tmp_path / "third")
     planned = run(third, "dvc", "repro", "--allow-missing", "--dry").stdout
     assert "Running stage" not in planned, planned
-    audit = run(third, "rlpipe", "audit", "--json", check=False)
-    assert json.loads(audit.stdout)["findings"] == [], audit.stdout
+    assert audit_checks(third) == []
