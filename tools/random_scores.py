@@ -4,7 +4,8 @@ that the report's aggregate normalises with (references/random_scores.csv).
     python tools/random_scores.py params/suite-full.yaml params/suite.yaml \
         --episodes 100 --out references/random_scores.csv
 
-Each env is made with gymnasium.make(env id) (its registered time limit, as rlpipe trains it);
+Each env is made with gymnasium.make(env id) (its registered time limit, as rlpipe trains it;
+ALE games with their registered v5 settings: frame skip 4, sticky actions 0.25);
 episode i is reset with seed i and its actions are action_space.sample() from an action space
 seeded with 0, so the same command writes the same file.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
+from rlpipe.envs import check_env_id
 from rlpipe.rundir import atomic_write_text
 from rlpipe.spec.suite import load_suite
 
@@ -33,6 +35,7 @@ env,random_score,std,episodes,source
 
 def random_returns(env_id: str, episodes: int) -> np.ndarray:
     """Return the undiscounted return of `episodes` uniform-random episodes on env_id."""
+    check_env_id(env_id)  # registers the ALE games, so that gym.make knows ALE/...-v5
     env = gym.make(env_id)
     env.action_space.seed(0)
     returns = np.zeros(episodes)
