@@ -38,19 +38,23 @@ def report(
     out: Annotated[Path, typer.Option(help="Reports folder.")] = Path("reports"),
 ) -> None:
     """Write reports/BENCHMARKS.md and reports/benchmarks.json from the suite and its runs."""
-    from rlpipe.report.benchmarks import write_report
+    from rlpipe.report.benchmarks import trained_seeds, write_report
     from rlpipe.rundir import RunFolder
     from rlpipe.spec import load_suite
 
     loaded = load_suite(suite)
     markdown, data = write_report(loaded, suite, out, runs)
     console.print(f"wrote {shown(markdown)} and {shown(data)}")
-    unfinished = [key for key in loaded.runs if not RunFolder(runs / key).finished()]
+    unfinished = [
+        f"{key} ({len(trained_seeds(runs / key))}/{loaded.seeds} seeds trained)"
+        for key in loaded.runs
+        if not RunFolder(runs / key).finished()
+    ]
     if unfinished:
         err_console.print(
             f"[yellow]warning:[/] {len(unfinished)} suite run(s) have no finished run folder "
-            f"and show as missing runs: {shown(', '.join(unfinished))}; `rlpipe audit` fails "
-            "until they finish (training, or dvc pull)",
+            f"and show as missing or unfinished runs: {shown(', '.join(unfinished))}; "
+            "`rlpipe audit` fails until they finish (training, or dvc pull)",
             highlight=False,
             soft_wrap=True,
         )

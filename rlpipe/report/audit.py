@@ -34,6 +34,7 @@ from rlpipe.report.benchmarks import (
     parse_aggregate_rows,
     parse_markdown_rows,
     read_data_digest,
+    trained_seeds,
 )
 from rlpipe.report.hub_links import read_hub_links, resolve_endpoint, run_url
 from rlpipe.report.notes import BUDGETS_BULLET, checked_notes_lines
@@ -181,9 +182,7 @@ def offline_audit(suite: Suite, paths: AuditPaths = AuditPaths()) -> OfflineAudi
         if key not in published:
             findings.append(Finding("suite-mismatch", key, "suite run has no row in the report"))
         if not RunFolder(paths.runs / key).finished():
-            findings.append(
-                Finding("suite-mismatch", key, f"suite run has no run folder {paths.runs / key}")
-            )
+            findings.append(Finding("suite-mismatch", key, _unfinished(paths.runs / key, suite)))
 
     for key, (cells, link) in published.items():
         if key not in suite.runs:
@@ -415,6 +414,17 @@ def _check_replays(
             if handle.read(6) not in GIF_MAGIC:
                 findings.append(Finding("missing-replay", key, f"{gif} is not a GIF"))
     return findings
+
+
+def _unfinished(run_dir: Path, suite: Suite) -> str:
+    """Why a suite run has no summary: no run folder, or which of its seeds have trained."""
+    seeds = trained_seeds(run_dir)
+    if not seeds:
+        return f"suite run has no run folder {run_dir}"
+    return (
+        f"suite run has not finished: seeds {', '.join(map(str, seeds))} of {suite.seeds} "
+        f"trained in {run_dir}; train the other seed groups, then summarize (dvc repro)"
+    )
 
 
 def _run_held(run_dir: Path) -> str:

@@ -72,6 +72,7 @@ STATUS_CELLS = {
     "missing run": "— missing run",
 }
 MISSING_RUN = "missing run"
+UNFINISHED_RUN = "unfinished"  # some seeds trained (seed groups over sessions), no summary yet
 EMPTY_CELL = "—"
 AGGREGATE_HEADING = "## Aggregate"
 FPS_FILE = "fps.png"  # written by rlpipe.report.plots, under the same names
@@ -170,19 +171,28 @@ def _device(provenance: Mapping[str, Any] | None) -> str | None:
     return provenance.get("cpu_model") or device or None
 
 
+def trained_seeds(run_dir: Path) -> list[int]:
+    """The seeds of a run folder whose training finished (their result.json), in order."""
+    folders = RunFolder(run_dir).seeds_with_metrics()
+    return [folder.seed for folder in folders if folder.result.is_file()]
+
+
 def _run_row(
     key: str, run: SuiteRun, env: SuiteEnv, run_dir: Path, base: dict[str, Any]
 ) -> dict[str, Any]:
-    """Return the row of one suite run: the base cells plus what its run folder says."""
+    """Return the row of one suite run: the base cells plus what its run folder says; a run
+    without summary.json is "unfinished" when some seeds finished training, else "missing run"."""
     run = RunFolder(run_dir)
     if not run.finished():
+        seeds = trained_seeds(run_dir)
         return {
             **base,
             "score": None,
             "ci95": None,
             "iqm": None,
             "eval_return": None,
-            "status": MISSING_RUN,
+            "status": UNFINISHED_RUN if seeds else MISSING_RUN,
+            "seeds_trained": seeds,
             "frames_to_target": None,
             "frames_to_target_per_seed": None,
             "frames": None,
@@ -264,6 +274,7 @@ def build_rows(
                     "category": category,
                     "target": env.target,
                     "budget": env.budget,
+                    "seeds": suite.seeds,
                     "link": links.get(key) or _relative(run_dir, reports_dir),
                     "plot": _relative(Path(plots_dir) / f"{spec_name}.png", reports_dir),
                     "slm_lab": None if reference is None else reference[0],
@@ -361,6 +372,13 @@ def compute_text(cpu_core_s: float | None, gpu_s: float | None) -> str:
     return " + ".join(parts)
 
 
+def _status_cell(row: Mapping[str, Any]) -> str:
+    """Return "✅ pass", "❌ fail", ...; an unfinished run says how many seeds have trained."""
+    if row["status"] == UNFINISHED_RUN:
+        return f"— unfinished ({len(row['seeds_trained'])}/{row['seeds']} seeds trained)"
+    return STATUS_CELLS.get(row["status"], row["status"])
+
+
 def format_cells(row: Mapping[str, Any]) -> dict[str, str]:
     """Return the exact Markdown cell strings of a row, keyed by column name (see COLUMNS)."""
     frames, fps, spec_hash = row.get("frames"), row.get("fps"), row.get("spec_hash")
@@ -369,7 +387,7 @@ def format_cells(row: Mapping[str, Any]) -> dict[str, str]:
         "Algorithm": display_name(row["family"]) + (f" ({row['peer']})" if row.get("peer") else ""),
         "Score (95% CI)": _score_cell(row),
         "Eval": _optional(row.get("eval_return"), ".1f"),
-        "Status": STATUS_CELLS.get(row["status"], row["status"]),
+        "Status": _status_cell(row),
         "Target": _up_to_one_decimal(row["target"]),
         "Frames to target": _frames_to_target_cell(row),
         "Frames": EMPTY_CELL if frames is None else f"{int(frames):,}",
@@ -447,7 +465,7 @@ def _section(category: str, rows: list[dict[str, Any]]) -> list[str]:
     lines += [_table_line([format_cells(row)[c] for c in COLUMNS]) for row in rows]
     plots: dict[str, str] = {}
     for row in rows:
-        if row["status"] != MISSING_RUN:
+        if row["status"] != MISSING_RUN:  # an unfinished run's seeds have curves
             plots.setdefault(row["env"], row["plot"])
     if plots:
         lines.append("")

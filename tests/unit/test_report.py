@@ -116,12 +116,41 @@ def test_suite_run_without_run_folder_gets_a_missing_run_row(project, suite):
     assert cells["Score (95% CI)"] == cells["Frames"] == cells["Spec"] == "—"
 
 
-def test_run_folder_without_summary_is_a_missing_run(tmp_path):
+def test_run_folder_whose_seeds_have_not_finished_is_a_missing_run(tmp_path):
     root = tmp_path / "project"
     suite = build_project(root)
-    (root / "runs" / "crossq-cartpole" / "summary.json").unlink()
+    run = root / "runs" / "crossq-cartpole"
+    (run / "summary.json").unlink()
+    for seed in (0, 1):
+        (run / f"seed-{seed}" / "result.json").unlink()  # metrics logged, training cut short
     row = rows_of(root, suite)["crossq-cartpole"]
     assert row["status"] == "missing run" and row["score"] is None
+    assert row["seeds_trained"] == []
+
+
+def test_run_with_some_seed_groups_trained_is_unfinished_and_says_how_many(tmp_path):
+    root = tmp_path / "project"
+    suite = build_project(root)
+    run = root / "runs" / "crossq-cartpole"
+    (run / "summary.json").unlink()
+    shutil.rmtree(run / "seed-1")  # the second seed group trains in a later session
+    row = rows_of(root, suite)["crossq-cartpole"]
+    assert row["status"] == "unfinished" and row["seeds_trained"] == [0]
+    assert row["score"] is None and row["frames"] is None
+    cells = format_cells(row)
+    assert cells["Status"] == "— unfinished (1/2 seeds trained)"
+    assert cells["Score (95% CI)"] == cells["Eval"] == "—"
+    text = render_markdown(list(rows_of(root, suite).values()), suite, SUITE_PATH)
+    assert "![CartPole-v1](plots/cartpole.png)" in text  # its seed's curve is drawn
+
+    paths = AuditPaths(suite=root / SUITE_PATH, reports=root / "reports", runs=root / "runs",
+                       pipelines=root / "pipelines", root=root)  # fmt: skip
+    write_report(suite, SUITE_PATH, paths.reports, paths.runs, random_scores=paths.random_scores)
+    messages = {f.row: f.message for f in audit(suite, paths) if f.check == "suite-mismatch"}
+    assert messages["crossq-cartpole"].startswith(
+        "suite run has not finished: seeds 0 of 2 trained in "
+    )
+    assert messages["sac-lunar"].startswith("suite run has no run folder")
 
 
 def test_row_numbers_come_from_the_run_summary(project, suite):
