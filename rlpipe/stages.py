@@ -512,6 +512,7 @@ class StageStatus:
     stage: str
     changed_code: tuple[str, ...]  # code deps, params and the command that changed
     changed_outputs: tuple[tuple[str, str], ...]  # (output, state) that differ from dvc.lock
+    never_ran: bool = False  # dvc.lock has no entry for the stage; the fields above are empty
 
 
 DATA_DIRS = ("runs", "artifacts", "evals", "reports", PARTS_DIR)
@@ -525,6 +526,19 @@ def _describe(path: str, state: Any) -> list[str]:
     if isinstance(state, dict):  # params: {key: state}
         return [f"{path} {key} {value}" for key, value in state.items()]
     return [f"{path} {state}"]
+
+
+def locked_stages(root: Path) -> set[str]:
+    """The stages dvc.lock records a run of (none without a dvc.lock)."""
+    lock = root / "dvc.lock"
+    if not lock.is_file():
+        return set()
+    try:
+        document = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise RlpipeError(f"dvc.lock is not valid YAML: {exc}") from None
+    stages = document.get("stages") if isinstance(document, dict) else None
+    return set(stages) if isinstance(stages, dict) else set()
 
 
 def stage_status(root: Path, stages: list[str]) -> list[StageStatus]:
@@ -541,9 +555,13 @@ def stage_status(root: Path, stages: list[str]) -> list[StageStatus]:
             status = repo.status(targets=stages)
     except DvcException as exc:
         raise RlpipeError(f"dvc cannot compare the stages with dvc.lock: {exc}") from None
+    locked = locked_stages(root)
     found = []
     for stage, changes in status.items():
         name = stage.split(":")[-1]
+        if name not in locked:  # DVC words it as every dep modified and every output deleted
+            found.append(StageStatus(name, (), (), never_ran=True))
+            continue
         code: list[str] = []
         outputs: list[tuple[str, str]] = []
         for change in changes:

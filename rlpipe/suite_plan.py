@@ -117,6 +117,8 @@ def plan_suite(root: Path, suite_path: Path = DEFAULT_SUITE) -> list[PlannedStag
         frames = _frames(suite, stage)
         changes = tuple(dict.fromkeys(map(short_change, status.changed_code)))
         changes += tuple(f"{path} {state}" for path, state in status.changed_outputs)
+        if status.never_ran:
+            changes = ("never ran",)
         cost = last_cost(root, stage.run, seeds, frames)
         planned.append(PlannedStage(stage.name, stage.run, seeds, frames, changes, cost))
     return planned

@@ -27,8 +27,8 @@ def audit(
     """Fail (exit 1) if any published number, link, plot or spec no longer matches its run.
 
     Checks: missing-run, missing-plot, wrong-link, number-mismatch, data-mismatch,
-    status-mismatch, spec-drift, over-budget, dvc-lock-mismatch, stale-stage, suite-mismatch,
-    missing-replay, and with --online card-mismatch.
+    status-mismatch, spec-drift, over-budget, dvc-lock-mismatch, stale-stage, unrun-stage,
+    suite-mismatch, missing-replay, and with --online card-mismatch.
     """
     from rlpipe.report.audit import AuditPaths, findings_json, offline_audit, sorted_findings
     from rlpipe.spec import load_suite

@@ -92,6 +92,7 @@ CHECKS = {
     "over-budget": "a run used more frames than the suite's budget for its env",
     "dvc-lock-mismatch": "run files differ from what dvc.lock records",
     "stale-stage": "a run's train stage depends on code or spec that changed since it ran",
+    "unrun-stage": "a suite stage that has never run: dvc.lock has no entry for it",
     "suite-mismatch": "a suite entry without a run or row, or a row without a suite entry",
     "missing-replay": "a run's replay GIF (suite replays: true) is missing from the Replays "
     "section or from reports/replays, or is not a GIF",
@@ -575,6 +576,9 @@ def _check_dvc_lock(suite: Suite, paths: AuditPaths) -> list[Finding]:
         return [*findings, lock, *_fingerprint_findings(suite, paths)]
     for status in statuses:
         key = run_of.get(status.stage, status.stage)
+        if status.never_ran:
+            message = f"stage {status.stage} has never run: dvc.lock has no entry for it"
+            findings.append(Finding("unrun-stage", key, f"{message} (dvc repro runs it)"))
         if status.changed_code:
             changed = "; ".join(status.changed_code)
             findings.append(

@@ -254,6 +254,15 @@ def tamper_run_file(project):
     path.write_text("".join(lines[:-1]))
 
 
+def tamper_lock_entry(project):
+    import yaml
+
+    path = project / "dvc.lock"
+    lock = yaml.safe_load(path.read_text())
+    del lock["stages"]["train-sac-pendulum-seeds-1"]
+    path.write_text(yaml.safe_dump(lock, sort_keys=False))
+
+
 def tamper_suite_entry(project):
     _edit(
         project / "params/suite.yaml",
@@ -275,6 +284,7 @@ def tamper_suite_entry(project):
         (tamper_budget, "over-budget"),
         # the Below target section reads the curve whose last row the tamper cut
         (tamper_run_file, "dvc-lock-mismatch number-mismatch"),
+        (tamper_lock_entry, "unrun-stage"),
         (tamper_suite_entry, "suite-mismatch"),
     ],
 )

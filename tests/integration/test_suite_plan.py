@@ -26,6 +26,8 @@ def test_plan_lists_stale_stages_with_the_cost_their_seeds_last_took(tmp_path, m
     assert fresh.stdout.count("no earlier run") == 4
     assert "no stage has an earlier run to take its cost from" in fresh.stdout
     assert not (project / "runs").exists() and not (project / "dvc.lock").exists()
+    monkeypatch.chdir(project)
+    assert [stage.changes for stage in plan_suite(project)] == [("never ran",)] * 4
 
     assert run(project, "rlpipe", "suite", "plan", "--check", check=False).returncode == 1
     run(project, "rlpipe", "suite", "run", "--no-repro")
@@ -41,7 +43,6 @@ def test_plan_lists_stale_stages_with_the_cost_their_seeds_last_took(tmp_path, m
         stale_yaml.stderr
     )
     run(project, "rlpipe", "suite", "stages")
-    monkeypatch.chdir(project)
     planned = plan_suite(project)
     assert [stage.name for stage in planned] == [
         "train-sac-pendulum-seeds-0",
