@@ -28,7 +28,8 @@ def audit(
 
     Checks: missing-run, missing-plot, wrong-link, number-mismatch, data-mismatch,
     status-mismatch, spec-drift, over-budget, dvc-lock-mismatch, stale-stage, unrun-stage,
-    suite-mismatch, missing-replay, and with --online card-mismatch.
+    suite-mismatch, report-drift (the whole report against what `rlpipe report` writes,
+    once the other checks find nothing in it), missing-replay, and with --online card-mismatch.
     """
     from rlpipe.report.audit import AuditPaths, findings_json, offline_audit, sorted_findings
     from rlpipe.spec import load_suite

@@ -27,6 +27,7 @@ from rlpipe.report.aggregate import (
 from rlpipe.report.audit_scores import score_mismatches
 from rlpipe.report.benchmarks import (
     DATA_FILE,
+    REPORT_FILE,
     build_rows,
     format_aggregate_cells,
     format_cells,
@@ -34,6 +35,7 @@ from rlpipe.report.benchmarks import (
     parse_aggregate_rows,
     parse_markdown_rows,
     read_data_digest,
+    render_markdown,
     trained_seeds,
 )
 from rlpipe.report.hub_links import read_hub_links, resolve_endpoint, run_url
@@ -68,14 +70,6 @@ STATUS_COLUMNS = ("Status", "Target")
 _RUN_CELL = re.compile(r"^\[runs/(?P<key>[^\]]+)\]\((?P<link>[^)]+)\)$")
 _PLOT_CELL = re.compile(r"\((?P<path>[^)]+)\)")
 _IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<path>[^)]+)\)")
-DATA_FIELDS = (
-    "run", "family", "spec", "env", "category", "target", "status", "score", "ci95", "iqm",
-    "eval_return", "frames", "updates_per_frame", "fps", "device", "spec_hash", "link", "plot",
-    "slm_lab", "slm_lab_frames", "slm_lab_updates_per_frame", "rl_zoo", "parity",
-)  # fmt: skip
-"""benchmarks.json fields audited: the table's own cells, the run's numbers, the references
-beside them and the parity comparison (the suite budget has its own check, over-budget)."""
-
 # One code per kind of drift, as listed in `rlpipe audit --help`.
 CHECKS = {
     "missing-run": "a linked run is missing (locally, or on the Hub with --online)",
@@ -93,12 +87,21 @@ CHECKS = {
     "dvc-lock-mismatch": "run files differ from what dvc.lock records",
     "stale-stage": "a run's train stage depends on code or spec that changed since it ran",
     "unrun-stage": "a suite stage that has never run: dvc.lock has no entry for it",
-    "suite-mismatch": "a suite entry without a run or row, or a row without a suite entry",
+    "suite-mismatch": "a suite entry without a run or row, a row without a suite entry or run "
+    "link, or a run with more than one row",
+    "report-drift": "BENCHMARKS.md differs from what rlpipe report writes from the runs and the "
+    "suite (text, headings, columns, frame budgets: what the checks above do not parse); "
+    "named only when they found nothing in the report",
     "missing-replay": "a run's replay GIF (suite replays: true) is missing from the Replays "
     "section or from reports/replays, or is not a GIF",
     "card-mismatch": "with --online: a published run's model card is missing, or states "
     "numbers, a spec hash or file digests that differ from the run",
 }
+REPORT_CHECKS = frozenset(
+    {"missing-run", "missing-plot", "wrong-link", "number-mismatch", "data-mismatch",
+     "status-mismatch", "over-budget", "suite-mismatch", "missing-replay"}
+)  # fmt: skip
+"""Checks whose findings already say where the report differs: report-drift waits for them."""
 REPLAY_NUMBER_COLUMNS = ("Env", "Algorithm", "Score (95% CI)")
 
 
@@ -169,6 +172,9 @@ def offline_audit(suite: Suite, paths: AuditPaths = AuditPaths()) -> OfflineAudi
         if not match:
             findings.append(Finding("suite-mismatch", cells.get("Env", "?"), "row has no run link"))
             continue
+        if match["key"] in published:
+            message = "the report has more than one row for this run"
+            findings.append(Finding("suite-mismatch", match["key"], message))
         published[match["key"]] = (cells, match["link"])
 
     rows = build_rows(
@@ -230,8 +236,11 @@ def offline_audit(suite: Suite, paths: AuditPaths = AuditPaths()) -> OfflineAudi
         env_plots.setdefault(row["env"], set()).add(row["plot"])
     # The aggregate and the compute total sum over the suite's runs: while the report's rows are
     # not the suite's runs (a suite-mismatch, named above), they differ for that reason alone.
+    whole: dict[str, Any] = {"suite": Path(paths.suite).as_posix()}
+    rendered = None
     if set(published) == set(suite.runs):
         aggregate = suite_aggregate(suite, paths.runs, paths.random_scores)
+        whole["aggregate"] = aggregate.to_json()
         findings += _check_aggregate(report_text, aggregate.rows)
         findings += _check_notes(report_text, checked_notes_lines(rows, aggregate))
         findings += _check_section(report_text, PARITY_HEADING, parity_lines(rows), "parity")
@@ -239,8 +248,10 @@ def offline_audit(suite: Suite, paths: AuditPaths = AuditPaths()) -> OfflineAudi
         findings += _check_section(
             report_text, BELOW_TARGET_HEADING, shortfall_lines(below), "below-target"
         )
-        curves = curve_lines(curve_rows(rows, paths.runs))
-        findings += _check_section(report_text, CURVES_HEADING, curves, "paper-curves")
+        curves = curve_rows(rows, paths.runs)
+        findings += _check_section(report_text, CURVES_HEADING, curve_lines(curves), "paper-curves")
+        digest = read_data_digest(report_text)
+        rendered = render_markdown(rows, suite, paths.suite, aggregate, digest, curves, below)
     findings += _check_replays(report_text, suite, rows, paths.reports)
     for image in _IMAGE.finditer(report_text):
         if is_replay_image(image["path"]):
@@ -250,9 +261,31 @@ def offline_audit(suite: Suite, paths: AuditPaths = AuditPaths()) -> OfflineAudi
             expected = ", ".join(sorted(env_plots[image["alt"]]))
             message = f"the image of {image['alt']} shows {image['path']}, not its plot {expected}"
             findings.append(Finding("wrong-link", "report", message))
-    findings += _check_data(report_text, published, derived, paths.reports)
+    findings += _check_data(report_text, published, derived, paths.reports, whole)
+    if rendered is not None and not any(f.check in REPORT_CHECKS for f in findings):
+        findings += _check_rendered(report_text, rendered)
     findings += _check_dvc_lock(suite, paths)
     return OfflineAudit(sorted_findings(findings), hub_runs)
+
+
+def _check_rendered(report: str, rendered: str) -> list[Finding]:
+    """The whole of BENCHMARKS.md against what `rlpipe report` writes from the same runs now:
+    the last word on anything the cell-by-cell checks do not parse (text, headings, columns,
+    a row in another category's table, the frame budgets)."""
+    lines, expected = report.splitlines(), rendered.splitlines()
+    if lines == expected:
+        return []
+    first = next(
+        (i for i, (a, b) in enumerate(zip(lines, expected, strict=False)) if a != b),
+        min(len(lines), len(expected)),
+    )
+    found = lines[first] if first < len(lines) else None
+    wanted = expected[first] if first < len(expected) else None
+    message = (
+        f"{REPORT_FILE} line {first + 1}: report says {found!r}, rlpipe report writes "
+        f"{wanted!r} from the runs and the suite"
+    )
+    return [Finding("report-drift", REPORT_FILE, message)]
 
 
 def _check_aggregate(report: str, derived: list[dict]) -> list[Finding]:
@@ -492,9 +525,11 @@ def _check_data(
     published: Mapping[str, Any],
     derived: Mapping[str, dict[str, Any]],
     reports: Path,
+    whole: Mapping[str, Any],
 ) -> list[Finding]:
-    """benchmarks.json: written with this BENCHMARKS.md, the same rows, each agreeing with its
-    run (and so with the table, which is checked against the same runs)."""
+    """benchmarks.json: written with this BENCHMARKS.md, the same rows, each field of each
+    agreeing with its run (and so with the table, which is checked against the same runs), and
+    its other fields (the suite, the aggregate) equal to `whole`'s, what the report writes."""
     path = reports / DATA_FILE
     try:
         data = path.read_bytes()
@@ -516,7 +551,7 @@ def _check_data(
         ]
     try:
         document = json.loads(data)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         return [Finding("data-mismatch", DATA_FILE, f"{path} is not JSON: {exc}")]
     rows = document.get("rows") if isinstance(document, dict) else None
     if not isinstance(rows, list) or not all(
@@ -534,14 +569,33 @@ def _check_data(
         for key in saved.keys() - published.keys()
     ]
     for key in saved.keys() & derived.keys():
-        expected = json.loads(json.dumps(derived[key]))  # as JSON stores it: lists, not tuples
-        differing = [f for f in DATA_FIELDS if saved[key].get(f) != expected.get(f)]
+        expected = as_stored(derived[key])
+        fields = saved[key].keys() | expected.keys()
+        differing = sorted(f for f in fields if _differs(saved[key], expected, f))
         if differing:
             shown = ", ".join(
                 f"{f} {saved[key].get(f)!r} (the run gives {expected.get(f)!r})" for f in differing
             )
             findings.append(Finding("data-mismatch", key, f"{DATA_FILE} says {shown}"))
+    expected_document = as_stored(whole)
+    for field in sorted(document.keys() - {"rows"}):
+        if field not in expected_document and field != "aggregate":
+            message = f"{DATA_FILE} has a field {field!r} that rlpipe report does not write"
+            findings.append(Finding("data-mismatch", DATA_FILE, message))
+    for field in sorted(expected_document):
+        if _differs(document, expected_document, field):
+            message = f"{DATA_FILE} {field} is not what the runs give: re-run rlpipe report"
+            findings.append(Finding("data-mismatch", DATA_FILE, message))
     return findings
+
+
+def as_stored(value: Any) -> Any:
+    """A value as JSON stores it (lists, not tuples), to compare with a parsed file."""
+    return json.loads(json.dumps(value))
+
+
+def _differs(saved: Mapping[str, Any], expected: Mapping[str, Any], field: str) -> bool:
+    return field not in saved or field not in expected or saved[field] != expected[field]
 
 
 def _check_dvc_lock(suite: Suite, paths: AuditPaths) -> list[Finding]:
@@ -551,7 +605,12 @@ def _check_dvc_lock(suite: Suite, paths: AuditPaths) -> list[Finding]:
 
     dvc_file = paths.root / DVC_FILE
     if not dvc_file.is_file():
-        return []
+        if not ((paths.root / "dvc.lock").is_file() or (paths.root / "fingerprints").is_dir()):
+            return []  # not a DVC project: runs trained by hand
+        message = (
+            f"the project has dvc.lock or fingerprints/ but no {DVC_FILE}: run rlpipe suite stages"
+        )
+        return [Finding("suite-mismatch", DVC_FILE, message), *_fingerprint_findings(suite, paths)]
     findings = []
     expected = render_dvc_yaml(suite, paths.suite, paths.pipelines)
     if dvc_file.read_text(encoding="utf-8") != expected:

@@ -65,7 +65,7 @@ def read_json(path: Path, fix: str) -> Any:
         raise DamagedRunFile(f"{path} cannot be read ({error}); {fix}") from None
     try:
         return json.loads(text)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nested past Python's limit
         raise DamagedRunFile(f"{path} is damaged (not valid JSON: {error}); {fix}") from None
 
 

@@ -78,10 +78,11 @@ def edit_row(old: str, new: str, row: str = ROW) -> None:
 
 
 def rewrite_data(change) -> None:
-    """Edit benchmarks.json and record its new digest in BENCHMARKS.md (a consistent forgery)."""
+    """Edit benchmarks.json and record its new digest in BENCHMARKS.md (a consistent forgery);
+    a change that returns a str replaces the file's text with it."""
     document = json.loads(DATA.read_text())
     document = change(document) or document
-    DATA.write_text(json.dumps(document, indent=2))
+    DATA.write_text(document if isinstance(document, str) else json.dumps(document, indent=2))
     digest = hashlib.sha256(DATA.read_bytes()).hexdigest()
     REPORT.write_text(REPORT.read_text().replace(read_data_digest(REPORT.read_text()), digest))
 
@@ -219,6 +220,105 @@ def test_online_check_asks_the_suites_repo(project):
     assert [(f.check, f.row) for f in found] == [("missing-run", ROW)]
 
 
+# --------------------------------------------------------------------------- the whole report
+
+
+def test_a_forged_second_row_for_a_run_is_a_suite_mismatch(project):
+    lines = REPORT.read_text().split("\n")
+    index = next(i for i, line in enumerate(lines) if f"[runs/{ROW}]" in line)
+    score = lines[index].split(" | ")[3]
+    forged = lines[index].replace(score, "499.9 [499.0, 500.0]").replace("❌ fail", "✅ pass")
+    REPORT.write_text("\n".join([*lines[:index], forged, *lines[index:]]))
+    assert findings() == [("suite-mismatch", ROW, "the report has more than one row for this run")]
+
+
+@pytest.mark.parametrize(
+    "old,new,line",
+    [
+        ("suite budget 300,000 frames.", "suite budget 3,000,000 frames.",
+         "  - Acrobot-v1 (`acrobot`): trained"),
+        ("![CartPole-v1](plots/cartpole.png)",
+         "![CartPole-v1](plots/cartpole.png)\n\nEvery row here beats SLM-Lab.", ""),
+        ("## How to reproduce", "## How to reproduce (tested on GPU)", "## How to reproduce (t"),
+    ],
+    ids=["frame-budgets", "added-text", "heading"],
+)  # fmt: skip
+def test_text_the_cell_checks_do_not_parse_is_report_drift(project, old, new, line):
+    text = REPORT.read_text()
+    assert old in text
+    REPORT.write_text(text.replace(old, new, 1))
+    (found,) = findings()
+    assert found[:2] == ("report-drift", "BENCHMARKS.md")
+    assert f"report says {line!r}" in found[2] or f"report says '{line}" in found[2], found
+    assert "rlpipe report writes" in found[2]
+
+
+def test_report_drift_waits_for_the_findings_that_name_the_cell(project):
+    edit_row(" | ❌ fail", " | ✅ pass")
+    REPORT.write_text(REPORT.read_text().replace("## How to reproduce", "## How to run"))
+    assert checks() == ["status-mismatch"]
+
+
+def test_a_dvc_project_without_its_dvc_yaml_is_a_suite_mismatch(project):
+    shutil.copytree(REPO / "rlpipe", project / "rlpipe")  # the code the fingerprints cover
+    (project / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
+    found = findings()
+    message = "the project has dvc.lock or fingerprints/ but no dvc.yaml: run rlpipe suite stages"
+    assert ("suite-mismatch", "dvc.yaml", message) in found
+    # no fingerprints/ either: every run's code is unaccounted for
+    assert {check for check, _, _ in found} == {"suite-mismatch", "stale-stage"}
+
+
+# --------------------------------------------------------------------------- summary.json
+
+
+def _rewrite(path: Path, change) -> None:
+    document = json.loads(path.read_text())
+    change(document)
+    path.write_text(json.dumps(document))
+
+
+def test_a_summary_that_its_seeds_do_not_give_is_a_number_mismatch(project):
+    _rewrite(project / "runs" / ROW / "summary.json", lambda d: d.update(fps=d["fps"] * 10))
+    report()  # the table now shows the edited frames/s, in step with summary.json
+    (found,) = findings()
+    assert found[:2] == ("number-mismatch", ROW)
+    assert found[2].startswith("summary.json: fps says ")
+    assert "the seeds' result.json give" in found[2]
+
+
+def test_a_summary_of_fewer_seeds_than_the_spec_names_is_a_number_mismatch(project):
+    def one_seed(summary):
+        summary.update(seeds=[0], per_seed=summary["per_seed"][:1])
+
+    _rewrite(project / "runs" / ROW / "summary.json", one_seed)
+    report()
+    problems = [message for check, row, message in findings() if row == ROW]
+    assert "summary.json: seeds says [0], the seeds' result.json give [0, 1]" in problems
+
+
+def test_a_missing_seed_result_is_a_finding_not_a_crash(project):
+    (project / "runs" / ROW / "seed-1" / "result.json").unlink()
+    found = [(check, message) for check, row, message in findings() if row == ROW]
+    assert found == [("number-mismatch", "Score (95% CI): cannot re-derive it from "
+                      f"runs/{ROW}'s seeds: seeds 1 have no result.json")]  # fmt: skip
+
+
+def test_metrics_without_a_return_column_are_a_finding_not_a_crash(project):
+    metrics = project / "runs" / ROW / "seed-0" / "metrics.csv"
+    lines = metrics.read_text().splitlines()
+    header = lines[0].split(",")
+    column = header.index("return_ma")
+    metrics.write_text(
+        "\n".join(
+            ",".join(v for i, v in enumerate(line.split(",")) if i != column) for line in lines
+        )
+        + "\n"
+    )
+    # the Below target section reads that seed's curve, now without a return: named, no crash
+    assert findings() == [("number-mismatch", "below-target", findings()[0][2])]
+
+
 # --------------------------------------------------------------------------- benchmarks.json
 
 
@@ -266,9 +366,17 @@ def test_report_without_a_digest_is_a_data_mismatch(project):
         (lambda d: row_of(d).update(link="../runs/ppo-cartpole"), "says link '../runs/ppo-cartpole'"),
         (lambda d: row_of(d).update(iqm=row_of(d)["iqm"] + 0.01), "says iqm "),
         (lambda d: d["rows"].remove(row_of(d)), "the table has this row, benchmarks.json has not"),
+        (lambda d: row_of(d).update(frames_to_target=1), "says frames_to_target 1 (the run"),
+        (lambda d: row_of(d).update(cpu_core_s=0.0), "says cpu_core_s 0.0 (the run gives"),
+        (lambda d: row_of(d).update(verified=True), "says verified True (the run gives None)"),
+        (lambda d: d["aggregate"]["rows"][0].update(iqm=9.99), "benchmarks.json aggregate is not"),
+        (lambda d: d.update(suite="params/other.yaml"), "benchmarks.json suite is not"),
+        (lambda d: d.update(note="all verified"), "has a field 'note' that rlpipe report does"),
+        (lambda d: "[" * 100_000 + "]" * 100_000, "is not JSON"),
     ],
     ids=["rows-number", "list", "run-number", "frames-text", "no-score", "ci-mapping", "status",
-         "link", "iqm", "row-removed"],
+         "link", "iqm", "row-removed", "frames-to-target", "compute", "extra-field", "aggregate",
+         "suite", "extra-top-field", "nested-past-recursion"],
 )  # fmt: skip
 def test_forged_benchmarks_json_is_a_data_mismatch(project, change, message):
     rewrite_data(change)
