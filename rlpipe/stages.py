@@ -528,6 +528,16 @@ def _describe(path: str, state: Any) -> list[str]:
     return [f"{path} {state}"]
 
 
+def require_current_dvc_yaml(root: Path, suite: Suite, suite_path: Path) -> None:
+    """Refuse a dvc.yaml that is not the one the suite file gives now: its stage commands hold
+    the suite's frames, seeds and device, so DVC would plan (and train) the old suite."""
+    written = root / DVC_FILE
+    if not written.is_file() or written.read_text(encoding="utf-8") != render_dvc_yaml(
+        suite, suite_path, Path("pipelines")
+    ):
+        raise RlpipeError(f"{DVC_FILE} is out of date with {suite_path}: run rlpipe suite stages")
+
+
 def locked_stages(root: Path) -> set[str]:
     """The stages dvc.lock records a run of (none without a dvc.lock)."""
     lock = root / "dvc.lock"

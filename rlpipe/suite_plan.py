@@ -19,9 +19,8 @@ from rlpipe.rundir.folder import RunFolder, read_json
 from rlpipe.rundir.provenance import cpu_model
 from rlpipe.spec import DEFAULT_SUITE, Suite, load_suite
 from rlpipe.stages import (
-    DVC_FILE,
     TrainStage,
-    render_dvc_yaml,
+    require_current_dvc_yaml,
     seed_list,
     stage_status,
     train_stages,
@@ -88,7 +87,8 @@ def _measured_on(path: Path) -> str | None:
         return None
     if not isinstance(provenance, dict):
         return None
-    name = provenance.get("gpu_name") if provenance.get("device", "").startswith("cuda") else None
+    device = str(provenance.get("device") or "")
+    name = provenance.get("gpu_name") if device.startswith("cuda") else None
     found = name or provenance.get("cpu_model")
     return str(found) if found else None
 
@@ -101,11 +101,7 @@ def plan_suite(root: Path, suite_path: Path = DEFAULT_SUITE) -> list[PlannedStag
     """
     suite = load_suite(root / suite_path)
     pipelines = root / "pipelines"
-    written = root / DVC_FILE
-    if not written.is_file() or written.read_text(encoding="utf-8") != render_dvc_yaml(
-        suite, suite_path, Path("pipelines")
-    ):
-        raise RlpipeError(f"{DVC_FILE} is out of date with {suite_path}: run rlpipe suite stages")
+    require_current_dvc_yaml(root, suite, suite_path)
     stages = train_stages(suite, pipelines)
     stale = {status.stage: status for status in stage_status(root, [s.name for s in stages])}
     planned = []

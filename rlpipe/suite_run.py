@@ -104,9 +104,10 @@ def run_suite(
     them by the CPUs (the suite's seeds) and GPUs (device cuda) each needs. A failed stage
     fails the command with its name and the worker's output; finished ones stay committed.
     """
-    from rlpipe.stages import train_stages
+    from rlpipe.stages import require_current_dvc_yaml, train_stages
 
     suite = load_suite(root / DEFAULT_SUITE)
+    require_current_dvc_yaml(root, suite, DEFAULT_SUITE)
     train_stages(suite, root / "pipelines")  # every spec resolves before anything runs
     refresh_fingerprints(root, show)
     stages = stale_train_stages(root)

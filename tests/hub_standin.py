@@ -95,6 +95,8 @@ class HubStandIn:
         self.repos: dict[tuple[str, str], Repo] = {}
         self.requests: list[tuple[str, str]] = []
         """(method, path) of every request received, in order (headers are never kept)."""
+        self.unavailable: set[str] = set()
+        """Repo paths whose downloads answer 503, as a Hub having a bad minute."""
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -267,6 +269,8 @@ class HubStandIn:
     def resolve(self, repo_type: str, repo_id: str, revision: str, path: str) -> tuple[bytes, str]:
         """Return (content, head commit) of a file at a revision."""
         with self._lock:
+            if path in self.unavailable:
+                raise HttpError(503, "Service Unavailable")
             repo = self._repo(repo_type, repo_id, revision)
             if path not in repo.files:
                 raise HttpError(404, "Entry not found", "EntryNotFound")

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from rlpipe.commands.common import PipelinesOpt, SuiteOpt, console, shown, user_errors
+from rlpipe.commands.common import (
+    PipelinesOpt,
+    SuiteOpt,
+    console,
+    err_console,
+    shown,
+    user_errors,
+)
 from rlpipe.spec import DEFAULT_SUITE
 
 
@@ -31,7 +38,7 @@ def publish(
     pipelines: PipelinesOpt = Path("pipelines"),
 ) -> None:
     """Upload runs (weights, no optimizer state) with generated model cards; relink the report."""
-    from rlpipe.hub.publish import publish_runs
+    from rlpipe.hub.publish import left_out_files, publish_runs
     from rlpipe.report.benchmarks import write_report
     from rlpipe.spec import load_suite
 
@@ -45,6 +52,13 @@ def publish(
         )
     for key, url in urls.items():
         console.print(f"{key}: {url}")
+        if left_out := left_out_files(Path("runs") / key):
+            err_console.print(
+                f"[yellow]note:[/] {shown(key)}: left out files that are not run files (rlpipe "
+                f"pull would refuse them): {shown(', '.join(left_out))}",
+                highlight=False,
+                soft_wrap=True,
+            )
     write_report(loaded, suite)
     console.print("report links now point at the Hub")
 
@@ -73,4 +87,4 @@ def pull(
         f"{len(facts.files)} files checked against the card"
     )
     console.print(f"next: rlpipe eval {where}   # the card says eval return {facts.eval_return}")
-    console.print(f"      rlpipe enjoy {where} --video {where}/replay.mp4")
+    console.print(f"      rlpipe enjoy {where} --video {shown(run_key)}.mp4")

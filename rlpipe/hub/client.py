@@ -76,7 +76,12 @@ def _without_token(message: str, token: str | None) -> str:
 @contextlib.contextmanager
 def hub_errors(action: str, endpoint: str, auth_hint: str, token: str | None) -> Iterator[None]:
     """Turn huggingface_hub and network failures inside the block into one-line RlpipeErrors."""
-    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+    )
 
     try:
         yield
@@ -86,6 +91,13 @@ def hub_errors(action: str, endpoint: str, auth_hint: str, token: str | None) ->
             f"to reach {endpoint}"
         )
         raise RlpipeError(message) from None
+    except RepositoryNotFoundError as error:  # the Hub answers 401 for a missing repo too
+        status = error.response.status_code if error.response is not None else None
+        message = (
+            f"{action}: {endpoint} has no such repo, or it is private or gated and the token "
+            f"cannot read it (HTTP {status}): check the repo id; if it is private, {auth_hint}"
+        )
+        raise RlpipeError(_without_token(message, token)) from None
     except HfHubHTTPError as error:
         status = error.response.status_code if error.response is not None else None
         if status in (401, 403):
@@ -97,6 +109,14 @@ def hub_errors(action: str, endpoint: str, auth_hint: str, token: str | None) ->
         raise RlpipeError(_without_token(message, token)) from None
     except _transport_errors() as error:
         reason = " ".join(str(error).split()) or type(error).__name__
+        message = (
+            f"{action}: could not reach the Hub at {endpoint} ({reason}); check the network "
+            "connection, or HF_ENDPOINT if you use a mirror"
+        )
+        raise RlpipeError(_without_token(message, token)) from None
+    except LocalEntryNotFoundError as error:  # hf_hub_download's word for "no answer"
+        cause = error.__cause__ or error.__context__
+        reason = " ".join(str(cause or error).split()) or type(error).__name__
         message = (
             f"{action}: could not reach the Hub at {endpoint} ({reason}); check the network "
             "connection, or HF_ENDPOINT if you use a mirror"
@@ -190,7 +210,7 @@ def download_run_files(
     import tempfile
 
     from huggingface_hub import HfApi
-    from huggingface_hub.errors import EntryNotFoundError
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
     check_run_key(run_key)
     check_repo_id(repo_id)
@@ -206,6 +226,8 @@ def download_run_files(
                     local = api.hf_hub_download(
                         repo_id, remote, repo_type=REPO_TYPE, revision=REVISION, local_dir=staging
                     )
+                except LocalEntryNotFoundError:
+                    raise  # the Hub did not answer (network, 5xx): not the same as "no such file"
                 except EntryNotFoundError:
                     continue
             target = folder / path

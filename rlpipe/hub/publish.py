@@ -28,6 +28,7 @@ from rlpipe.hub.client import (
     hub_errors,
     remote_run_dir,
 )
+from rlpipe.hub.layout import is_run_file
 from rlpipe.report.hub_links import HUB_LINKS_FILE, read_hub_links, resolve_endpoint, run_url
 from rlpipe.rundir import (
     CARD_FILES,
@@ -128,12 +129,31 @@ def _weights_file(run_key: str, seed: SeedFolder, in_run_dir: Path) -> Path:
 
 
 def _is_published(relative: PurePosixPath) -> bool:
-    """Whether a file of the run folder goes to the Hub: no checkpoints, temp or hidden files."""
+    """Whether a file of the run folder goes to the Hub: the run files rlpipe pull accepts, no
+    checkpoints (weights are added per seed, from the artifacts), no card of a pulled run."""
     if CHECKPOINT_DIR in relative.parts[:-1] or relative.name == MODEL_FILE:
         return False  # resume state never leaves the machine; weights are added per seed
     if relative.as_posix() in CARD_FILES:
         return False  # the card of a pulled run: publish writes a new one
-    return not any(part.startswith(".") for part in relative.parts)
+    return is_run_file(relative.as_posix())
+
+
+def left_out_files(run_dir: Path) -> list[str]:
+    """Files of a run folder that publish leaves out and that are not rlpipe's own bookkeeping
+    (hidden files, checkpoints, weights, a pulled card): a profile, a video, notes; the caller
+    says so, since a pull could not take them."""
+    left_out = []
+    for path in sorted(run_dir.rglob("*")):
+        relative = PurePosixPath(path.relative_to(run_dir).as_posix())
+        own = (
+            any(part.startswith(".") for part in relative.parts)
+            or CHECKPOINT_DIR in relative.parts[:-1]
+            or relative.name == MODEL_FILE
+            or relative.as_posix() in CARD_FILES
+        )
+        if path.is_file() and not own and not _is_published(relative):
+            left_out.append(relative.as_posix())
+    return left_out
 
 
 def plan_run_upload(

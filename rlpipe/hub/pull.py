@@ -10,7 +10,6 @@ temporary folder beside the destination and renamed into place only when every c
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -19,18 +18,8 @@ from pathlib import Path, PurePosixPath
 from rlpipe.errors import RlpipeError
 from rlpipe.hub.card import CardFacts, card_differences, read_card, sha256_file
 from rlpipe.hub.client import download_run_files, list_run_files
+from rlpipe.hub.layout import is_run_file
 from rlpipe.rundir import CARD_FILE, MODEL_FILE, RunFolder
-from rlpipe.rundir.folder import (
-    CURVE_FILE,
-    EVAL_FILE,
-    GROUPS_DIR,
-    METRICS_FILE,
-    PROVENANCE_FILE,
-    REPLAY_FILE,
-    RESULT_FILE,
-    SPEC_FILE,
-    SUMMARY_FILE,
-)
 
 
 @dataclass(frozen=True)
@@ -81,7 +70,10 @@ def pull_run(
     remote = list_run_files(repo_id, run_key, endpoint, token)  # checks repo id and run name
     out = Path(out) if out is not None else Path("runs") / run_key
     check_destination(out)
-    occupied = any(out.iterdir()) if out.is_dir() else out.exists()
+    try:
+        occupied = any(out.iterdir()) if out.is_dir() else out.exists()
+    except OSError as error:
+        raise RlpipeError(f"--out {out} cannot be read: {error.strerror or error}") from None
     if occupied and not overwrite:
         raise RlpipeError(
             f"{out} already exists: pull into another folder with --out, or replace it with "
@@ -95,11 +87,19 @@ def pull_run(
             f"{refused}: it has no model card ({CARD_FILE}) to check its files against; "
             "publish it again with rlpipe publish"
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RlpipeError(
+            f"--out {out}: cannot make its folder ({error.strerror or error})"
+        ) from None
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.pull-", dir=out.parent) as root:
         staging = Path(root) / "run"
         staging.mkdir()
-        (card,) = download_run_files(repo_id, run_key, [CARD_FILE], staging, endpoint, token)
+        fetched = download_run_files(repo_id, run_key, [CARD_FILE], staging, endpoint, token)
+        if not fetched:
+            raise RlpipeError(f"{refused}: its card was listed but is gone; try again")
+        card = fetched[0]
         source = f"{repo_id}: runs/{run_key}/{CARD_FILE}"
         try:
             text = card.read_text(encoding="utf-8")
@@ -128,7 +128,10 @@ def pull_run(
                 [f"files the card lists that are not there: {_names(missing)}"] if missing else []
             )
             raise RlpipeError(f"{refused}: {'; '.join(problems)}")
-        download_run_files(repo_id, run_key, listed, staging, endpoint, token)
+        got = download_run_files(repo_id, run_key, listed, staging, endpoint, token)
+        if len(got) != len(listed):
+            gone = sorted(set(listed) - {path.relative_to(staging).as_posix() for path in got})
+            raise RlpipeError(f"{refused}: listed files are gone from the repo: {_names(gone)}")
         oversized = [
             f"{name} ({(staging / name).stat().st_size / 2**20:,.0f} MiB)"
             for name in listed
@@ -144,22 +147,10 @@ def pull_run(
     return PulledRun(out, facts)
 
 
-RUN_FILE_PATTERNS = (
-    re.compile(rf"^({SPEC_FILE}|{PROVENANCE_FILE}|{SUMMARY_FILE}|{EVAL_FILE})$"),
-    re.compile(rf"^{GROUPS_DIR}/seeds(-[0-9]+)+\.json$"),
-    re.compile(rf"^seed-[0-9]+/({METRICS_FILE}|{RESULT_FILE}|{MODEL_FILE})$"),
-    re.compile(rf"^({CURVE_FILE}|{REPLAY_FILE})$"),
-)
-"""What rlpipe publish uploads for a run: its records, seed files, weights, curve and replay."""
 MODEL_SIZE_LIMIT = 2 * 2**30
 """Largest weights file a pull accepts (a 2048-wide CrossQ with optimiser-free weights is far
 below it); other files are records, plots and GIFs."""
 FILE_SIZE_LIMIT = 256 * 2**20
-
-
-def is_run_file(name: str) -> bool:
-    """Whether a file name (relative to runs/<key>/) is one rlpipe publish uploads."""
-    return any(pattern.match(name) for pattern in RUN_FILE_PATTERNS)
 
 
 def size_limit(name: str) -> int:

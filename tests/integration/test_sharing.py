@@ -22,7 +22,7 @@ from rlpipe.cli import app
 from rlpipe.errors import RlpipeError
 from rlpipe.hub.audit import check_hub_runs
 from rlpipe.hub.card import EVAL_RTOL, sha256_file
-from rlpipe.hub.publish import publish_runs
+from rlpipe.hub.publish import left_out_files, publish_runs
 from rlpipe.hub.pull import pull_run
 from rlpipe.launch import TrainOptions, train_run
 from rlpipe.report.audit import AuditPaths, offline_audit, sorted_findings
@@ -189,6 +189,45 @@ def test_pull_refuses_a_file_that_differs_from_the_card(published, hub, tmp_path
         pull(hub, out)
     assert "nothing was written" in str(raised.value)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["README.md", "summary.json", "seed-1/model.pt"])
+def test_a_download_the_hub_does_not_answer_is_an_unreachable_hub_not_a_missing_file(
+    published, hub, tmp_path, name
+):
+    hub.unavailable.add(f"runs/{KEY}/{name}")
+    out = tmp_path / "pulled"
+    with pytest.raises(RlpipeError, match=f"downloading runs/{KEY}/{name} from {REPO_ID}: could "
+                       f"not reach the Hub at {hub.url}"):  # fmt: skip
+        pull(hub, out)
+    assert not out.exists() and list(tmp_path.glob(".pulled.pull-*")) == []
+
+
+def test_a_repo_that_is_not_there_is_named_as_such_not_as_a_token_problem(hub, tmp_path):
+    with pytest.raises(RlpipeError, match="has no such repo, or it is private or gated") as raised:
+        pull_run("rlpipe-test/no-such-repo", KEY, tmp_path / "run", endpoint=hub.url, token=TOKEN)
+    assert "check the repo id" in str(raised.value)
+
+
+def test_pull_into_a_folder_under_a_file_is_a_clear_error(published, hub, tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(RlpipeError, match=r"--out .*a-file/run: cannot make its folder"):
+        pull(hub, tmp_path / "a-file" / "run")
+
+
+def test_publish_leaves_out_files_pull_would_refuse_and_the_run_still_pulls(trained, hub, tmp_path):
+    root = tmp_path / "project"
+    shutil.copytree(trained, root)
+    run_dir = root / "runs" / KEY
+    (run_dir / "seed-0" / "profile.json").write_text("{}")
+    (run_dir / "replay.mp4").write_bytes(b"not really a video")
+    assert left_out_files(run_dir) == ["replay.mp4", "seed-0/profile.json"]
+    publish_runs([KEY], REPO_ID, root / "runs", root / "artifacts", root / "reports",
+                 endpoint=hub.url, token=TOKEN, replay=False)  # fmt: skip
+    remote_names = set(hub.files(REPO_ID))
+    assert f"runs/{KEY}/summary.json" in remote_names
+    assert not {f"runs/{KEY}/replay.mp4", f"runs/{KEY}/seed-0/profile.json"} & remote_names
+    assert pull(hub, tmp_path / "pulled").path == tmp_path / "pulled"
 
 
 def test_pull_refuses_a_card_whose_spec_hash_is_not_the_runs(published, hub, tmp_path):

@@ -39,3 +39,18 @@ def test_a_spec_typo_stops_the_suite_run_before_any_stage_trains(tmp_path):
     assert "sac.yaml, spec 'pendulum', key algorithm.learning_startz: unknown key" in failed.stderr
     assert "Traceback" not in failed.stderr
     assert not (project / "dvc.lock").exists() and not (project / "runs").exists()
+
+
+def test_a_suite_edited_after_its_stages_were_written_stops_the_suite_run(tmp_path):
+    project = make_project(tmp_path / "project")
+    suite = project / "params" / "suite.yaml"
+    entry = "sac-pendulum: {family: sac, spec: pendulum, frames: 300, seed_groups: 2}"
+    assert entry in suite.read_text()
+    suite.write_text(suite.read_text().replace(entry, entry.replace("300", "600")))
+
+    failed = run(project, "rlpipe", "suite", "run", "--no-repro", check=False)
+    assert failed.returncode == 2
+    assert "dvc.yaml is out of date with params/suite.yaml: run rlpipe suite stages" in (
+        failed.stderr
+    )
+    assert not (project / "dvc.lock").exists() and not (project / "runs").exists()
