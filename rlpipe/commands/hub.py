@@ -15,6 +15,7 @@ from rlpipe.commands.common import (
     shown,
     user_errors,
 )
+from rlpipe.errors import RlpipeError
 from rlpipe.spec import DEFAULT_SUITE
 
 
@@ -36,12 +37,24 @@ def publish(
         ),
     ] = True,
     pipelines: PipelinesOpt = Path("pipelines"),
+    folder: Annotated[
+        Path | None,
+        typer.Option(
+            help="Publish into this local folder instead of the Hub, in the Hub repo's layout "
+            "(FOLDER/runs/<run>/, with the same cards), offline; `rlpipe pull FOLDER <run>` "
+            "reads it back. The report's links are left as they are.",
+        ),
+    ] = None,
 ) -> None:
-    """Upload runs (weights, no optimizer state) with generated model cards; relink the report."""
+    """Upload runs (weights, no optimizer state) with generated model cards; relink the report.
+
+    With --folder, write them into a local folder instead (a shared drive, a disk to carry)."""
     from rlpipe.hub.publish import left_out_files, publish_runs
     from rlpipe.report.benchmarks import write_report
     from rlpipe.spec import load_suite
 
+    if folder is not None and repo is not None:
+        raise RlpipeError("give --repo (the Hub) or --folder (a local folder), not both")
     loaded = load_suite(suite)
     with console.status("checking the runs and making their model cards", spinner="dots"):
         urls = publish_runs(
@@ -49,6 +62,7 @@ def publish(
             repo or loaded.hub_repo,
             replay=replay,
             pipelines=pipelines,
+            folder=folder,
         )
     for key, url in urls.items():
         console.print(f"{key}: {url}")
@@ -59,13 +73,30 @@ def publish(
                 highlight=False,
                 soft_wrap=True,
             )
+    if folder is not None:
+        console.print(f"pull one back with: rlpipe pull {shown(_as_source(folder))} <run>")
+        return
     write_report(loaded, suite)
     console.print("report links now point at the Hub")
 
 
+def _as_source(folder: Path) -> str:
+    """The folder as `rlpipe pull` reads a local source: a path that starts like one."""
+    from rlpipe.hub.folder_target import is_folder_source
+
+    text = folder.as_posix()
+    return text if is_folder_source(text) else f"./{text}"
+
+
 @user_errors
 def pull(
-    repo_id: Annotated[str, typer.Argument(help="Hub dataset repo id, e.g. rlpipe/benchmarks.")],
+    repo_id: Annotated[
+        str,
+        typer.Argument(
+            help="Hub dataset repo id, e.g. rlpipe/benchmarks; or a folder written by `rlpipe "
+            "publish --folder`, as a path that starts with /, ./, ../ or ~."
+        ),
+    ],
     run_key: Annotated[str, typer.Argument(help="Run name in the repo, e.g. crossq-hopper.")],
     out: Annotated[Path | None, typer.Option(help="Run folder; default runs/RUN_KEY.")] = None,
     overwrite: Annotated[

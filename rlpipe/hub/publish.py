@@ -28,6 +28,7 @@ from rlpipe.hub.client import (
     hub_errors,
     remote_run_dir,
 )
+from rlpipe.hub.folder_target import write_folder_run
 from rlpipe.hub.layout import is_run_file
 from rlpipe.report.hub_links import HUB_LINKS_FILE, read_hub_links, resolve_endpoint, run_url
 from rlpipe.rundir import (
@@ -249,9 +250,12 @@ def publish_runs(
     token: str | None = None,
     replay: bool = True,
     pipelines: Path = Path("pipelines"),
+    folder: Path | None = None,
 ) -> dict[str, str]:
     """Upload each run (one commit per run) with its model card to the dataset repo; return
-    {run_key: run URL}.
+    {run_key: run URL}. With `folder`, write them into that local folder instead, in the
+    repo's layout (folder/runs/<run_key>/), and return {run_key: its folder}; `repo_id` is
+    then unused and the report's links are left alone.
 
     Every run is checked, and its card (with the learning curve and, unless `replay` is False,
     a replay GIF) made, before anything is uploaded. reports/hub.json is updated atomically
@@ -259,11 +263,15 @@ def publish_runs(
     published.
     """
     import tempfile
+    from shlex import quote
 
     keys = list(dict.fromkeys(run_keys))
     if not keys:
         raise RlpipeError("no runs to publish: name at least one run folder")
-    check_repo_id(repo_id)
+    if folder is None:
+        check_repo_id(repo_id)
+    else:  # the card's `rlpipe pull` command then names the folder
+        repo_id = quote(Path(folder).expanduser().resolve().as_posix())
     uploads = [
         plan_run_upload(key, Path(runs_root), Path(artifacts_root), Path(pipelines)) for key in keys
     ]
@@ -273,7 +281,20 @@ def publish_runs(
                 _with_card(upload, Path(runs_root), Path(cards), repo_id, replay)
                 for upload in uploads
             ]
+        if folder is not None:
+            return _write_runs(uploads, Path(folder).expanduser())
         return _commit_runs(uploads, repo_id, Path(reports_dir), endpoint, token)
+
+
+def _write_runs(uploads: list[RunUpload], folder: Path) -> dict[str, str]:
+    """Write each upload into the local folder, whole, one run after the other."""
+    written = {}
+    for upload in uploads:
+        prefix = remote_run_dir(upload.run_key)
+        files = [(PurePosixPath(path).relative_to(prefix).as_posix(), local)
+                 for path, local in upload.files]  # fmt: skip
+        written[upload.run_key] = write_folder_run(folder, upload.run_key, files).as_posix()
+    return written
 
 
 def _with_card(

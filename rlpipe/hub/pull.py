@@ -10,7 +10,6 @@ temporary folder beside the destination and renamed into place only when every c
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -18,6 +17,13 @@ from pathlib import Path, PurePosixPath
 from rlpipe.errors import RlpipeError
 from rlpipe.hub.card import CardFacts, card_differences, read_card, sha256_file
 from rlpipe.hub.client import download_run_files, list_run_files
+from rlpipe.hub.folder_target import (
+    copy_folder_run_files,
+    folder_root,
+    is_folder_source,
+    list_folder_run_files,
+    replace_with,
+)
 from rlpipe.hub.layout import is_run_file
 from rlpipe.rundir import CARD_FILE, MODEL_FILE, RunFolder
 
@@ -66,8 +72,23 @@ def pull_run(
     token: str | None = None,
 ) -> PulledRun:
     """Download runs/<run_key> of the dataset repo into `out` (default runs/<run_key>), checked
-    against its model card; return where it went and the card's facts."""
-    remote = list_run_files(repo_id, run_key, endpoint, token)  # checks repo id and run name
+    against its model card; return where it went and the card's facts.
+
+    A `repo_id` that is a folder path (/..., ./..., ../..., ~...) reads a folder written by
+    `rlpipe publish --folder` instead of the Hub, with the same checks."""
+    if is_folder_source(repo_id):
+        published = folder_root(repo_id)
+
+        def fetch(paths: list[str], folder: Path) -> list[Path]:
+            return copy_folder_run_files(published, run_key, paths, folder)
+
+        remote = list_folder_run_files(published, run_key)
+    else:
+
+        def fetch(paths: list[str], folder: Path) -> list[Path]:
+            return download_run_files(repo_id, run_key, paths, folder, endpoint, token)
+
+        remote = list_run_files(repo_id, run_key, endpoint, token)  # checks repo id and run name
     out = Path(out) if out is not None else Path("runs") / run_key
     check_destination(out)
     try:
@@ -96,7 +117,7 @@ def pull_run(
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.pull-", dir=out.parent) as root:
         staging = Path(root) / "run"
         staging.mkdir()
-        fetched = download_run_files(repo_id, run_key, [CARD_FILE], staging, endpoint, token)
+        fetched = fetch([CARD_FILE], staging)
         if not fetched:
             raise RlpipeError(f"{refused}: its card was listed but is gone; try again")
         card = fetched[0]
@@ -128,7 +149,7 @@ def pull_run(
                 [f"files the card lists that are not there: {_names(missing)}"] if missing else []
             )
             raise RlpipeError(f"{refused}: {'; '.join(problems)}")
-        got = download_run_files(repo_id, run_key, listed, staging, endpoint, token)
+        got = fetch(listed, staging)
         if len(got) != len(listed):
             gone = sorted(set(listed) - {path.relative_to(staging).as_posix() for path in got})
             raise RlpipeError(f"{refused}: listed files are gone from the repo: {_names(gone)}")
@@ -172,21 +193,3 @@ def check_destination(out: Path) -> None:
             f"--out {out} is the current folder or a folder above it; pull into a folder of its "
             "own, e.g. runs/<run>"
         )
-
-
-def replace_with(out: Path, staging: Path, scratch: Path) -> None:
-    """Put the complete staging folder at `out`; an old `out` is moved aside first and removed
-    only once the new one is in place (restored if the move fails)."""
-    old = scratch / "old"
-    if out.exists():
-        out.rename(old)
-    try:
-        staging.rename(out)
-    except OSError:
-        if old.exists():
-            old.rename(out)
-        raise
-    if old.is_dir():
-        shutil.rmtree(old)
-    elif old.exists():
-        old.unlink()

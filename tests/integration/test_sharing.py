@@ -230,6 +230,90 @@ def test_publish_leaves_out_files_pull_would_refuse_and_the_run_still_pulls(trai
     assert pull(hub, tmp_path / "pulled").path == tmp_path / "pulled"
 
 
+# --------------------------------------------------------------------------- a local folder
+
+
+def test_publish_into_a_folder_and_pull_back_offline(trained, tmp_path, monkeypatch):
+    root = tmp_path / "project"
+    shutil.copytree(trained, root)
+    shared = tmp_path / "shared drive"
+    written = publish_runs([KEY], "unused/repo", root / "runs", root / "artifacts",
+                           root / "reports", replay=False, folder=shared)  # fmt: skip
+    assert written == {KEY: (shared / "runs" / KEY).as_posix()}
+    assert not (root / "reports" / "hub.json").exists()  # the report keeps its local links
+    card = (shared / "runs" / KEY / "README.md").read_text()
+    assert f"rlpipe pull '{shared.resolve().as_posix()}' {KEY}" in card
+    assert [p.name for p in shared.iterdir()] == ["runs"]  # no staging left beside the run
+
+    monkeypatch.chdir(tmp_path)
+    pulled = pull_run(f"./{shared.name}", KEY, tmp_path / "pulled")
+    assert pulled.facts.run == KEY
+    for name in ("spec.json", "summary.json", "seed-1/model.pt"):
+        assert (tmp_path / "pulled" / name).read_bytes() == (
+            shared / "runs" / KEY / name
+        ).read_bytes()
+
+
+def test_a_pull_from_a_folder_has_the_same_checks_as_from_the_hub(trained, tmp_path):
+    root = tmp_path / "project"
+    shutil.copytree(trained, root)
+    shared = tmp_path / "shared"
+    publish_runs([KEY], "unused/repo", root / "runs", root / "artifacts", root / "reports",
+                 replay=False, folder=shared)  # fmt: skip
+    summary = shared / "runs" / KEY / "summary.json"
+    summary.write_text(summary.read_text().replace('"frames": 300', '"frames": 301'))
+    with pytest.raises(RlpipeError, match="was refused, nothing was written") as raised:
+        pull_run(shared.as_posix(), KEY, tmp_path / "pulled")
+    assert "summary.json" in str(raised.value)
+    assert not (tmp_path / "pulled").exists()
+    with pytest.raises(RlpipeError, match=r"has no run other-run \(no files under"):
+        pull_run(shared.as_posix(), "other-run", tmp_path / "pulled")
+    with pytest.raises(RlpipeError, match="no folder /no/such/folder to pull from"):
+        pull_run("/no/such/folder", KEY, tmp_path / "pulled")
+
+
+def test_a_full_disk_mid_publish_leaves_the_folders_older_copy_whole(
+    trained, tmp_path, monkeypatch
+):
+    import errno
+
+    import rlpipe.hub.folder_target
+
+    root = tmp_path / "project"
+    shutil.copytree(trained, root)
+    shared = tmp_path / "shared"
+
+    def publish() -> dict[str, str]:
+        return publish_runs([KEY], "unused/repo", root / "runs", root / "artifacts",
+                            root / "reports", replay=False, folder=shared)  # fmt: skip
+
+    publish()
+    before = {p.relative_to(shared): p.read_bytes() for p in shared.rglob("*") if p.is_file()}
+    copies, copy = [], shutil.copyfile
+
+    def disk_fills(source, target):
+        copies.append(target)
+        if len(copies) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return copy(source, target)
+
+    monkeypatch.setattr(rlpipe.hub.folder_target.shutil, "copyfile", disk_fills)
+    with pytest.raises(RlpipeError, match=rf"publishing run {KEY} into .* failed \(No space left "
+                       r"on device\); the run's folder there is as it was"):  # fmt: skip
+        publish()
+    after = {p.relative_to(shared): p.read_bytes() for p in shared.rglob("*") if p.is_file()}
+    assert len(copies) == 3 and after == before
+
+
+def test_publish_cli_takes_the_hub_or_a_folder_not_both(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        app, ["publish", KEY, "--repo", "a/b", "--folder", "shared"], terminal_width=200
+    )
+    assert result.exit_code == 2
+    assert "give --repo (the Hub) or --folder (a local folder), not both" in result.output
+
+
 def test_pull_refuses_a_card_whose_spec_hash_is_not_the_runs(published, hub, tmp_path):
     text = remote(hub, "README.md").decode()
     spec_hash = card_metadata(text)["rlpipe"]["spec_hash"]
