@@ -185,6 +185,14 @@ def _finish(
         failures.append(f"{name}{where}: exit code {result.returncode}: {result.output_tail}")
         show(f"{name}: failed{where}")
         return
-    _dvc(root, "commit", "--force", name)
+    try:
+        _dvc(root, "commit", "--force", name)
+    except RlpipeError as error:  # the training is done and kept: only the record is missing
+        failures.append(
+            f"{name}{where}: trained, but not committed to dvc.lock ({error}); its outputs are "
+            f"in place: run `dvc commit --force {name}`"
+        )
+        show(f"{name}: trained{where}, not committed")
+        return
     trained.append(name)
     show(f"{name}: trained{where}, committed to dvc.lock")

@@ -335,12 +335,17 @@ def _commit_runs(
         api.create_repo(repo_id, repo_type=REPO_TYPE, exist_ok=True)
 
     urls: dict[str, str] = {}
-    for upload in uploads:
+    for index, upload in enumerate(uploads):
         operations = [
             CommitOperationAdd(path_in_repo=path_in_repo, path_or_fileobj=str(local))
             for path_in_repo, local in upload.files
         ]
-        with hub_errors(f"uploading run {upload.run_key} to {repo_id}", hub, hint, token):
+        action = f"uploading run {upload.run_key} to {repo_id}"
+        pending = [later.run_key for later in uploads[index:]]
+        with (
+            _say_what_was_published(urls, pending, links_path),
+            hub_errors(action, hub, hint, token),
+        ):
             api.create_commit(
                 repo_id,
                 operations,
@@ -356,3 +361,22 @@ def _commit_runs(
         links[upload.run_key] = urls[upload.run_key]
         atomic_write_json(links_path, links)
     return urls
+
+
+@contextlib.contextmanager
+def _say_what_was_published(
+    published: Mapping[str, str], pending: list[str], links_path: Path
+) -> Iterator[None]:
+    """A failure or Ctrl-C part-way names the runs already on the Hub (their links are in
+    reports/hub.json) and the ones that are not, and how to relink the report."""
+    try:
+        yield
+    except (RlpipeError, KeyboardInterrupt) as error:
+        if not published:
+            raise
+        cause = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
+        raise RlpipeError(
+            f"{cause}; published: {', '.join(published)} (linked in {links_path}); not "
+            f"published: {', '.join(pending)}; run `rlpipe report` to relink the report, and "
+            "publish the rest again"
+        ) from None

@@ -155,6 +155,25 @@ class _Mp4Frames:
         if self.writer is not None:
             self.writer.close()
 
+    def check(self, shown: Path, frames: int) -> None:
+        """Raise RlpipeError unless the finished file decodes to all `frames`: imageio-ffmpeg
+        does not check ffmpeg's exit on close, when the encoder flushes its buffered frames
+        and writes the MP4 index (a full disk there leaves a broken file and no error)."""
+        import imageio_ffmpeg
+
+        try:
+            counted, _ = imageio_ffmpeg.count_frames_and_secs(str(self.path))
+        except (RuntimeError, OSError) as error:
+            reason = " ".join(str(error).split())[:200]
+            raise RlpipeError(
+                f"could not write {shown}: ffmpeg left no readable video ({reason})"
+            ) from None
+        if counted != frames:
+            raise RlpipeError(
+                f"could not write {shown}: ffmpeg wrote {counted} of {frames} frames (is the disk "
+                "full?)"
+            )
+
 
 class VideoStream:
     """Where `recording` puts frames: add them one by one."""
@@ -184,6 +203,8 @@ def recording(path: Path, fps: float) -> Iterator[VideoStream]:
             stream.sink.abort()
             raise
         stream.sink.close()
+        if isinstance(stream.sink, _Mp4Frames):
+            stream.sink.check(path, stream.frames)
 
 
 def write_video(frames: Sequence[np.ndarray], path: Path, fps: float) -> None:

@@ -466,8 +466,11 @@ def test_hub_json_is_written_only_after_a_successful_commit(tmp_path, hub, monke
         return commit(repo_type, repo_id, revision, body)
 
     monkeypatch.setattr(hub, "commit", refuse_the_second_run)
-    with pytest.raises(RlpipeError, match=f"uploading run {RUN_KEYS[1]}.*HTTP 400"):
+    with pytest.raises(RlpipeError, match=f"uploading run {RUN_KEYS[1]}.*HTTP 400") as raised:
         publish(tmp_path, hub)
+    rest = ", ".join(RUN_KEYS[1:])
+    assert f"; published: {RUN_KEYS[0]} (linked in " in str(raised.value)
+    assert f"not published: {rest}; run `rlpipe report` to relink" in str(raised.value)
     links = json.loads((tmp_path / "reports" / "hub.json").read_text())
     assert links == {RUN_KEYS[0]: run_url(REPO_ID, RUN_KEYS[0], hub.url)}
     assert {path.split("/")[1] for path in hub.files(REPO_ID)} == {RUN_KEYS[0]}

@@ -54,3 +54,27 @@ def test_a_suite_edited_after_its_stages_were_written_stops_the_suite_run(tmp_pa
         failed.stderr
     )
     assert not (project / "dvc.lock").exists() and not (project / "runs").exists()
+
+
+def test_a_stage_that_trained_but_could_not_be_committed_is_named_and_the_run_goes_on(
+    tmp_path, monkeypatch
+):
+    import rlpipe.suite_run
+    from rlpipe.errors import RlpipeError
+    from rlpipe.scale import CommandResult
+
+    def lock_held(root, *args):
+        raise RlpipeError("dvc commit --force train-a failed: lock is held by PID 7")
+
+    monkeypatch.setattr(rlpipe.suite_run, "_dvc", lock_held)
+    trained: list[str] = []
+    failures: list[str] = []
+    shown: list[str] = []
+    rlpipe.suite_run._finish(tmp_path, "train-a", CommandResult(0, "", "node-1"), trained,
+                             failures, shown.append)  # fmt: skip
+    assert trained == [] and shown == ["train-a: trained on node-1, not committed"]
+    assert failures == [
+        "train-a on node-1: trained, but not committed to dvc.lock (dvc commit --force train-a "
+        "failed: lock is held by PID 7); its outputs are in place: run `dvc commit --force "
+        "train-a`"
+    ]

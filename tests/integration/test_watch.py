@@ -112,6 +112,26 @@ def test_cartpole_mp4_has_one_frame_per_reset_and_step(runs, tmp_path):
     assert meta["fps"] == 50 and meta["size"] == (600, 400)  # CartPole's own 600x400 render
 
 
+def test_an_mp4_that_ffmpeg_did_not_finish_never_replaces_the_old_one(tmp_path, monkeypatch):
+    import imageio_ffmpeg
+    import numpy as np
+
+    from rlpipe.watch.video import write_video
+
+    video = tmp_path / "replay.mp4"
+    frames = [np.full((32, 48, 3), shade, dtype=np.uint8) for shade in range(0, 250, 25)]
+    write_video(frames, video, fps=10)
+    assert imageio_ffmpeg.count_frames_and_secs(str(video))[0] == 10
+    good = video.read_bytes()
+
+    # what a full disk does when the encoder flushes: ffmpeg fails on close, nobody says so
+    monkeypatch.setattr(imageio_ffmpeg, "count_frames_and_secs", lambda path: (7, 0.7))
+    with pytest.raises(RlpipeError, match=r"could not write .*replay.mp4: ffmpeg wrote 7 of 10 "):
+        write_video(frames, video, fps=10)
+    assert video.read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir()] == ["replay.mp4"]  # no temp file left
+
+
 def test_pendulum_gif_is_cut_at_max_steps_and_scaled_down(runs, tmp_path):
     from PIL import Image
 
