@@ -25,7 +25,18 @@ def read_records(reports_dir: Path) -> list[dict[str, Any]]:
     document = read_json(path, "fix it or delete it (rlpipe bench --report writes it again)")
     if not isinstance(document, dict) or not isinstance(document.get("records"), list):
         raise RlpipeError(f"{path} is damaged (no 'records' list); fix it or delete it")
-    return cast("list[dict[str, Any]]", document["records"])
+    records = document["records"]
+    if not all(isinstance(r, dict) and isinstance(r.get("key"), str) for r in records):
+        raise RlpipeError(f"{path} is damaged (a record without its 'key'); fix it or delete it")
+    return cast("list[dict[str, Any]]", records)
+
+
+def check_writable(reports_dir: Path) -> None:
+    """Raise RlpipeError now, before a benchmark, if --report could not add its record later:
+    a damaged speed.json, or a reports folder that is a file."""
+    read_records(reports_dir)
+    if reports_dir.exists() and not reports_dir.is_dir():
+        raise RlpipeError(f"--reports-dir {reports_dir} is a file, not a folder")
 
 
 def add_record(reports_dir: Path, record: dict[str, Any]) -> Path:
@@ -33,7 +44,6 @@ def add_record(reports_dir: Path, record: dict[str, Any]) -> Path:
     records = [r for r in read_records(reports_dir) if r["key"] != record["key"]]
     records = sorted([*records, record], key=lambda r: r["key"])
     text = render(records)  # before writing anything: the two files always agree
-    reports_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(reports_dir / SPEED_JSON, {"records": records})
     path = reports_dir / SPEED_MD
     atomic_write_text(path, text)

@@ -74,7 +74,9 @@ def bench(
     ] = False,
     rounds: Annotated[
         int | None,
-        typer.Option(help="Runs per side, alternating; default 2 with --vs or --bf16, else 1."),
+        typer.Option(
+            help="Runs per side, alternating; default 2 with --vs or --bf16, else 1.", min=1
+        ),
     ] = None,
     threads: Annotated[
         int | None, typer.Option(help="torch threads per side; default: every core.", min=1)
@@ -90,13 +92,15 @@ def bench(
 
     from rlpipe.bench.compare import compare
     from rlpipe.bench.sb3 import sb3_unsupported
-    from rlpipe.bench.speed_report import add_record
+    from rlpipe.bench.speed_report import add_record, check_writable
     from rlpipe.bench.timing import BF16_SIDE, Window, timed_spec
     from rlpipe.device import resolve_device
     from rlpipe.fast import compile_by_default
     from rlpipe.render import bench_table
 
     resolved = resolve_spec(family, spec, overrides or [], pipelines)
+    if report:
+        check_writable(reports_dir)  # not after minutes of benchmarking
     torch_device = resolve_device(device)
     use_compile = compile_by_default(resolved.spec, torch_device) if compile_ is None else compile_
     window = Window(frames, warmup, str(torch_device), use_compile, threads or os.cpu_count() or 1)

@@ -60,7 +60,12 @@ def search(
     ] = Objective.score,
     pruner: Annotated[Pruner, typer.Option(help="median, hyperband or none.")] = Pruner.median,
     startup_trials: Annotated[
-        int, typer.Option(help="Trials sampled at random and never pruned.", min=0)
+        int,
+        typer.Option(
+            help="Trials sampled at random before TPE takes over; the median pruner never "
+            "prunes them (hyperband has no such start).",
+            min=0,
+        ),
     ] = 5,
     warmup_frames: Annotated[
         int, typer.Option(help="Frames before a trial may be pruned.", min=0)
@@ -90,7 +95,7 @@ def search(
 ) -> None:
     """Search hyperparameters with Optuna; each trial is an `rlpipe train` run folder."""
     from rlpipe.launch import sigterm_as_interrupt
-    from rlpipe.search.driver import SearchRequest, run_search
+    from rlpipe.search.driver import SearchRequest, check_search_name, run_search
     from rlpipe.search.render import SearchProgress, trials_table
     from rlpipe.search.study import SearchOptions
 
@@ -102,6 +107,7 @@ def search(
         name or f"{family}-{spec}", trials, out, storage, resume, parallel, workers, device,
         pipelines,
     )  # fmt: skip
+    check_search_name(options.name)  # before it is printed
     address = None if ray in (None, RAY_LOCAL) else ray
     max_frame = resolve_spec(family, spec, overrides or [], pipelines).spec.env.max_frame
     console.print(f"[bold]search {options.name}[/]: {family}/{spec}, {trials} trials")

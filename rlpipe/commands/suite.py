@@ -36,6 +36,12 @@ def suite_stages(
     from rlpipe.spec import load_suite
     from rlpipe.stages import DVC_FILE, render_dvc_yaml
 
+    if pipelines.resolve() != Path("pipelines").resolve():
+        raise RlpipeError(
+            f"--pipelines {pipelines} (or RLPIPE_PIPELINES): the stages run `rlpipe train` on "
+            "./pipelines, whose specs DVC tracks as the stages' params; put the pipeline files "
+            "there"
+        )
     text = render_dvc_yaml(load_suite(suite), suite, pipelines)
     current = Path(DVC_FILE).read_text(encoding="utf-8") if Path(DVC_FILE).exists() else None
     if check:

@@ -182,7 +182,9 @@ def train(
         return
     print_table(summary_table(run_dir, summary))
     # soft_wrap: a command line or path is never broken by an inserted newline (copy, grep, logs).
-    console.print(next_steps(run_dir, options.artifacts), soft_wrap=True)
+    seeds = parse_seed_list(only_seeds)
+    steps = group_next_steps(run_dir, seeds) if seeds else next_steps(run_dir, options.artifacts)
+    console.print(steps, soft_wrap=True)
 
 
 def next_steps(run_dir: Path, artifacts: Path | None) -> str:
@@ -193,10 +195,26 @@ def next_steps(run_dir: Path, artifacts: Path | None) -> str:
         f"run folder: [bold]{where}[/] (spec.json, summary.json, seed-K/metrics.csv, "
         "seed-K/model.pt)\n"
         "next:\n"
-        f"  rlpipe enjoy {where}{with_artifacts} --episodes 3 --video {where}/replay.mp4"
+        f"  rlpipe enjoy {where}{with_artifacts} --episodes 3 --video {shown(run_dir.name)}.mp4"
         "   # watch the policy\n"
         f"  rlpipe eval {where}{with_artifacts}   # evaluate its final weights again\n"
         "  rlpipe report   # BENCHMARKS.md of the suite's runs in runs/ (params/suite.yaml)"
+    )
+
+
+def group_next_steps(run_dir: Path, seeds: tuple[int, ...]) -> str:
+    """After one seed group (--only-seeds): the run is not whole until every group has trained
+    and `rlpipe summarize` has written its spec.json and summary.json."""
+    from rlpipe.rundir.folder import GROUPS_DIR, group_name
+
+    where, group = shown(run_dir), group_name(seeds)
+    output = f"evals/{shown(run_dir.name)}/{group}.json"
+    return (
+        f"seed group {group} of [bold]{where}[/] trained ({GROUPS_DIR}/{group}.json, seed-K/)\n"
+        "next:\n"
+        f"  rlpipe eval {where} --only-seeds {','.join(map(str, seeds))} --output {output}"
+        "   # this group's eval, before the others exist\n"
+        f"  rlpipe summarize {where}   # once every group has trained: the run's summary"
     )
 
 

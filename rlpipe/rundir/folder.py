@@ -198,7 +198,13 @@ class SeedFolder:
         """The final weights saved by training (model.pt)."""
         return cast(
             "dict[str, Any]",
-            load_tensors(self.model, device, "train the run first, or re-train this seed"),
+            load_tensors(
+                self.model,
+                device,
+                "a suite run keeps its weights under artifacts/<run>/: pass --artifacts "
+                "artifacts/<run> (in a fresh clone, `dvc pull` them first); a run that never "
+                "finished has none: train it",
+            ),
         )
 
     def save_weights(self, state: dict[str, Any]) -> None:

@@ -68,6 +68,14 @@ class StopAtTrials:
             study.stop()
 
 
+def check_search_name(name: str) -> None:
+    """Raise RlpipeError unless a search name is a plain folder name."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise RlpipeError(
+            f"--name {name!r}: a search name is a folder name: letters, digits, _ . -"
+        )
+
+
 def run_search(
     request: SearchRequest,
     options: SearchOptions,
@@ -76,15 +84,17 @@ def run_search(
     report: Callable[[SearchEvent], None] = lambda _: None,
 ) -> SearchOutcome:
     """Run (or resume) a search until `options.trials` trials have finished."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", options.name):
-        raise RlpipeError(
-            f"--name {options.name!r}: a search name is a folder name: letters, digits, _ . -"
-        )
+    from rlpipe.envs import check_env_id
+
+    check_search_name(options.name)
+    if not re.fullmatch(r"auto|cpu|cuda|cuda:[0-9]+", options.device):
+        raise RlpipeError(f"--device {options.device}: expected auto, cpu, cuda or cuda:N")
     space = load_space(request.space_file)
     seeds = [f"meta.seeds={request.seeds}"]
     resolved = resolve_spec(
         request.family, request.spec, [*request.overrides, *seeds], options.pipelines
     )
+    check_env_id(resolved.spec.env.id)  # here, not as every trial's failure
     check_space(
         space, request.family, request.spec, [*request.overrides, *seeds], options.pipelines
     )

@@ -112,8 +112,7 @@ def _markdown(
         f"{settings.seeds} seed(s) per trial from seed {settings.base_seed}, "
         f"{settings.max_frame:,} frames.",
         f"- Sampler: TPE, seed {settings.seed}, {settings.startup_trials} random startup trials; "
-        f"pruner: {settings.pruner} (after {settings.startup_trials} trials and "
-        f"{settings.warmup_frames:,} frames), on the logged "
+        f"pruner: {_pruner_text(settings)}, on the logged "
         f"{'return_ma' if settings.objective == 'score' else 'eval_return'}.",
         f"- Study: `{storage}`. Each trial is an ordinary run folder (spec.json with its hash, "
         "provenance.json, metrics).",
@@ -219,3 +218,15 @@ def write_search_report(
     atomic_write_text(folder / SEARCH_FILE, text)
     files += [folder / TRIALS_FILE, folder / SEARCH_FILE]
     return SearchReport(folder, rows, best, files)
+
+
+def _pruner_text(settings: SearchSettings) -> str:
+    """When the search's pruner may stop a trial, as `_pruner` in study.py builds it."""
+    if settings.pruner == "median":
+        return (
+            f"median (after {settings.startup_trials} trials and {settings.warmup_frames:,} frames)"
+        )
+    if settings.pruner == "hyperband":
+        first = max(settings.warmup_frames, settings.log_interval)
+        return f"hyperband (from {first:,} frames, from the first trial)"
+    return "none"

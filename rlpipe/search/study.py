@@ -248,7 +248,12 @@ def open_study(settings: SearchSettings, options: SearchOptions, pruner: Any = N
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = storage_url(options)
     if options.storage is None:
-        options.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            options.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise RlpipeError(
+                f"cannot make the search folder {options.folder}: {error.strerror or error}"
+            ) from None
     storage = _storage(url)
     exists = options.name in optuna.get_all_study_names(storage)
     if exists and not options.resume:

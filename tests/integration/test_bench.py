@@ -174,3 +174,20 @@ def test_a_new_measurement_replaces_the_old_one_of_its_configuration(tmp_path):
     assert "| 1.70x |" in text and "| 1.10x |" not in text and "| 1.20x |" in text
     add_record(tmp_path, record("a", 1.1))
     assert (tmp_path / "SPEED.md").read_text() == first  # rendered from the records alone
+
+
+def test_bench_refuses_zero_rounds_and_a_report_it_could_not_write_before_benchmarking(
+    pipelines_dir, tmp_path
+):
+    runner = CliRunner()
+    base = ["bench", "crossq", "pendulum", "--pipelines", str(pipelines_dir), "--frames", "300"]
+    zero = runner.invoke(app, [*base, "--rounds", "0"], terminal_width=200)
+    assert zero.exit_code == 2 and "--rounds" in zero.output
+
+    (tmp_path / "speed.json").write_text(json.dumps({"records": [{"fps": 1}]}))
+    damaged = runner.invoke(
+        app, [*base, "--report", "--reports-dir", str(tmp_path)], terminal_width=200
+    )
+    assert damaged.exit_code == 2
+    assert "speed.json is damaged (a record without its 'key')" in damaged.output
+    assert "benchmarking" not in damaged.output and "frames/s" not in damaged.output

@@ -198,6 +198,29 @@ def test_a_storage_that_cannot_hold_the_search_is_a_clear_error(tmp_path, space,
 
 
 @pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--name", "x[/]"], "--name 'x[/]': a search name is a folder name"),
+        (["--device", "gpu"], "--device gpu: expected auto, cpu, cuda or cuda:N"),
+        (["-s", "env.id=CartPole-v9"], "CartPole-v9"),
+        (["--out", "A_FILE"], "cannot make the search folder"),
+    ],
+    ids=["markup-name", "device", "env", "out-is-a-file"],
+)
+def test_search_input_that_every_trial_would_fail_on_stops_before_any_trial(
+    tmp_path, space, extra, message
+):
+    own = tmp_path / "a-file"
+    own.write_text("mine\n")
+    extra = [str(own) if part == "A_FILE" else part for part in extra]
+    out = [] if "--out" in extra else ["--out", str(tmp_path / "searches")]
+    result = CliRunner().invoke(app, [*search_args(space, 2, *out), *extra])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "searches").exists() and own.read_text() == "mine\n"
+
+
+@pytest.mark.parametrize(
     "content,message",
     [
         (b"algorithm.lr: {type: log_float, low: 1e-4, high: 3e-3}\n\xff\xfe\n",

@@ -210,6 +210,7 @@ def test_run_without_weights_is_a_clear_error(runs, tmp_path):
     assert code == 2, output
     assert "Traceback" not in output
     assert "seed-0" in output and "model.pt" in output
+    assert "pass --artifacts artifacts/<run>" in " ".join(output.split())  # not "re-train"
 
 
 def test_unknown_seed_and_video_suffix_are_clear_errors(runs, tmp_path):
@@ -230,8 +231,24 @@ def test_train_prints_the_run_folder_and_the_next_commands(tmp_path):
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert f"run folder: {out}" in text
-    assert f"rlpipe enjoy {out} --episodes 3 --video {out}/replay.mp4" in text
+    assert f"rlpipe enjoy {out} --episodes 3 --video run.mp4" in text  # outside the run
     assert f"rlpipe eval {out}" in text and "rlpipe report" in text
+
+
+def test_a_trained_seed_group_suggests_the_groups_own_next_commands(tmp_path):
+    out = tmp_path / "run"
+    family, spec, overrides = RUNS["dqn-cartpole"]
+    sets = [x for o in [*TINY, *overrides, "meta.seeds=2"] for x in ("-s", o)]
+    result = CliRunner().invoke(
+        app, ["train", family, spec, *sets, "--out", str(out), "--only-seeds", "1"],
+        terminal_width=200,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"seed group seeds-1 of {out} trained (groups/seeds-1.json, seed-K/)" in text
+    assert f"rlpipe eval {out} --only-seeds 1 --output evals/run/seeds-1.json" in text
+    assert f"rlpipe summarize {out}" in text and "rlpipe enjoy" not in text
+    assert not (out / "spec.json").exists()  # what `rlpipe eval RUN` would have needed
 
 
 def test_enjoy_plays_a_peer_run_through_its_twin(tmp_path):

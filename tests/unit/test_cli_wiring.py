@@ -147,3 +147,17 @@ def test_the_train_command_line_writes_only_options_rlpipe_train_has():
     options = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
     written = {word for word in every if word.startswith("-")}
     assert written <= options, written - options
+
+
+def test_suite_stages_refuses_a_pipelines_folder_its_stages_would_not_train_from(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        app, ["suite", "stages", "--pipelines", "elsewhere"], terminal_width=200
+    )
+    assert result.exit_code == 2
+    assert "--pipelines elsewhere (or RLPIPE_PIPELINES): the stages run `rlpipe train` on " in (
+        " ".join(result.output.split())
+    )
+    assert not (tmp_path / "dvc.yaml").exists()
