@@ -3,8 +3,11 @@ run the trials here or on Ray, and write the search's report."""
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,13 +131,14 @@ def run_search(
     before = len(study.trials)
     try:
         if remaining:
-            study.optimize(
-                objective,
-                n_trials=remaining,
-                n_jobs=max(1, parallel),
-                catch=(TrialFailed,),
-                callbacks=[StopAtTrials(options.trials)],
-            )
+            with _stop_trials_on_signals(objective.stop):
+                study.optimize(
+                    objective,
+                    n_trials=remaining,
+                    n_jobs=max(1, parallel),
+                    catch=(TrialFailed,),
+                    callbacks=[StopAtTrials(options.trials)],
+                )
     finally:
         runner.close()
         written = write_search_report(
@@ -145,3 +149,24 @@ def run_search(
 
 def _shown(options: SearchOptions) -> str:
     return options.storage or str(options.folder / "study.db")
+
+
+@contextlib.contextmanager
+def _stop_trials_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C or SIGTERM sets `stop`, which every running trial polls (each stops its `rlpipe
+    train` and is marked interrupted), then interrupts the main thread as before. Signal
+    handlers belong to the main thread: elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        stop.set()
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -53,6 +53,7 @@ class SearchSettings:
     max_frame: int
     log_interval: int
     base_seed: int
+    spec_hash: str = ""  # of the spec with the search's -s and seeds; "" in older studies
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ def settings_for(
         max_frame=spec.env.max_frame,
         log_interval=spec.meta.log_interval,
         base_seed=spec.meta.base_seed,
+        spec_hash=resolved.spec_hash,
     )
 
 
@@ -294,6 +296,14 @@ def _check_settings(saved: dict[str, Any], settings: SearchSettings, name: str) 
             f"--resume: search '{name}' was started with other settings ({detail}); resume "
             "with the same family, spec, space file, -s settings, seeds and objective"
         )
+    was = saved.get("spec_hash")
+    if was and was != settings.spec_hash:
+        raise RlpipeError(
+            f"--resume: the spec {settings.family}/{settings.spec} changed since search '{name}' "
+            f"started (spec hash {was[:12]}, now {settings.spec_hash[:12]}): new trials would "
+            "train another spec than the trials they are ranked against; restore the pipeline "
+            "file, or start a new search with --name"
+        )
 
 
 def _comparable(value: Any) -> Any:
@@ -357,6 +367,9 @@ class TrialObjective:
         self.runner, self.resources, self.report = runner, resources, report
         self.cwd = str(Path.cwd())
         self.lock = threading.Lock()  # parallel trials report from Optuna's worker threads
+        # Set on Ctrl-C/SIGTERM: trials in Optuna's worker threads never see the main thread's
+        # KeyboardInterrupt, and Optuna waits for them before it lets it through.
+        self.stop = threading.Event()
 
     def __call__(self, trial: Any) -> float:
         """Train and score one trial."""
@@ -385,6 +398,8 @@ class TrialObjective:
         result = None
         try:
             while result is None:
+                if self.stop.is_set():
+                    raise KeyboardInterrupt
                 result = running.poll()
                 for frame, value in logged_values(run_dir, seeds, column):
                     if frame in reported:

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rlpipe.cli import app
+from rlpipe.errors import RlpipeError
 from rlpipe.search.driver import SearchRequest, run_search
 from rlpipe.search.overrides import read_overrides_file
 from rlpipe.search.study import SearchOptions
@@ -275,3 +276,54 @@ def test_a_search_counts_trials_other_processes_are_running(tmp_path, space, mon
     assert result.exit_code == 0, result.output
     states = [trial.state.name for trial in load(tmp_path).trials]
     assert states.count("COMPLETE") + states.count("PRUNED") == 2 and "RUNNING" in states
+
+
+def test_resume_refuses_a_spec_edited_since_the_search_started(tmp_path):
+    from dataclasses import replace
+
+    from rlpipe.search.study import SearchSettings, open_study
+
+    settings = SearchSettings(
+        family="ppo", spec="cartpole", space_file="space.yaml", space=SPACE, overrides=(),
+        seeds=1, objective="score", pruner="none", startup_trials=5, warmup_frames=0, seed=0,
+        max_frame=1024, log_interval=256, base_seed=0, spec_hash="a" * 64,
+    )  # fmt: skip
+    options = SearchOptions("s", 2, tmp_path / "searches")
+    open_study(settings, options)
+    resume = replace(options, resume=True)
+    open_study(settings, resume)  # the same spec: resumes
+    with pytest.raises(RlpipeError, match="the spec ppo/cartpole changed since search 's' started"):
+        open_study(replace(settings, spec_hash="b" * 64), resume)
+    older = tmp_path / "older"
+    open_study(replace(settings, spec_hash=""), SearchOptions("s", 2, older))  # before the hash
+    open_study(settings, SearchOptions("s", 2, older, resume=True))
+
+
+def test_ctrl_c_stops_parallel_trials_at_once_and_marks_them_interrupted(tmp_path, space):
+    import signal
+
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    args = search_args(space, 4, "--pruner", "none", "--parallel", "2")
+    args[args.index("max_frame=1024")] = "max_frame=500000"  # far longer than the test waits
+    driver = subprocess.Popen(
+        ["rlpipe", *args], cwd=tmp_path, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    folder = tmp_path / "searches" / "ppo-cartpole"
+    deadline = time.monotonic() + 300
+    while not all((folder / f"trial-{k}" / "seed-0" / "metrics.csv").exists() for k in (0, 1)):
+        assert driver.poll() is None and time.monotonic() < deadline, driver.stderr.read()
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGINT)
+    stopped = time.monotonic()
+    _, stderr = driver.communicate(timeout=120)
+    assert driver.returncode == 130, stderr
+    assert time.monotonic() - stopped < 60  # not after the trials' 500,000 frames
+    assert "interrupted: finished trials are kept; continue with --resume" in stderr
+    trials = load(tmp_path).trials
+    assert [t.state.name for t in trials] == ["FAIL", "FAIL"]
+    assert all(t.user_attrs.get("interrupted") is True for t in trials)
+    deadline = time.monotonic() + 60
+    while _processes_mentioning(str(folder / "trial-")):
+        assert time.monotonic() < deadline, "a trial outlived the interrupted search"
+        time.sleep(0.5)
