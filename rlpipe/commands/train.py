@@ -146,7 +146,9 @@ def train(
             metavar="DIR",
         ),
     ] = None,
-    wandb_project: Annotated[str, typer.Option(help="W&B project of --wandb.")] = "rlpipe",
+    wandb_project: Annotated[
+        str | None, typer.Option(help="W&B project of --wandb; default rlpipe.")
+    ] = None,
     pipelines: PipelinesOpt = Path("pipelines"),
 ) -> None:
     """Train a spec: every seed, with progress, into a run folder with a summary."""
@@ -154,17 +156,21 @@ def train(
     from rlpipe.render import TrainingProgress, summary_table
 
     peer_name = peer.value if peer is not None else None
+    if wandb_project is not None and wandb is None:
+        raise RlpipeError("--wandb-project names the W&B project of --wandb: give --wandb DIR too")
     from_file = _overrides_from_file(family, spec, overrides_file, pipelines)
     all_overrides = [*from_file, *(overrides or []), *([f"meta.seeds={seeds}"] if seeds else [])]
     resolved = resolve_spec(family, spec, all_overrides, pipelines)
     options = TrainOptions(device, out, artifacts, resume, overwrite, profile, workers, compile_,
                            tuple(restart_seed or ()), parse_seed_list(only_seeds), peer_name,
                            tuple(peer_version or ()), until_frame, resume_from, tensorboard,
-                           wandb, wandb_project)  # fmt: skip
+                           wandb, wandb_project or "rlpipe")  # fmt: skip
     twin = f" ({peer_name} twin)" if peer_name else ""
     console.print(
         f"[bold]{family}/{spec}[/]{twin} {shown(resolved.spec.env.id)}, spec hash "
-        f"[cyan]{resolved.spec_hash[:12]}[/], seeds {resolved.spec.meta.seed_list}"
+        f"[cyan]{resolved.spec_hash[:12]}[/], seeds "
+        + (f"{list(options.only_seeds)} of " if options.only_seeds else "")
+        + f"{resolved.spec.meta.seed_list}"
     )
     try:
         with sigterm_as_interrupt(), TrainingProgress(console, disable=quiet) as progress:

@@ -245,6 +245,7 @@ def test_a_trained_seed_group_suggests_the_groups_own_next_commands(tmp_path):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
+    assert "seeds [1] of [0, 1]" in text
     assert f"seed group seeds-1 of {out} trained (groups/seeds-1.json, seed-K/)" in text
     assert f"rlpipe eval {out} --only-seeds 1 --output evals/run/seeds-1.json" in text
     assert f"rlpipe summarize {out}" in text and "rlpipe enjoy" not in text

@@ -161,3 +161,15 @@ def test_suite_stages_refuses_a_pipelines_folder_its_stages_would_not_train_from
         " ".join(result.output.split())
     )
     assert not (tmp_path / "dvc.yaml").exists()
+
+
+def test_a_wandb_project_without_wandb_is_refused_not_ignored(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        app, ["train", "crossq", "pendulum", "--wandb-project", "mine"], terminal_width=200
+    )
+    assert result.exit_code == 2
+    assert "--wandb-project names the W&B project of --wandb: give --wandb DIR too" in (
+        result.output
+    )
+    assert not (tmp_path / "runs").exists()
