@@ -32,6 +32,7 @@ class StaleStage:
     name: str  # e.g. train-crossq-cartpole, train-crossq-hopper-seeds-0-1
     cmd: str
     after: str | None = None  # the earlier part of its chain it resumes (runs first)
+    run: str = ""  # the suite run it trains, e.g. crossq-hopper
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,12 @@ def stale_train_stages(root: Path) -> list[StaleStage]:
             stages = {stage.addressing: stage for stage in repo.index.stages}
     except DvcException as exc:
         raise RlpipeError(f"{root}: dvc cannot read the pipeline: {exc}") from None
-    return [StaleStage(name, stages[name].cmd, after.get(name)) for name in names if name in stale]
+    run_of = {stage.name: stage.run for stage in trains}
+    return [
+        StaleStage(name, stages[name].cmd, after.get(name), run_of[name])
+        for name in names
+        if name in stale
+    ]
 
 
 def refresh_fingerprints(root: Path, show: Callable[[str], None] = lambda _: None) -> None:
@@ -97,20 +103,30 @@ def run_suite(
     address: str | None,
     repro: bool = True,
     show: Callable[[str], None] = lambda _: None,
+    only: tuple[str, ...] = (),
+    git_commit: bool = False,
 ) -> SuiteRunResult:
-    """Train every stale train stage, commit each that finishes, then `dvc repro`.
+    """Train every stale train stage (of the `only` runs, if given), commit each that
+    finishes, then `dvc repro`.
 
     Here the stages run one at a time; on Ray all are submitted and the cluster schedules
     them by the CPUs (the suite's seeds) and GPUs (device cuda) each needs. A failed stage
     fails the command with its name and the worker's output; finished ones stay committed.
+    With `git_commit`, each finished stage (and the repro after) is also a git commit.
     """
     from rlpipe.stages import require_current_dvc_yaml, train_stages
 
     suite = load_suite(root / DEFAULT_SUITE)
     require_current_dvc_yaml(root, suite, DEFAULT_SUITE)
     train_stages(suite, root / "pipelines")  # every spec resolves before anything runs
+    unknown = sorted(set(only) - set(suite.runs))
+    if unknown:
+        raise RlpipeError(
+            f"--only {', '.join(unknown)}: not a run of {DEFAULT_SUITE} "
+            f"(its runs: {', '.join(suite.runs)})"
+        )
     refresh_fingerprints(root, show)
-    stages = stale_train_stages(root)
+    stages = [s for s in stale_train_stages(root) if not only or s.run in only]
     show(f"{len(stages)} stale train stages: {', '.join(s.name for s in stages) or 'none'}")
     trained: list[str] = []
     failures: list[str] = []
@@ -121,7 +137,7 @@ def run_suite(
             gpus = 1.0 if suite.device.startswith("cuda") else 0.0
             at_once = len(stages) if use_ray else 1
             _run_stages(root, stages, runner, Resources(cpus, gpus), at_once,
-                        trained, failures, show)  # fmt: skip
+                        trained, failures, show, git_commit)  # fmt: skip
         finally:
             runner.close()
     if failures:
@@ -132,6 +148,13 @@ def run_suite(
         # it `dvc repro` would retrain every row to make them.
         show("dvc repro --allow-missing (eval, plot, report)")
         _dvc(root, "repro", "--allow-missing")
+        if git_commit:
+            from rlpipe.suite_git import commit_stages
+
+            every = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+            message = "dvc repro --allow-missing after rlpipe suite run: eval, plot, report"
+            if commit_stages(root, list(every), message):
+                show("committed the repro's outputs to git")
     return SuiteRunResult(trained, repro)
 
 
@@ -144,6 +167,7 @@ def _run_stages(
     trained: list[str],
     failures: list[str],
     show: Callable[[str], None],
+    git_commit: bool = False,
 ) -> None:
     pending = list(stages)
     stale = {stage.name for stage in stages}
@@ -162,7 +186,7 @@ def _run_stages(
             for name, handle in list(running.items()):
                 if (result := handle.poll()) is not None:
                     del running[name]
-                    _finish(root, name, result, trained, failures, show)
+                    _finish(root, name, result, trained, failures, show, git_commit)
             if running:
                 time.sleep(POLL_S)
     finally:  # interrupted: stop what still runs, and wait for it to save its state
@@ -179,6 +203,7 @@ def _finish(
     trained: list[str],
     failures: list[str],
     show: Callable[[str], None],
+    git_commit: bool = False,
 ) -> None:
     where = f" on {result.host}" if result.host else ""
     if result.returncode != 0:
@@ -196,3 +221,12 @@ def _finish(
         return
     trained.append(name)
     show(f"{name}: trained{where}, committed to dvc.lock")
+    if git_commit:
+        from rlpipe.suite_git import commit_stages
+
+        try:
+            commit_stages(root, [name], f"Train stage {name} (rlpipe suite run{where})")
+        except RlpipeError as error:
+            failures.append(f"{name}{where}: trained and in dvc.lock, but not in git ({error})")
+            return
+        show(f"{name}: committed to git")

@@ -83,6 +83,21 @@ def suite_run(
             help="Run `dvc repro --allow-missing` (eval, plot, report) after.",
         ),
     ] = True,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only", help="Train just this suite run's stale stages (repeatable).", metavar="RUN"
+        ),
+    ] = None,
+    git_commit: Annotated[
+        bool,
+        typer.Option(
+            "--git-commit",
+            help="Also git-commit each finished stage (dvc.lock, its run files, the .gitignore "
+            "of its cached outputs), and the repro after: a session that ends abruptly keeps "
+            "every stage it finished. Nothing else is added.",
+        ),
+    ] = False,
 ) -> None:
     """Train the stale DVC train stages (here or on Ray), commit them, then `dvc repro`."""
     from rlpipe.launch import sigterm_as_interrupt
@@ -95,7 +110,8 @@ def suite_run(
 
     try:
         with sigterm_as_interrupt():
-            result = run_suite(Path.cwd(), ray is not None, address, repro, show)
+            result = run_suite(Path.cwd(), ray is not None, address, repro, show,
+                               tuple(only or ()), git_commit)  # fmt: skip
     except KeyboardInterrupt:
         err_console.print("interrupted: stages that finished are committed")
         raise typer.Exit(130) from None

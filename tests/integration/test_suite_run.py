@@ -78,3 +78,32 @@ def test_a_stage_that_trained_but_could_not_be_committed_is_named_and_the_run_go
         "failed: lock is held by PID 7); its outputs are in place: run `dvc commit --force "
         "train-a`"
     ]
+
+
+def test_only_one_runs_stages_each_in_a_git_commit_of_its_own(tmp_path):
+    project = make_project(tmp_path / "project")
+    typo = run(project, "rlpipe", "suite", "run", "--only", "crossq-cartpol", check=False)
+    assert typo.returncode == 2 and "--only crossq-cartpol: not a run of" in typo.stderr
+
+    result = run(
+        project, "rlpipe", "suite", "run", "--no-repro", "--only", "crossq-cartpole",
+        "--git-commit",
+    )  # fmt: skip
+    assert "2 stale train stages: train-crossq-cartpole-part-1, train-crossq-cartpole" in (
+        result.stdout
+    )
+    log = run(project, "git", "log", "--format=%s").stdout.splitlines()
+    assert [line.split(" (")[0] for line in log[:3]] == [
+        "Train stage train-crossq-cartpole",
+        "Train stage train-crossq-cartpole-part-1",
+        "smoke suite",
+    ]
+    assert log[0].startswith("Train stage train-crossq-cartpole (rlpipe suite run on ")
+    committed = run(project, "git", "show", "--name-only", "--format=", "HEAD").stdout.split()
+    assert "dvc.lock" in committed and "runs/crossq-cartpole/summary.json" in committed
+    assert "artifacts/.gitignore" in committed and not any(".pt" in p for p in committed)
+    untracked = run(project, "git", "status", "--porcelain", "--", "runs", "dvc.lock").stdout
+    assert untracked == ""  # the run is wholly in git
+    assert not (project / "runs" / "sac-pendulum").exists()  # not asked for
+    status = run(project, "dvc", "status", "train-crossq-cartpole").stdout
+    assert "Data and pipelines are up to date." in status
