@@ -9,12 +9,14 @@ working tree, which must be on a filesystem every node shares, at the same path.
 from __future__ import annotations
 
 import itertools
+import shlex
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -69,16 +71,34 @@ def stale_train_stages(root: Path) -> list[StaleStage]:
     ]
 
 
-def refresh_fingerprints(root: Path, show: Callable[[str], None] = lambda _: None) -> None:
-    """Re-run the code stages (seconds), so that the train stages whose code changed what it
-    does are stale and those whose code changed only in docs or types are not."""
+def _dvc_yaml_stages(root: Path) -> dict[str, Any]:
     from rlpipe.stages import DVC_FILE
 
     try:
         document = yaml.safe_load((root / DVC_FILE).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise RlpipeError(f"{root / DVC_FILE}: cannot read it: {exc}") from None
-    names = [name for name in document.get("stages") or {} if name.startswith("code-")]
+    stages = document.get("stages") or {}
+    return stages if isinstance(stages, dict) else {}
+
+
+def _downstream_of(stages: dict[str, Any], runs: tuple[str, ...]) -> list[str]:
+    """The summarize, eval and replay stages of the runs, in dvc.yaml's order (each names its
+    run folder, runs/<key>, as an argument of its command)."""
+    folders = {f"runs/{key}" for key in runs}
+    return [
+        name
+        for name, stage in stages.items()
+        if not name.startswith(("train-", "code-"))
+        and isinstance(stage, dict)
+        and folders & set(shlex.split(str(stage.get("cmd", ""))))
+    ]
+
+
+def refresh_fingerprints(root: Path, show: Callable[[str], None] = lambda _: None) -> None:
+    """Re-run the code stages (seconds), so that the train stages whose code changed what it
+    does are stale and those whose code changed only in docs or types are not."""
+    names = [name for name in _dvc_yaml_stages(root) if name.startswith("code-")]
     if names:
         show(f"code fingerprints: dvc repro -s {' '.join(names)}")
         _dvc(root, "repro", "--single-item", *names)
@@ -146,12 +166,22 @@ def run_suite(
     if repro:
         # --allow-missing: on a fresh clone the weights of finished rows are not here; without
         # it `dvc repro` would retrain every row to make them.
-        show("dvc repro --allow-missing (eval, plot, report)")
-        _dvc(root, "repro", "--allow-missing")
+        every = _dvc_yaml_stages(root)
+        if only:  # not `dvc repro`: it would also retrain the other runs' stale stages
+            targets = [*_downstream_of(every, only), *(s for s in ("plot", "report") if s in every)]
+            for name in targets:
+                deps = every[name].get("deps") or []
+                if missing := [d for d in deps if isinstance(d, str) and not (root / d).exists()]:
+                    show(f"{name}: skipped: needs {', '.join(missing)}, not there yet")
+                    continue
+                show(f"dvc repro --allow-missing --single-item {name}")
+                _dvc(root, "repro", "--allow-missing", "--single-item", name)
+        else:
+            show("dvc repro --allow-missing (eval, plot, report)")
+            _dvc(root, "repro", "--allow-missing")
         if git_commit:
             from rlpipe.suite_git import commit_stages
 
-            every = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
             message = "dvc repro --allow-missing after rlpipe suite run: eval, plot, report"
             if commit_stages(root, list(every), message):
                 show("committed the repro's outputs to git")

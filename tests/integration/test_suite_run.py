@@ -85,25 +85,32 @@ def test_only_one_runs_stages_each_in_a_git_commit_of_its_own(tmp_path):
     typo = run(project, "rlpipe", "suite", "run", "--only", "crossq-cartpol", check=False)
     assert typo.returncode == 2 and "--only crossq-cartpol: not a run of" in typo.stderr
 
-    result = run(
-        project, "rlpipe", "suite", "run", "--no-repro", "--only", "crossq-cartpole",
-        "--git-commit",
-    )  # fmt: skip
+    result = run(project, "rlpipe", "suite", "run", "--only", "crossq-cartpole", "--git-commit")
     assert "2 stale train stages: train-crossq-cartpole-part-1, train-crossq-cartpole" in (
         result.stdout
     )
+    # the repro is the run's own downstream stages, then plot and report: not sac-pendulum's,
+    # whose folder plot and report need (so they wait for it)
+    for stage in ("eval-crossq-cartpole", "replay-crossq-cartpole"):
+        assert f"dvc repro --allow-missing --single-item {stage}" in result.stdout
+    for stage in ("plot", "report"):
+        assert f"{stage}: skipped: needs runs/sac-pendulum" in " ".join(result.stdout.split())
     log = run(project, "git", "log", "--format=%s").stdout.splitlines()
-    assert [line.split(" (")[0] for line in log[:3]] == [
+    assert [line.split(" (")[0] for line in log[:4]] == [
+        "dvc repro --allow-missing after rlpipe suite run: eval, plot, report",
         "Train stage train-crossq-cartpole",
         "Train stage train-crossq-cartpole-part-1",
         "smoke suite",
     ]
-    assert log[0].startswith("Train stage train-crossq-cartpole (rlpipe suite run on ")
-    committed = run(project, "git", "show", "--name-only", "--format=", "HEAD").stdout.split()
+    assert log[1].startswith("Train stage train-crossq-cartpole (rlpipe suite run on ")
+    repro = run(project, "git", "show", "--name-only", "--format=", "HEAD").stdout.split()
+    assert {"evals/crossq-cartpole.json", "reports/replays/crossq-cartpole.gif"} <= set(repro)
+    committed = run(project, "git", "show", "--name-only", "--format=", "HEAD~1").stdout.split()
     assert "dvc.lock" in committed and "runs/crossq-cartpole/summary.json" in committed
     assert "artifacts/.gitignore" in committed and not any(".pt" in p for p in committed)
-    untracked = run(project, "git", "status", "--porcelain", "--", "runs", "dvc.lock").stdout
-    assert untracked == ""  # the run is wholly in git
+    untracked = run(project, "git", "status", "--porcelain", "--", "runs", "evals", "reports",
+                    "dvc.lock").stdout  # fmt: skip
+    assert untracked == ""  # the run, its eval and replay are wholly in git
     assert not (project / "runs" / "sac-pendulum").exists()  # not asked for
     status = run(project, "dvc", "status", "train-crossq-cartpole").stdout
     assert "Data and pipelines are up to date." in status
