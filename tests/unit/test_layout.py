@@ -94,6 +94,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "stages.py",
         "suite_run.py",
+        "suite_git.py",
         "suite_plan.py",
         "codedeps.py",
         "fingerprint.py",
