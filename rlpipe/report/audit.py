@@ -273,20 +273,31 @@ def _check_rendered(report: str, rendered: str) -> list[Finding]:
     """The whole of BENCHMARKS.md against what `rlpipe report` writes from the same runs now:
     the last word on anything the cell-by-cell checks do not parse (text, headings, columns,
     a row in another category's table, the frame budgets)."""
-    lines, expected = report.splitlines(), rendered.splitlines()
-    if lines == expected:
+    difference = _first_difference(report.splitlines(), rendered.splitlines())
+    if difference is None:
         return []
+    line, found, wanted = difference
+    message = (
+        f"{REPORT_FILE} line {line}: report says {found!r}, rlpipe report writes "
+        f"{wanted!r} from the runs and the suite"
+    )
+    return [Finding("report-drift", REPORT_FILE, message)]
+
+
+def _first_difference(
+    lines: list[str], expected: list[str]
+) -> tuple[int, str | None, str | None] | None:
+    """The first line (1-based) where two texts differ, with each side's line there (None past
+    its end); None if they are the same."""
+    if lines == expected:
+        return None
     first = next(
         (i for i, (a, b) in enumerate(zip(lines, expected, strict=False)) if a != b),
         min(len(lines), len(expected)),
     )
     found = lines[first] if first < len(lines) else None
     wanted = expected[first] if first < len(expected) else None
-    message = (
-        f"{REPORT_FILE} line {first + 1}: report says {found!r}, rlpipe report writes "
-        f"{wanted!r} from the runs and the suite"
-    )
-    return [Finding("report-drift", REPORT_FILE, message)]
+    return first + 1, found, wanted
 
 
 def _check_aggregate(report: str, derived: list[dict]) -> list[Finding]:
@@ -329,15 +340,11 @@ def _check_section(report: str, heading: str, expected: list[str], name: str) ->
     section = lines[start : after[0] if after else len(lines)]
     while section and not section[-1].strip():
         section.pop()
-    if section == expected:
+    difference = _first_difference(section, expected)
+    if difference is None:
         return []
-    first = next(
-        (i for i, (a, b) in enumerate(zip(section, expected, strict=False)) if a != b),
-        min(len(section), len(expected)),
-    )
-    found = section[first] if first < len(section) else None
-    wanted = expected[first] if first < len(expected) else None
-    message = f"{heading[3:]} line {first + 1}: report says {found!r}, the runs give {wanted!r}"
+    line, found, wanted = difference
+    message = f"{heading[3:]} line {line}: report says {found!r}, the runs give {wanted!r}"
     return [Finding("number-mismatch", name, message)]
 
 
