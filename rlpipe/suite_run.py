@@ -22,7 +22,7 @@ import yaml
 
 from rlpipe.errors import RlpipeError
 from rlpipe.scale import CommandResult, Resources, Runner, Running, make_runner
-from rlpipe.spec import DEFAULT_SUITE, load_suite
+from rlpipe.spec import DEFAULT_SUITE, Suite, load_suite
 
 POLL_S = 1.0
 
@@ -35,6 +35,7 @@ class StaleStage:
     cmd: str
     after: str | None = None  # the earlier part of its chain it resumes (runs first)
     run: str = ""  # the suite run it trains, e.g. crossq-hopper
+    group: str = ""  # its seed group, e.g. seeds-0-1 ("" when the stage trains every seed)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ def stale_train_stages(root: Path) -> list[StaleStage]:
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
+    from rlpipe.rundir import group_name
     from rlpipe.stages import stage_status, train_stages
 
     trains = train_stages(load_suite(root / DEFAULT_SUITE), root / "pipelines")
@@ -63,12 +65,62 @@ def stale_train_stages(root: Path) -> list[StaleStage]:
             stages = {stage.addressing: stage for stage in repo.index.stages}
     except DvcException as exc:
         raise RlpipeError(f"{root}: dvc cannot read the pipeline: {exc}") from None
-    run_of = {stage.name: stage.run for stage in trains}
     return [
-        StaleStage(name, stages[name].cmd, after.get(name), run_of[name])
-        for name in names
-        if name in stale
+        StaleStage(
+            stage.name,
+            stages[stage.name].cmd,
+            after.get(stage.name),
+            stage.run,
+            group_name(stage.seeds) if stage.seeds else "",
+        )
+        for stage in trains
+        if stage.name in stale
     ]
+
+
+def parse_only(suite: Suite, only: tuple[str, ...], pipelines: Path) -> dict[str, set[str] | None]:
+    """`--only` values as {run: its seed groups to train, or None for all of them}: RUN, or
+    RUN/seeds-A-B for one seed group (a row that trains over several sessions)."""
+    from rlpipe.rundir import group_name
+    from rlpipe.stages import seed_groups, seed_list
+
+    chosen: dict[str, set[str] | None] = {}
+    unknown = sorted({value.split("/")[0] for value in only} - set(suite.runs))
+    if unknown:
+        raise RlpipeError(
+            f"--only {', '.join(unknown)}: not a run of {DEFAULT_SUITE} "
+            f"(its runs: {', '.join(suite.runs)})"
+        )
+    for value in only:
+        key, _, group = value.partition("/")
+        if not group:
+            chosen[key] = None
+            continue
+        run = suite.runs[key]
+        if run.seed_groups < 2:
+            raise RlpipeError(
+                f"--only {value}: {key} trains all its seeds in one stage (no seed_groups in "
+                f"{DEFAULT_SUITE}): use --only {key}"
+            )
+        names = [group_name(g) for g in seed_groups(seed_list(suite, key, pipelines),
+                                                    run.seed_groups)]  # fmt: skip
+        if group not in names:
+            raise RlpipeError(
+                f"--only {value}: {key} has no seed group {group!r} (its groups: "
+                f"{', '.join(names)})"
+            )
+        if key not in chosen or chosen[key] is not None:
+            chosen[key] = (chosen.get(key) or set()) | {group}
+    return chosen
+
+
+def _chosen(stage: StaleStage, chosen: dict[str, set[str] | None]) -> bool:
+    if not chosen:
+        return True
+    if stage.run not in chosen:
+        return False
+    groups = chosen[stage.run]
+    return groups is None or stage.group in groups
 
 
 def _dvc_yaml_stages(root: Path) -> dict[str, Any]:
@@ -126,8 +178,8 @@ def run_suite(
     only: tuple[str, ...] = (),
     git_commit: bool = False,
 ) -> SuiteRunResult:
-    """Train every stale train stage (of the `only` runs, if given), commit each that
-    finishes, then `dvc repro`.
+    """Train every stale train stage (of the `only` runs or seed groups, if given), commit
+    each that finishes, then `dvc repro`.
 
     Here the stages run one at a time; on Ray all are submitted and the cluster schedules
     them by the CPUs (the suite's seeds) and GPUs (device cuda) each needs. A failed stage
@@ -139,14 +191,10 @@ def run_suite(
     suite = load_suite(root / DEFAULT_SUITE)
     require_current_dvc_yaml(root, suite, DEFAULT_SUITE)
     train_stages(suite, root / "pipelines")  # every spec resolves before anything runs
-    unknown = sorted(set(only) - set(suite.runs))
-    if unknown:
-        raise RlpipeError(
-            f"--only {', '.join(unknown)}: not a run of {DEFAULT_SUITE} "
-            f"(its runs: {', '.join(suite.runs)})"
-        )
+    chosen = parse_only(suite, only, root / "pipelines")
     refresh_fingerprints(root, show)
-    stages = [s for s in stale_train_stages(root) if not only or s.run in only]
+    every_stale = stale_train_stages(root)
+    stages = [s for s in every_stale if _chosen(s, chosen)]
     show(f"{len(stages)} stale train stages: {', '.join(s.name for s in stages) or 'none'}")
     trained: list[str] = []
     failures: list[str] = []
@@ -168,14 +216,8 @@ def run_suite(
         # it `dvc repro` would retrain every row to make them.
         every = _dvc_yaml_stages(root)
         if only:  # not `dvc repro`: it would also retrain the other runs' stale stages
-            targets = [*_downstream_of(every, only), *(s for s in ("plot", "report") if s in every)]
-            for name in targets:
-                deps = every[name].get("deps") or []
-                if missing := [d for d in deps if isinstance(d, str) and not (root / d).exists()]:
-                    show(f"{name}: skipped: needs {', '.join(missing)}, not there yet")
-                    continue
-                show(f"dvc repro --allow-missing --single-item {name}")
-                _dvc(root, "repro", "--allow-missing", "--single-item", name)
+            untrained = [s.name for s in every_stale if s.name not in trained]
+            _repro_downstream(root, every, tuple(chosen), untrained, show)
         else:
             show("dvc repro --allow-missing (eval, plot, report)")
             _dvc(root, "repro", "--allow-missing")
@@ -186,6 +228,44 @@ def run_suite(
             if commit_stages(root, list(every), message):
                 show("committed the repro's outputs to git")
     return SuiteRunResult(trained, repro)
+
+
+def _repro_downstream(
+    root: Path,
+    every: dict[str, Any],
+    runs: tuple[str, ...],
+    untrained: list[str],
+    show: Callable[[str], None],
+) -> None:
+    """`dvc repro` the runs' summarize, eval and replay stages, then plot and report, each on
+    its own; a stage is skipped while an input is not there yet, or comes from a train stage
+    still stale (another seed group, another row) or from a stage skipped here."""
+    waiting = {out: name for name in untrained for out in _outs(every.get(name))}
+    targets = [*_downstream_of(every, runs), *(s for s in ("plot", "report") if s in every)]
+    for name in targets:
+        deps = [d for d in every[name].get("deps") or [] if isinstance(d, str)]
+        if missing := [d for d in deps if not (root / d).exists()]:
+            show(f"{name}: skipped: needs {', '.join(missing)}, not there yet")
+            waiting.update({out: name for out in _outs(every[name])})
+            continue
+        if upstream := sorted({waiting[o] for d in deps for o in waiting if _overlap(d, o)}):
+            show(f"{name}: skipped: waits for {', '.join(upstream)}")
+            waiting.update({out: name for out in _outs(every[name])})
+            continue
+        show(f"dvc repro --allow-missing --single-item {name}")
+        _dvc(root, "repro", "--allow-missing", "--single-item", name)
+
+
+def _outs(stage: Any) -> list[str]:
+    if not isinstance(stage, dict):
+        return []
+    outs = stage.get("outs") or []
+    return [next(iter(o)) if isinstance(o, dict) else str(o) for o in outs]
+
+
+def _overlap(dep: str, out: str) -> bool:
+    """Whether a dependency is the output, lies inside it, or holds it (a run folder)."""
+    return dep == out or dep.startswith(out + "/") or out.startswith(dep + "/")
 
 
 def _run_stages(

@@ -86,7 +86,10 @@ def suite_run(
     only: Annotated[
         list[str] | None,
         typer.Option(
-            "--only", help="Train just this suite run's stale stages (repeatable).", metavar="RUN"
+            "--only",
+            help="Train just this suite run's stale stages, or one seed group's (RUN/seeds-0-1: "
+            "a row trained over several sessions); repeatable.",
+            metavar="RUN[/GROUP]",
         ),
     ] = None,
     git_commit: Annotated[

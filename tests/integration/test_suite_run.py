@@ -114,3 +114,54 @@ def test_only_one_runs_stages_each_in_a_git_commit_of_its_own(tmp_path):
     assert not (project / "runs" / "sac-pendulum").exists()  # not asked for
     status = run(project, "dvc", "status", "train-crossq-cartpole").stdout
     assert "Data and pipelines are up to date." in status
+
+
+def test_only_one_seed_group_trains_it_and_leaves_what_needs_the_other_group(tmp_path):
+    project = make_project(tmp_path / "project")
+    for value, message in [
+        ("sac-pendulum/seeds-2", "sac-pendulum has no seed group 'seeds-2' (its groups: "
+                                 "seeds-0, seeds-1)"),
+        ("crossq-cartpole/seeds-0", "crossq-cartpole trains all its seeds in one stage"),
+        ("sac-pendulun/seeds-0", "--only sac-pendulun: not a run of"),
+    ]:  # fmt: skip
+        refused = run(project, "rlpipe", "suite", "run", "--only", value, check=False)
+        assert refused.returncode == 2 and message in " ".join(refused.stderr.split()), value
+    assert not (project / "runs").exists()
+
+    result = run(project, "rlpipe", "suite", "run", "--only", "sac-pendulum/seeds-0")
+    shown = " ".join(result.stdout.split())
+    assert "1 stale train stages: train-sac-pendulum-seeds-0" in shown
+    assert "summarize-sac-pendulum: skipped: needs runs/sac-pendulum/seed-1" in shown
+    assert (project / "runs" / "sac-pendulum" / "seed-0" / "result.json").is_file()
+    assert not (project / "runs" / "sac-pendulum" / "seed-1").exists()
+    stale = run(project, "dvc", "status", "train-sac-pendulum-seeds-0").stdout
+    assert "Data and pipelines are up to date." in stale
+
+
+def test_the_repro_after_a_seed_group_waits_for_the_groups_still_stale(tmp_path, monkeypatch):
+    import rlpipe.suite_run
+
+    repro: list[str] = []
+    monkeypatch.setattr(rlpipe.suite_run, "_dvc", lambda root, *args: repro.append(args[-1]))
+    for folder in ("runs/a/seed-0", "runs/a/seed-1", "reports/plots"):  # seed-1: an old run
+        (tmp_path / folder).mkdir(parents=True)
+    every = {
+        "train-a-seeds-0": {"cmd": "rlpipe train a", "outs": ["runs/a/seed-0"]},
+        "train-a-seeds-1": {"cmd": "rlpipe train a", "outs": ["runs/a/seed-1"]},
+        "summarize-a": {"cmd": "rlpipe summarize runs/a", "deps": ["runs/a/seed-0",
+                        "runs/a/seed-1"], "outs": [{"runs/a/summary.json": {"cache": False}}]},
+        "eval-a-seeds-0": {"cmd": "rlpipe eval runs/a --only-seeds 0",
+                           "deps": ["runs/a/seed-0"], "outs": ["evals/a/seeds-0.json"]},
+        "plot": {"cmd": "rlpipe plot", "deps": ["runs/a"], "outs": ["reports/plots"]},
+        "report": {"cmd": "rlpipe report", "deps": ["runs/a", "reports/plots"]},
+    }  # fmt: skip
+    shown: list[str] = []
+    rlpipe.suite_run._repro_downstream(tmp_path, every, ("a",), ["train-a-seeds-1"],
+                                       shown.append)  # fmt: skip
+    assert repro == ["eval-a-seeds-0"]
+    assert shown == [
+        "summarize-a: skipped: waits for train-a-seeds-1",
+        "dvc repro --allow-missing --single-item eval-a-seeds-0",
+        "plot: skipped: waits for summarize-a, train-a-seeds-1",
+        "report: skipped: waits for plot, summarize-a, train-a-seeds-1",
+    ]
