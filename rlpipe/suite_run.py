@@ -23,6 +23,7 @@ import yaml
 from rlpipe.errors import RlpipeError
 from rlpipe.scale import CommandResult, Resources, Runner, Running, make_runner
 from rlpipe.spec import DEFAULT_SUITE, Suite, load_suite
+from rlpipe.suite_progress import ProgressReporter
 
 POLL_S = 1.0
 
@@ -177,6 +178,7 @@ def run_suite(
     show: Callable[[str], None] = lambda _: None,
     only: tuple[str, ...] = (),
     git_commit: bool = False,
+    progress_every_s: float = 300.0,
 ) -> SuiteRunResult:
     """Train every stale train stage (of the `only` runs or seed groups, if given), commit
     each that finishes, then `dvc repro`.
@@ -184,7 +186,8 @@ def run_suite(
     Here the stages run one at a time; on Ray all are submitted and the cluster schedules
     them by the CPUs (the suite's seeds) and GPUs (device cuda) each needs. A failed stage
     fails the command with its name and the worker's output; finished ones stay committed.
-    With `git_commit`, each finished stage (and the repro after) is also a git commit.
+    With `git_commit`, each finished stage (and the repro after) is also a git commit. Every
+    `progress_every_s`, each running stage's frames so far are shown (rlpipe.suite_progress).
     """
     from rlpipe.stages import require_current_dvc_yaml, train_stages
 
@@ -204,8 +207,9 @@ def run_suite(
             cpus = min(float(suite.seeds), runner.max_cpus_per_node())
             gpus = 1.0 if suite.device.startswith("cuda") else 0.0
             at_once = len(stages) if use_ray else 1
+            progress = ProgressReporter(root, show, progress_every_s)
             _run_stages(root, stages, runner, Resources(cpus, gpus), at_once,
-                        trained, failures, show, git_commit)  # fmt: skip
+                        trained, failures, show, git_commit, progress)  # fmt: skip
         finally:
             runner.close()
     if failures:
@@ -278,6 +282,7 @@ def _run_stages(
     failures: list[str],
     show: Callable[[str], None],
     git_commit: bool = False,
+    progress: ProgressReporter | None = None,
 ) -> None:
     pending = list(stages)
     stale = {stage.name for stage in stages}
@@ -293,11 +298,17 @@ def _run_stages(
                     continue
                 show(f"{stage.name}: started")
                 running[stage.name] = runner.start(stage.cmd, str(root), resources)
+                if progress:
+                    progress.started(stage.name, stage.cmd)
             for name, handle in list(running.items()):
                 if (result := handle.poll()) is not None:
                     del running[name]
+                    if progress:
+                        progress.finished(name)
                     _finish(root, name, result, trained, failures, show, git_commit)
             if running:
+                if progress:
+                    progress.tick()
                 time.sleep(POLL_S)
     finally:  # interrupted: stop what still runs, and wait for it to save its state
         for handle in running.values():

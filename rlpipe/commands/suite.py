@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -102,7 +103,11 @@ def suite_run(
         ),
     ] = False,
 ) -> None:
-    """Train the stale DVC train stages (here or on Ray), commit them, then `dvc repro`."""
+    """Train the stale DVC train stages (here or on Ray), commit them, then `dvc repro`.
+
+    Each running stage's frames so far are shown every minute (every 5 when the output is not
+    a terminal, as a nohup log), with the time it has left at its pace so far.
+    """
     from rlpipe.launch import sigterm_as_interrupt
     from rlpipe.suite_run import run_suite
 
@@ -113,8 +118,9 @@ def suite_run(
 
     try:
         with sigterm_as_interrupt():
+            every_s = 60.0 if sys.stdout.isatty() else 300.0  # a log file: fewer lines
             result = run_suite(Path.cwd(), ray is not None, address, repro, show,
-                               tuple(only or ()), git_commit)  # fmt: skip
+                               tuple(only or ()), git_commit, every_s)  # fmt: skip
     except KeyboardInterrupt:
         err_console.print("interrupted: stages that finished are committed")
         raise typer.Exit(130) from None

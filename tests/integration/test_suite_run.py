@@ -165,3 +165,43 @@ def test_the_repro_after_a_seed_group_waits_for_the_groups_still_stale(tmp_path,
         "plot: skipped: waits for summarize-a, train-a-seeds-1",
         "report: skipped: waits for plot, summarize-a, train-a-seeds-1",
     ]
+
+
+def test_the_suite_run_shows_each_running_stages_frames(tmp_path, monkeypatch):
+    import rlpipe.suite_run
+    from rlpipe.scale import CommandResult, Resources
+    from rlpipe.suite_progress import ProgressReporter
+
+    monkeypatch.setattr(rlpipe.suite_run, "_dvc", lambda root, *args: None)
+    monkeypatch.setattr(rlpipe.suite_run, "POLL_S", 0.0)
+    metrics = tmp_path / "runs" / "a" / "seed-0" / "metrics.csv"
+
+    class Training:  # logs a row, then ends at its second poll
+        polls = 0
+
+        def poll(self):
+            self.polls += 1
+            if self.polls == 1:
+                metrics.parent.mkdir(parents=True)
+                metrics.write_text("frame,wall_s\n100,1.0\n")
+            return CommandResult(0, "", "node-1") if self.polls == 2 else None
+
+        def stop(self):
+            raise AssertionError("nothing stops it")
+
+    class Runner:
+        def start(self, command, cwd, resources):
+            return Training()
+
+    stage = rlpipe.suite_run.StaleStage(
+        "train-a", "rlpipe train sac pendulum -s env.max_frame=300 --out runs/a", run="a"
+    )
+    shown: list[str] = []
+    progress = ProgressReporter(tmp_path, shown.append, 0.0)
+    rlpipe.suite_run._run_stages(tmp_path, [stage], Runner(), Resources(), 1, [], [],
+                                 shown.append, False, progress)  # fmt: skip
+    assert shown == [
+        "train-a: started",
+        "train-a: frame 100 of 300 (33%), 0 min so far",
+        "train-a: trained on node-1, committed to dvc.lock",
+    ]
