@@ -1,10 +1,12 @@
 """How far the train stages `rlpipe suite run` is running have got, read from their metrics.
 
 A stage is one `rlpipe train` command; each of its seeds appends a row per log interval to
-<--out>/seed-<n>/metrics.csv, whose first column is the frame. The stage's frames are its
-`--until-frame` (a part of a chain) or its `-s env.max_frame=` (the suite writes both into the
-command), so progress needs nothing from the training process itself, and works the same for
-a stage running on a Ray node of a shared filesystem.
+<--out>/seed-<n>/metrics.csv, whose first column is the frame. Each seed trains to the
+command's `--until-frame` (a part of a chain) or `-s env.max_frame=`, and the command names
+its seeds (`--only-seeds`, `-s meta.seeds=`; the suite writes all of these), so progress needs
+nothing from the training process itself, and works the same for a stage running on a Ray node
+of a shared filesystem. A chain's later part counts from frame 0 of the chain, not of the part:
+its folder starts with the earlier parts' rows.
 """
 
 from __future__ import annotations
@@ -22,32 +24,43 @@ MTIME_SLACK_S = 1.0  # file times come from a coarser clock than time.time()
 
 @dataclass(frozen=True)
 class StageProgress:
-    """The slowest seed's frame, of the frames the stage trains to (None: not in its command)."""
+    """Frames trained so far, summed over the stage's seeds, and the sum it trains to (None:
+    its command does not say)."""
 
-    frame: int
+    frames: int
     target: int | None
+    seeds: int
 
 
-def stage_frames(cmd: str) -> tuple[str | None, int | None, list[int] | None]:
-    """A train command's --out folder, the frame it stops at (a chain part's --until-frame, else
-    its -s env.max_frame=) and its --only-seeds; None for what the command does not say."""
+@dataclass(frozen=True)
+class StageCommand:
+    """What a train command says about its progress; None for what it does not say."""
+
+    out: str | None  # its --out folder
+    until: int | None  # the frame each seed stops at: --until-frame (a chain part), max_frame
+    seeds: list[int] | None  # its --only-seeds
+    seed_count: int | None  # its -s meta.seeds=
+
+
+def stage_command(cmd: str) -> StageCommand:
+    """Read a DVC train stage's `rlpipe train` command line."""
     try:
         words = shlex.split(cmd)
     except ValueError:
-        return None, None, None
+        return StageCommand(None, None, None, None)
     pairs = list(itertools.pairwise(words))
     options = dict(pairs)  # each option's value (a repeated one: its last)
     overrides = dict(value.partition("=")[::2] for flag, value in pairs if flag == "-s")
-    target = _frame(options.get("--until-frame")) or _frame(overrides.get("env.max_frame"))
+    until = _frame(options.get("--until-frame")) or _frame(overrides.get("env.max_frame"))
     only = options.get("--only-seeds")
     seeds = [int(s) for s in only.split(",") if s.strip().isdigit()] if only else None
-    return options.get("--out"), target, seeds
+    return StageCommand(options.get("--out"), until, seeds, _frame(overrides.get("meta.seeds")))
 
 
 def _frame(text: str | None) -> int | None:
     try:
         return int(float(text)) if text else None
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, or inf
         return None
 
 
@@ -69,44 +82,50 @@ def last_frame(metrics: Path) -> int | None:
 
 
 def read_progress(root: Path, cmd: str, since: float) -> StageProgress | None:
-    """The stage's progress from the metrics files written since it started (an older run in
-    the same folder, which --overwrite replaces, does not count); None before every seed it
-    trains has logged a row."""
-    out, target, seeds = stage_frames(cmd)
-    if out is None:
+    """The stage's frames so far over all its seeds, from the metrics files written since it
+    started: an older run in the folder (which --overwrite replaces) and a seed that has not
+    started yet (seeds train in turn when there are fewer cores than seeds) count as 0.
+    None while no seed has logged a row, or when the command names no --out."""
+    command = stage_command(cmd)
+    if command.out is None:
         return None
-    folder = root / out
-    if seeds:
-        files = [folder / f"seed-{seed}" / "metrics.csv" for seed in seeds]
+    folder = root / command.out
+    if command.seeds:
+        files = [folder / f"seed-{seed}" / "metrics.csv" for seed in command.seeds]
     else:
         files = sorted(folder.glob("seed-*/metrics.csv"))
-    frames = []
-    for path in files:
-        try:
-            fresh = path.stat().st_mtime >= since - MTIME_SLACK_S
-        except OSError:
-            fresh = False
-        frame = last_frame(path) if fresh else None
-        if frame is None:
-            return None
-        frames.append(frame)
-    return StageProgress(min(frames), target) if frames else None
+    frames = [_fresh_last_frame(path, since) for path in files]
+    logged = [frame for frame in frames if frame is not None]
+    if not logged:
+        return None
+    seeds = len(command.seeds or ()) or command.seed_count or len(files)
+    target = command.until * seeds if command.until else None
+    return StageProgress(sum(logged), target, seeds)
+
+
+def _fresh_last_frame(path: Path, since: float) -> int | None:
+    try:
+        fresh = path.stat().st_mtime >= since - MTIME_SLACK_S
+    except OSError:
+        return None
+    return last_frame(path) if fresh else None
 
 
 @dataclass
 class _Watched:
     cmd: str
     started: float
-    first: StageProgress | None = None  # the first progress read, and when: the rate's base
-    first_at: float = 0.0
+    base: StageProgress | None = None  # the reading the pace counts from, and when
+    base_at: float = 0.0
 
     def rate(self, progress: StageProgress, now: float) -> float | None:
-        """Frames per second since the first read (None until there are two)."""
-        if self.first is None:
-            self.first, self.first_at = progress, now
-        if progress.frame <= self.first.frame or now <= self.first_at:
+        """Frames per second since the base reading (None until there are two). A drop in
+        frames (a seed's folder replaced as it starts) starts the count again."""
+        if self.base is None or progress.frames < self.base.frames:
+            self.base, self.base_at = progress, now
+        if progress.frames == self.base.frames or now <= self.base_at:
             return None
-        return (progress.frame - self.first.frame) / (now - self.first_at)
+        return (progress.frames - self.base.frames) / (now - self.base_at)
 
 
 class ProgressReporter:
@@ -139,24 +158,30 @@ class ProgressReporter:
             return
         self.last_shown = now
         for name, watched in self.watched.items():
-            progress = read_progress(self.root, watched.cmd, watched.started)
-            rate = watched.rate(progress, now) if progress else None
-            self.show(progress_line(name, progress, now - watched.started, rate))
+            try:
+                progress = read_progress(self.root, watched.cmd, watched.started)
+                rate = watched.rate(progress, now) if progress else None
+                line = progress_line(name, progress, now - watched.started, rate)
+            except Exception as error:  # a progress line must never stop the training
+                line = f"{name}: progress unknown ({type(error).__name__}: {error})"
+            self.show(line)
 
 
 def progress_line(
     name: str, progress: StageProgress | None, elapsed_s: float, rate: float | None = None
 ) -> str:
-    """'train-x: frame 60,000 of 200,000 (30%), 12 min so far, about 28 min left'."""
+    """'train-x: 30% (120,000 of 400,000 frames, 2 seeds), 12 min so far, about 28 min left'."""
     so_far = f"{_minutes(elapsed_s)} so far"
     if progress is None:
         return f"{name}: starting ({so_far})"
+    seeds = f"{progress.seeds} seed{'s' if progress.seeds != 1 else ''}"
     if not progress.target:
-        return f"{name}: frame {progress.frame:,}, {so_far}"
-    share = 100 * progress.frame / progress.target
-    line = f"{name}: frame {progress.frame:,} of {progress.target:,} ({share:.0f}%), {so_far}"
+        return f"{name}: {progress.frames:,} frames ({seeds}), {so_far}"
+    share = 100 * progress.frames / progress.target
+    line = f"{name}: {share:.0f}% ({progress.frames:,} of {progress.target:,} frames, {seeds})"
+    line += f", {so_far}"
     if rate:
-        line += f", about {_minutes(max(0, progress.target - progress.frame) / rate)} left"
+        line += f", about {_minutes(max(0, progress.target - progress.frames) / rate)} left"
     return line
 
 

@@ -93,8 +93,8 @@ def parse_only(suite: Suite, only: tuple[str, ...], pipelines: Path) -> dict[str
             f"(its runs: {', '.join(suite.runs)})"
         )
     for value in only:
-        key, _, group = value.partition("/")
-        if not group:
+        key, slash, group = value.partition("/")
+        if not slash:
             chosen[key] = None
             continue
         run = suite.runs[key]
@@ -105,13 +105,13 @@ def parse_only(suite: Suite, only: tuple[str, ...], pipelines: Path) -> dict[str
             )
         names = [group_name(g) for g in seed_groups(seed_list(suite, key, pipelines),
                                                     run.seed_groups)]  # fmt: skip
-        if group not in names:
+        if group not in names:  # a typo, or nothing after the slash
             raise RlpipeError(
                 f"--only {value}: {key} has no seed group {group!r} (its groups: "
                 f"{', '.join(names)})"
             )
-        if key not in chosen or chosen[key] is not None:
-            chosen[key] = (chosen.get(key) or set()) | {group}
+        if (groups := chosen.setdefault(key, set())) is not None:  # None: RUN chose them all
+            groups.add(group)
     return chosen
 
 
@@ -250,7 +250,8 @@ def _repro_downstream(
         deps = [d for d in every[name].get("deps") or [] if isinstance(d, str)]
         if missing := [d for d in deps if not (root / d).exists()]:
             show(f"{name}: skipped: needs {', '.join(missing)}, not there yet")
-            waiting.update({out: name for out in _outs(every[name])})
+            # its outputs that are there (in git, from the session that made them) still serve
+            waiting.update({o: name for o in _outs(every[name]) if not (root / o).exists()})
             continue
         if upstream := sorted({waiting[o] for d in deps for o in waiting if _overlap(d, o)}):
             show(f"{name}: skipped: waits for {', '.join(upstream)}")

@@ -123,6 +123,7 @@ def test_only_one_seed_group_trains_it_and_leaves_what_needs_the_other_group(tmp
                                  "seeds-0, seeds-1)"),
         ("crossq-cartpole/seeds-0", "crossq-cartpole trains all its seeds in one stage"),
         ("sac-pendulun/seeds-0", "--only sac-pendulun: not a run of"),
+        ("sac-pendulum/", "sac-pendulum has no seed group '' (its groups: seeds-0, seeds-1)"),
     ]:  # fmt: skip
         refused = run(project, "rlpipe", "suite", "run", "--only", value, check=False)
         assert refused.returncode == 2 and message in " ".join(refused.stderr.split()), value
@@ -167,6 +168,31 @@ def test_the_repro_after_a_seed_group_waits_for_the_groups_still_stale(tmp_path,
     ]
 
 
+def test_on_a_fresh_clone_a_groups_eval_in_git_still_serves_the_merge(tmp_path, monkeypatch):
+    """Session 2 trains seeds-1 on a clone without seed-0's weights (not pulled): seed-0's eval
+    cannot re-run, but its committed output is current, so the merged eval runs."""
+    import rlpipe.suite_run
+
+    repro: list[str] = []
+    monkeypatch.setattr(rlpipe.suite_run, "_dvc", lambda root, *args: repro.append(args[-1]))
+    for folder in ("runs/a/seed-0", "runs/a/seed-1", "artifacts/a/seed-1", "evals/a"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "evals/a/seeds-0.json").write_text("{}")
+    every = {
+        "eval-a-seeds-0": {"cmd": "rlpipe eval runs/a --only-seeds 0", "deps": [
+            "runs/a/seed-0", "artifacts/a/seed-0"], "outs": ["evals/a/seeds-0.json"]},
+        "eval-a-seeds-1": {"cmd": "rlpipe eval runs/a --only-seeds 1", "deps": [
+            "runs/a/seed-1", "artifacts/a/seed-1"], "outs": ["evals/a/seeds-1.json"]},
+        "eval-a": {"cmd": "rlpipe eval runs/a --merge x", "deps": [
+            "evals/a/seeds-0.json", "evals/a/seeds-1.json"], "outs": ["evals/a.json"]},
+    }  # fmt: skip
+    (tmp_path / "evals/a/seeds-1.json").write_text("{}")  # what eval-a-seeds-1 writes
+    shown: list[str] = []
+    rlpipe.suite_run._repro_downstream(tmp_path, every, ("a",), [], shown.append)
+    assert shown[0] == "eval-a-seeds-0: skipped: needs artifacts/a/seed-0, not there yet"
+    assert repro == ["eval-a-seeds-1", "eval-a"]
+
+
 def test_the_suite_run_shows_each_running_stages_frames(tmp_path, monkeypatch):
     import rlpipe.suite_run
     from rlpipe.scale import CommandResult, Resources
@@ -202,6 +228,6 @@ def test_the_suite_run_shows_each_running_stages_frames(tmp_path, monkeypatch):
                                  shown.append, False, progress)  # fmt: skip
     assert shown == [
         "train-a: started",
-        "train-a: frame 100 of 300 (33%), 0 min so far",
+        "train-a: 33% (100 of 300 frames, 1 seed), 0 min so far",
         "train-a: trained on node-1, committed to dvc.lock",
     ]
