@@ -4,7 +4,8 @@ dvc.lock; only git keeps dvc.lock and the run files).
 
 A commit holds dvc.lock and, for each output of the stages, the output itself when git tracks
 it (run files, `cache: false`) or the .gitignore DVC keeps beside it when the DVC cache holds it
-(weights). Nothing else in the working tree is added.
+(weights), unless git ignores that .gitignore (a folder ignored whole further up). Nothing else
+in the working tree is added.
 """
 
 from __future__ import annotations
@@ -33,7 +34,30 @@ def stage_git_paths(root: Path, stages: Iterable[str]) -> list[str]:
                     paths.append((path.parent / ".gitignore" if out.use_cache else path).as_posix())
     except DvcException as exc:
         raise RlpipeError(f"dvc cannot read the stages' outputs: {exc}") from None
-    return sorted({path for path in paths if (root / path).exists()})
+    existing = sorted({path for path in paths if (root / path).exists()})
+    ignored = set(_ignored_untracked(root, existing))
+    return [path for path in existing if path not in ignored]
+
+
+def _ignored_untracked(root: Path, paths: list[str]) -> list[str]:
+    """The paths git ignores and does not track (`git add` refuses them): a .gitignore DVC
+    wrote inside a folder that a .gitignore further up ignores whole."""
+    if not paths:
+        return []
+    try:
+        completed = subprocess.run(
+            ["git", "check-ignore", "--stdin"],
+            cwd=root,
+            input="\n".join(paths),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError as exc:
+        raise RlpipeError(f"git check-ignore: {exc.strerror or exc}") from None
+    if completed.returncode not in (0, 1):  # 1: none of them is ignored
+        raise RlpipeError(f"git check-ignore failed: {completed.stderr.strip()[-1000:]}")
+    return completed.stdout.splitlines()
 
 
 def commit_stages(root: Path, stages: Iterable[str], message: str) -> bool:
