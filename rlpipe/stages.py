@@ -31,6 +31,8 @@ the stage refuses to train with a version other than the one it names.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,7 +48,7 @@ from rlpipe.codedeps import imported_files
 from rlpipe.errors import RlpipeError
 from rlpipe.fingerprint import FORMAT as FINGERPRINT_FORMAT
 from rlpipe.rundir import RunFolder, group_name
-from rlpipe.spec import DEFAULT_SUITE, Suite, resolve_spec
+from rlpipe.spec import DEFAULT_SUITE, ResolvedSpec, Suite, resolve_spec
 from rlpipe.spec.suite import SuiteRun
 from rlpipe.train_command import train_argv
 
@@ -160,11 +162,28 @@ def seed_groups(seeds: list[int], groups: int) -> list[tuple[int, ...]]:
     return out
 
 
+def resolved_run(suite: Suite, key: str, pipelines: Path = Path("pipelines")) -> ResolvedSpec:
+    """A suite run's resolved spec. Writing or checking dvc.yaml asks for each run's spec a few
+    times per stage (384 times for the CPU tier, 14 s of YAML parsing in `rlpipe audit`): the
+    answer is kept while the pipeline file's bytes are the same."""
+    run = suite.runs[key]
+    try:
+        content = hashlib.sha256((pipelines / f"{run.family}.yaml").read_bytes()).hexdigest()
+    except OSError:
+        content = ""  # resolve_spec raises what is wrong (an error is never kept)
+    return _resolve(run.family, run.spec, tuple(suite.overrides(key)), pipelines, content)
+
+
+@functools.lru_cache(maxsize=512)
+def _resolve(
+    family: str, name: str, overrides: tuple[str, ...], pipelines: Path, content: str
+) -> ResolvedSpec:
+    return resolve_spec(family, name, overrides, pipelines)
+
+
 def seed_list(suite: Suite, key: str, pipelines: Path = Path("pipelines")) -> list[int]:
     """The seeds a suite run trains, as its resolved spec lists them."""
-    run = suite.runs[key]
-    resolved = resolve_spec(run.family, run.spec, suite.overrides(key), pipelines)
-    return resolved.spec.meta.seed_list
+    return resolved_run(suite, key, pipelines).spec.meta.seed_list
 
 
 def train_stages(suite: Suite, pipelines: Path = Path("pipelines")) -> list[TrainStage]:
@@ -191,7 +210,7 @@ def _peer_pins(suite: Suite, key: str, pipelines: Path) -> list[str]:
     from rlpipe.peers.mirror import sb3_unsupported, version_pins
 
     run = suite.runs[key]
-    spec = resolve_spec(run.family, run.spec, suite.overrides(key), pipelines).spec
+    spec = resolved_run(suite, key, pipelines).spec
     why = sb3_unsupported(spec)
     if why is not None:
         raise RlpipeError(f"runs.{key}: peer {run.peer} cannot mirror the spec: {why}")
@@ -199,8 +218,7 @@ def _peer_pins(suite: Suite, key: str, pipelines: Path) -> list[str]:
 
 
 def _algorithm_name(suite: Suite, key: str, pipelines: Path) -> str:
-    run = suite.runs[key]
-    return resolve_spec(run.family, run.spec, suite.overrides(key), pipelines).spec.algorithm.name
+    return resolved_run(suite, key, pipelines).spec.algorithm.name
 
 
 def train_code_name(suite: Suite, key: str, pipelines: Path = Path("pipelines")) -> str:
@@ -330,10 +348,8 @@ def dvc_stages(
 ) -> dict[str, Any]:
     """The `stages:` mapping of dvc.yaml for a suite."""
     stages: dict[str, Any] = {}
-    for key, run in suite.runs.items():
-        suite.check_schedule(
-            key, resolve_spec(run.family, run.spec, suite.overrides(key), pipelines).spec
-        )
+    for key in suite.runs:
+        suite.check_schedule(key, resolved_run(suite, key, pipelines).spec)
     trains = train_stages(suite, pipelines)
     for name, files in code_sets(suite, pipelines).items():
         stages[f"code-{name}"] = _fingerprint_stage(files, name)
@@ -560,15 +576,19 @@ def stage_status(root: Path, stages: list[str]) -> list[StageStatus]:
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
+    wanted = set(stages)
     try:
         with Repo(str(root)) as repo:
-            status = repo.status(targets=stages)
+            # the whole pipeline's status, then the wanted stages: DVC rebuilds its index for
+            # each target, so 120 targets took 60 s where the whole status takes 2-3 s
+            status = repo.status()
     except DvcException as exc:
         raise RlpipeError(f"dvc cannot compare the stages with dvc.lock: {exc}") from None
     locked = locked_stages(root)
     found = []
-    for stage, changes in status.items():
-        name = stage.split(":")[-1]
+    for name, changes in status.items():
+        if name not in wanted:  # another stage, or one of another dvc.yaml ("dir/dvc.yaml:x")
+            continue
         if name not in locked:  # DVC words it as every dep modified and every output deleted
             found.append(StageStatus(name, (), (), never_ran=True))
             continue

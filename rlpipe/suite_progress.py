@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rlpipe.rundir import RunFolder
+
 TAIL_BYTES = 4096  # enough for the last metrics row
 MTIME_SLACK_S = 1.0  # file times come from a coarser clock than time.time()
 
@@ -89,11 +91,11 @@ def read_progress(root: Path, cmd: str, since: float) -> StageProgress | None:
     command = stage_command(cmd)
     if command.out is None:
         return None
-    folder = root / command.out
+    run = RunFolder(root / command.out)
     if command.seeds:
-        files = [folder / f"seed-{seed}" / "metrics.csv" for seed in command.seeds]
+        files = [run.seed(seed).metrics for seed in command.seeds]
     else:
-        files = sorted(folder.glob("seed-*/metrics.csv"))
+        files = [seed.metrics for seed in run.seeds_with_metrics()]
     frames = [_fresh_last_frame(path, since) for path in files]
     logged = [frame for frame in frames if frame is not None]
     if not logged:

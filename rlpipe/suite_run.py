@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -24,6 +24,9 @@ from rlpipe.errors import RlpipeError
 from rlpipe.scale import CommandResult, Resources, Runner, Running, make_runner
 from rlpipe.spec import DEFAULT_SUITE, Suite, load_suite
 from rlpipe.suite_progress import ProgressReporter
+
+if TYPE_CHECKING:
+    from rlpipe.stages import TrainStage
 
 POLL_S = 1.0
 
@@ -54,7 +57,6 @@ def stale_train_stages(root: Path) -> list[StaleStage]:
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
-    from rlpipe.rundir import group_name
     from rlpipe.stages import stage_status, train_stages
 
     trains = train_stages(load_suite(root / DEFAULT_SUITE), root / "pipelines")
@@ -72,19 +74,18 @@ def stale_train_stages(root: Path) -> list[StaleStage]:
             stages[stage.name].cmd,
             after.get(stage.name),
             stage.run,
-            group_name(stage.seeds) if stage.seeds else "",
+            _group(stage),
         )
         for stage in trains
         if stage.name in stale
     ]
 
 
-def parse_only(suite: Suite, only: tuple[str, ...], pipelines: Path) -> dict[str, set[str] | None]:
+def parse_only(
+    suite: Suite, only: tuple[str, ...], trains: list[TrainStage]
+) -> dict[str, set[str] | None]:
     """`--only` values as {run: its seed groups to train, or None for all of them}: RUN, or
     RUN/seeds-A-B for one seed group (a row that trains over several sessions)."""
-    from rlpipe.rundir import group_name
-    from rlpipe.stages import seed_groups, seed_list
-
     chosen: dict[str, set[str] | None] = {}
     unknown = sorted({value.split("/")[0] for value in only} - set(suite.runs))
     if unknown:
@@ -97,14 +98,12 @@ def parse_only(suite: Suite, only: tuple[str, ...], pipelines: Path) -> dict[str
         if not slash:
             chosen[key] = None
             continue
-        run = suite.runs[key]
-        if run.seed_groups < 2:
+        names = list(dict.fromkeys(_group(s) for s in trains if s.run == key and s.seeds))
+        if not names:
             raise RlpipeError(
                 f"--only {value}: {key} trains all its seeds in one stage (no seed_groups in "
                 f"{DEFAULT_SUITE}): use --only {key}"
             )
-        names = [group_name(g) for g in seed_groups(seed_list(suite, key, pipelines),
-                                                    run.seed_groups)]  # fmt: skip
         if group not in names:  # a typo, or nothing after the slash
             raise RlpipeError(
                 f"--only {value}: {key} has no seed group {group!r} (its groups: "
@@ -113,6 +112,13 @@ def parse_only(suite: Suite, only: tuple[str, ...], pipelines: Path) -> dict[str
         if (groups := chosen.setdefault(key, set())) is not None:  # None: RUN chose them all
             groups.add(group)
     return chosen
+
+
+def _group(stage: TrainStage) -> str:
+    """A train stage's seed group, e.g. seeds-0-1 ("" for a stage that trains every seed)."""
+    from rlpipe.rundir import group_name
+
+    return group_name(stage.seeds) if stage.seeds else ""
 
 
 def _chosen(stage: StaleStage, chosen: dict[str, set[str] | None]) -> bool:
@@ -193,8 +199,8 @@ def run_suite(
 
     suite = load_suite(root / DEFAULT_SUITE)
     require_current_dvc_yaml(root, suite, DEFAULT_SUITE)
-    train_stages(suite, root / "pipelines")  # every spec resolves before anything runs
-    chosen = parse_only(suite, only, root / "pipelines")
+    trains = train_stages(suite, root / "pipelines")  # every spec resolves before anything runs
+    chosen = parse_only(suite, only, trains)
     refresh_fingerprints(root, show)
     every_stale = stale_train_stages(root)
     stages = [s for s in every_stale if _chosen(s, chosen)]

@@ -113,8 +113,8 @@ def suite_run(
 
     address = None if ray in (None, RAY_LOCAL) else ray
 
-    def show(message: str) -> None:
-        console.print(escape(message), highlight=False)
+    def show(message: str) -> None:  # one line per message, also in a log (no wrapping)
+        console.print(escape(message), highlight=False, soft_wrap=True)
 
     try:
         with sigterm_as_interrupt():

@@ -133,6 +133,8 @@ def test_only_one_seed_group_trains_it_and_leaves_what_needs_the_other_group(tmp
     shown = " ".join(result.stdout.split())
     assert "1 stale train stages: train-sac-pendulum-seeds-0" in shown
     assert "summarize-sac-pendulum: skipped: needs runs/sac-pendulum/seed-1" in shown
+    skipped = [line for line in result.stdout.splitlines() if line.startswith("summarize-")]
+    assert len(skipped) == 1 and skipped[0].endswith("not there yet")  # one line, unwrapped
     assert (project / "runs" / "sac-pendulum" / "seed-0" / "result.json").is_file()
     assert not (project / "runs" / "sac-pendulum" / "seed-1").exists()
     stale = run(project, "dvc", "status", "train-sac-pendulum-seeds-0").stdout

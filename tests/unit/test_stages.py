@@ -328,3 +328,23 @@ def test_a_suite_typo_names_the_key_and_the_closest_valid_one(tmp_path, before, 
     with pytest.raises(RlpipeError) as error:
         load_suite(suite_path)
     assert message in str(error.value)
+
+
+def test_a_runs_resolved_spec_is_read_again_once_its_pipeline_file_changes(tmp_path):
+    import shutil
+
+    from rlpipe.stages import resolved_run
+
+    pipelines = tmp_path / "pipelines"
+    shutil.copytree(PIPELINES, pipelines)
+    suite = load_suite(make_suite_file(tmp_path / "suite.yaml", runs=[("sac", "pendulum", 1000)]))
+    first = resolved_run(suite, "sac-pendulum", pipelines)
+    assert resolved_run(suite, "sac-pendulum", pipelines) is first  # kept while unchanged
+    assert first.spec.meta.seed_list == [0, 1]
+
+    sac = pipelines / "sac.yaml"
+    sac.write_text(sac.read_text().replace("  meta:\n", "  meta:\n    base_seed: 10\n", 1))
+    assert resolved_run(suite, "sac-pendulum", pipelines).spec.meta.seed_list == [10, 11]
+    sac.unlink()
+    with pytest.raises(RlpipeError, match="unknown family 'sac'"):
+        resolved_run(suite, "sac-pendulum", pipelines)
