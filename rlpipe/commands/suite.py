@@ -102,6 +102,16 @@ def suite_run(
             "every stage it finished. Nothing else is added.",
         ),
     ] = False,
+    time_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--time-limit",
+            metavar="DURATION",
+            help="Start no train stage that would end later than this after the command "
+            "starts (2h30m, 90m, 1.5h), at the pace of this run's earlier stages or of its last "
+            "training; those are left for a later run. Leave room for the eval and report.",
+        ),
+    ] = None,
 ) -> None:
     """Train the stale DVC train stages (here or on Ray), commit them, then `dvc repro`.
 
@@ -109,9 +119,11 @@ def suite_run(
     a terminal, as a nohup log), with the time it has left at its pace so far.
     """
     from rlpipe.launch import sigterm_as_interrupt
+    from rlpipe.suite_deadline import parse_duration
     from rlpipe.suite_run import run_suite
 
     address = None if ray in (None, RAY_LOCAL) else ray
+    limit_s = None if time_limit is None else parse_duration(time_limit)
 
     def show(message: str) -> None:  # one line per message, also in a log (no wrapping)
         console.print(escape(message), highlight=False, soft_wrap=True)
@@ -120,12 +132,13 @@ def suite_run(
         with sigterm_as_interrupt():
             every_s = 60.0 if sys.stdout.isatty() else 300.0  # a log file: fewer lines
             result = run_suite(Path.cwd(), ray is not None, address, repro, show,
-                               tuple(only or ()), git_commit, every_s)  # fmt: skip
+                               tuple(only or ()), git_commit, every_s, limit_s)  # fmt: skip
     except KeyboardInterrupt:
         err_console.print("interrupted: stages that finished are committed")
         raise typer.Exit(130) from None
     console.print(
         f"trained {len(result.trained)} stale train stages"
+        + (f", left {len(result.left)} for a later run" if result.left else "")
         + (", dvc repro done" if result.reproduced else "")
     )
 
