@@ -21,7 +21,7 @@ from pathlib import Path
 from rlpipe.errors import RlpipeError
 from rlpipe.spec import Suite
 from rlpipe.stages import TrainStage, seed_list
-from rlpipe.suite_plan import last_cost, stage_frames
+from rlpipe.suite_plan import duration_text, last_cost, stage_frames
 
 _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
 
@@ -29,7 +29,7 @@ _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\
 def parse_duration(text: str) -> float:
     """Seconds in a duration as 2h30m, 90m, 1.5h or 45s (hours, minutes, seconds, in order)."""
     match = _DURATION.fullmatch(text.strip().lower())
-    if not text.strip() or match is None or not any(match.groups()):
+    if match is None or not any(match.groups()):
         raise RlpipeError(
             f"--time-limit {text!r}: not a duration; write it as 2h30m, 90m, 1.5h or 45s"
         )
@@ -52,7 +52,7 @@ class StageShape:
 
 
 def stage_shapes(suite: Suite, stages: list[TrainStage], pipelines: Path) -> dict[str, StageShape]:
-    """Each train stage's run, seeds and frames per seed, by stage name."""
+    """Each train stage's run, seeds, frames per seed and frames to its chain's end, by name."""
     shapes = {}
     for stage in stages:
         run = suite.runs[stage.run]
@@ -72,56 +72,61 @@ class Deadline:
     limit_s: float
     shapes: dict[str, StageShape]
     cpus: int  # cores a stage's seeds share, one seed per core
+    start_s: float  # when the command started, on `clock`
     clock: Callable[[], float] = time.monotonic
-    start_s: float = field(init=False)
     left: list[str] = field(default_factory=list, init=False)  # not started: would end late
-    _pace: dict[str, float] = field(default_factory=dict, init=False)  # run -> s per frame
+    # wall seconds per frame, by run and seeds per stage (seeds share the cores)
+    _pace: dict[tuple[str, int], float] = field(default_factory=dict, init=False)
     _started: dict[str, float] = field(default_factory=dict, init=False)
 
-    def __post_init__(self) -> None:
-        self.start_s = self.clock()
-
     def remaining_s(self) -> float:
+        """Seconds left of the limit (below zero once it has passed)."""
         return self.limit_s - (self.clock() - self.start_s)
 
     def expected_s(self, name: str) -> tuple[float, str] | None:
         """The wall seconds the stage and the rest of its chain are expected to take, and
-        where that figure comes from."""
+        where that figure comes from; None when nothing has timed its run yet."""
         shape = self.shapes.get(name)
         if shape is None:
             return None
-        if shape.run in self._pace:
-            return self._pace[shape.run] * shape.to_chain_end, "this run's pace so far"
+        if (pace := self._pace.get((shape.run, len(shape.seeds)))) is not None:
+            return pace * shape.to_chain_end, "this run's pace so far"
         cost = last_cost(self.root, shape.run, shape.seeds, shape.to_chain_end)
-        if cost is None or not cost.cpu_core_s:
+        if cost is None or not cost.wall_s:
             return None
-        return cost.cpu_core_s / max(1, min(self.cpus, len(shape.seeds))), "its last training"
+        # on a GPU the seeds train one after another; on CPUs side by side, one per core
+        side_by_side = 1 if cost.gpu_s else max(1, min(self.cpus, len(shape.seeds)))
+        return cost.wall_s / side_by_side, "its last training"
 
     def admits(self, name: str) -> str | None:
         """None if the stage may start now; else why not, in words."""
+        remaining = self.remaining_s()
+        if remaining <= 0:
+            return "left for a later run: the time limit has passed"
         expected = self.expected_s(name)
-        if expected is None:
+        if expected is None or expected[0] <= remaining:
             return None
         seconds, source = expected
-        remaining = self.remaining_s()
-        if seconds <= remaining:
-            return None
         shape = self.shapes[name]
         chain = " with the rest of its chain" if shape.to_chain_end > shape.frames else ""
         return (
-            f"left for a later run: about {_minutes(seconds)}{chain} at {source}, "
-            f"{_minutes(max(0.0, remaining))} left of the time limit"
+            f"left for a later run: about {duration_text(seconds)}{chain} at {source}, "
+            f"{duration_text(remaining)} left of the time limit"
         )
 
-    def started(self, name: str) -> None:
+    def leave(self, name: str) -> None:
+        """Record a stage as left for a later run."""
+        self.left.append(name)
+
+    def started(self, name: str) -> str:
+        """Note the stage's start; what to say of its timing ("" when it was judged)."""
         self._started[name] = self.clock()
+        return "" if self.expected_s(name) else " (nothing has timed its run yet)"
 
     def finished(self, name: str) -> None:
-        """Learn the pace of the stage's run from the stage that just ended."""
+        """Take the pace of the stage's run from the stage that just trained whole. A chain's
+        first part, its random warm-up frames among them, is faster per frame than the parts
+        after it; each later part's pace replaces it."""
         shape, began = self.shapes.get(name), self._started.pop(name, None)
         if shape is not None and began is not None and shape.frames > 0:
-            self._pace[shape.run] = (self.clock() - began) / shape.frames
-
-
-def _minutes(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+            self._pace[shape.run, len(shape.seeds)] = (self.clock() - began) / shape.frames

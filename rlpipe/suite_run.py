@@ -203,10 +203,12 @@ def run_suite(
     """
     from rlpipe.stages import require_current_dvc_yaml, train_stages
 
+    began = time.monotonic()  # the time limit counts from here, DVC's checks included
     if use_ray and time_limit_s is not None:
         raise RlpipeError(
             "--time-limit times stages run here, one at a time; with --ray the cluster "
-            "queues them, so their end cannot be foreseen"
+            "queues them, so their end cannot be foreseen: drop --ray, or leave the limit to "
+            "the cluster's job scheduler"
         )
 
     suite = load_suite(root / DEFAULT_SUITE)
@@ -231,7 +233,7 @@ def run_suite(
                 from rlpipe.suite_deadline import Deadline, stage_shapes
 
                 shapes = stage_shapes(suite, trains, root / "pipelines")
-                deadline = Deadline(root, time_limit_s, shapes, int(cpus))
+                deadline = Deadline(root, time_limit_s, shapes, int(cpus), began)
             _run_stages(root, stages, runner, Resources(cpus, gpus), at_once,
                         trained, failures, show, git_commit, progress, deadline)  # fmt: skip
         finally:
@@ -323,19 +325,18 @@ def _run_stages(
             for stage in ready[: max(0, at_once - len(running))]:
                 pending.remove(stage)
                 if deadline and stage.after in deadline.left:
-                    deadline.left.append(stage.name)  # its chain resumes in a later run
+                    deadline.leave(stage.name)  # its chain resumes in a later run
                     continue
                 if stage.after in stale and stage.after not in trained:
                     failures.append(f"{stage.name}: not run, its earlier part {stage.after} failed")
                     continue
                 if deadline and (why := deadline.admits(stage.name)):
-                    deadline.left.append(stage.name)
+                    deadline.leave(stage.name)
                     show(f"{stage.name}: {why}")
                     continue
-                show(f"{stage.name}: started")
+                timing = deadline.started(stage.name) if deadline else ""
+                show(f"{stage.name}: started{timing}")
                 running[stage.name] = runner.start(stage.cmd, str(root), resources)
-                if deadline:
-                    deadline.started(stage.name)
                 if progress:
                     progress.started(stage.name, stage.cmd)
             for name, handle in list(running.items()):

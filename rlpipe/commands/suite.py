@@ -155,7 +155,7 @@ def suite_plan(
     from rich.table import Table
 
     from rlpipe.report.benchmarks import compute_text
-    from rlpipe.suite_plan import plan_suite, this_machine
+    from rlpipe.suite_plan import duration_text, plan_suite, this_machine
 
     with err_console.status("comparing the train stages with dvc.lock (dvc status) ..."):
         planned = plan_suite(Path.cwd(), suite)
@@ -175,7 +175,7 @@ def suite_plan(
             f"{stage.frames:,}",
             shown("; ".join(stage.changes)),
             "no earlier run" if last is None else compute_text(last.cpu_core_s, last.gpu_s),
-            "-" if wall is None else _duration(wall),
+            "-" if wall is None else duration_text(wall),
             shown(last.measured_on or "-") if last else "-",
         )
     print_table(table)
@@ -187,7 +187,7 @@ def suite_plan(
         total = f"{len(measured)} of {len(planned)} as they last took: {compute_text(cpu_s, gpu_s)}"
         wall_s = sum(stage.cpu_wall_s(cpus) or 0.0 for stage in planned)
         if wall_s:
-            total += f", about {_duration(wall_s)} here on {cpus} cores, one stage at a time"
+            total += f", about {duration_text(wall_s)} here on {cpus} cores, one stage at a time"
         if unknown:
             total += f"; {unknown} without an earlier run (cost unknown)"
     else:
@@ -205,8 +205,3 @@ def suite_plan(
     console.print("next: rlpipe suite run", highlight=False, soft_wrap=True)
     if check:
         raise typer.Exit(1)
-
-
-def _duration(seconds: float) -> str:
-    minutes = seconds / 60
-    return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"

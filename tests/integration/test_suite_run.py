@@ -235,25 +235,27 @@ def test_the_suite_run_shows_each_running_stages_frames(tmp_path, monkeypatch):
     ]
 
 
-def test_a_time_limit_leaves_the_part_that_would_end_late_and_what_needs_it(tmp_path):
+def test_a_time_limit_that_has_passed_trains_nothing_and_the_repro_leaves_what_needs_it(
+    tmp_path,
+):
     project = make_project(tmp_path / "project")
     typo = run(project, "rlpipe", "suite", "run", "--time-limit", "90", check=False)
     assert typo.returncode == 2
     assert "--time-limit '90': not a duration; write it as 2h30m, 90m, 1.5h or 45s" in typo.stderr
     assert not (project / "runs").exists()
 
-    # part 1 has no earlier run to be timed by, so it starts; part 2 would take as long as
-    # part 1 did, more than the limit leaves
-    result = run(project, "rlpipe", "suite", "run", "--only", "crossq-cartpole",
-                 "--time-limit", "1s")  # fmt: skip
+    # DVC's checks before the first stage take longer than 0.1 s: every stage is left, a
+    # chain's later part with its first, and the repro after trains nothing
+    result = run(project, "rlpipe", "suite", "run", "--time-limit", "0.1s")
     shown = " ".join(result.stdout.split())
-    assert "train-crossq-cartpole-part-1: trained" in shown
-    assert "train-crossq-cartpole: left for a later run: about " in shown
-    assert "at this run's pace so far" in shown
-    assert "left for a later run (--time-limit): train-crossq-cartpole" in shown
-    needs = "runs/crossq-cartpole, artifacts/crossq-cartpole, not there yet"
-    assert f"eval-crossq-cartpole: skipped: needs {needs}" in shown
-    assert "trained 1 stale train stages, left 1 for a later run, dvc repro done" in shown
-    assert not (project / "runs" / "crossq-cartpole").exists()
-    status = run(project, "dvc", "status", "train-crossq-cartpole-part-1").stdout
-    assert "Data and pipelines are up to date." in status
+    passed = "left for a later run: the time limit has passed"
+    for stage in ("train-crossq-cartpole-part-1", "train-sac-pendulum-seeds-0"):
+        assert f"{stage}: {passed}" in shown
+    left = ("train-crossq-cartpole-part-1, train-crossq-cartpole, train-sac-pendulum-seeds-0, "
+            "train-sac-pendulum-seeds-1")  # fmt: skip
+    assert f"left for a later run (--time-limit): {left}" in shown
+    assert "eval-crossq-cartpole: skipped: needs runs/crossq-cartpole" in shown
+    assert "trained 0 stale train stages, left 4 for a later run, dvc repro done" in shown
+    assert not (project / "runs").exists()
+    stale = run(project, "dvc", "status", "train-crossq-cartpole-part-1").stdout
+    assert "Data and pipelines are up to date." not in stale
