@@ -34,6 +34,7 @@ class LastCost:
     cpu_core_s: float  # wall seconds x torch threads, summed over the seeds trained on a CPU
     gpu_s: float  # wall seconds, summed over the seeds trained on a GPU
     measured_on: str | None  # the CPU model (or GPU name) the run's provenance names
+    wall_s: float = 0.0  # wall seconds, summed over all the seeds
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,11 @@ class PlannedStage:
     last: LastCost | None  # None: no earlier result for every one of its seeds
 
     def cpu_wall_s(self, cpus: int) -> float | None:
-        """About how long the stage's CPU seeds take on `cpus` cores, one seed per core."""
+        """About how long the stage's CPU seeds take on `cpus` cores, side by side, one per core
+        (a seed's wall time already reflects the threads it had)."""
         if self.last is None or not self.last.cpu_core_s:
             return None
-        return self.last.cpu_core_s / max(1, min(cpus, len(self.seeds)))
+        return self.last.wall_s / max(1, min(cpus, len(self.seeds)))
 
 
 def stage_frames(stage: TrainStage, frames: int, step: int) -> int:
@@ -64,7 +66,7 @@ def last_cost(root: Path, key: str, seeds: tuple[int, ...], frames: int) -> Last
     """The compute the seeds took in the run folder's last training, scaled to `frames` each;
     None unless every seed has a readable result."""
     folder = RunFolder(root / "runs" / key, root / "artifacts" / key)
-    cpu_core_s = gpu_s = 0.0
+    cpu_core_s = gpu_s = wall_s = 0.0
     for seed in seeds:
         try:
             result = folder.seed(seed).read_result()
@@ -73,11 +75,12 @@ def last_cost(root: Path, key: str, seeds: tuple[int, ...], frames: int) -> Last
         if result is None or result.frames <= 0:
             return None
         seconds = result.wall_s * frames / result.frames
+        wall_s += seconds
         if (result.device or "cpu").startswith("cuda"):
             gpu_s += seconds
         else:
             cpu_core_s += seconds * (result.torch_threads or 1)
-    return LastCost(cpu_core_s, gpu_s, _measured_on(folder.provenance_file))
+    return LastCost(cpu_core_s, gpu_s, _measured_on(folder.provenance_file), wall_s)
 
 
 def _measured_on(path: Path) -> str | None:
@@ -131,6 +134,14 @@ def short_change(change: str) -> str:
         key = detail.rsplit(" ", 1)[0] if " " in detail else ""
         return f"{where.name} {key}".strip()
     return change.removeprefix("changed ")
+
+
+def duration_text(seconds: float) -> str:
+    """A duration in words: seconds under 90 s, minutes under 90 min, else hours."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = seconds / 60
+    return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
 
 
 def _frames(suite: Suite, stage: TrainStage) -> int:

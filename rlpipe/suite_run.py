@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from rlpipe.suite_progress import ProgressReporter
 
 if TYPE_CHECKING:
     from rlpipe.stages import TrainStage
+    from rlpipe.suite_deadline import Deadline
 
 POLL_S = 1.0
 
@@ -44,10 +45,12 @@ class StaleStage:
 
 @dataclass(frozen=True)
 class SuiteRunResult:
-    """The train stages trained and committed, and whether `dvc repro` ran after."""
+    """The train stages trained and committed, and whether `dvc repro` ran after; with
+    --time-limit, the stages left for a later run."""
 
     trained: list[str]
     reproduced: bool
+    left: list[str] = field(default_factory=list)
 
 
 def stale_train_stages(root: Path) -> list[StaleStage]:
@@ -185,6 +188,7 @@ def run_suite(
     only: tuple[str, ...] = (),
     git_commit: bool = False,
     progress_every_s: float = 300.0,
+    time_limit_s: float | None = None,
 ) -> SuiteRunResult:
     """Train every stale train stage (of the `only` runs or seed groups, if given), commit
     each that finishes, then `dvc repro`.
@@ -194,8 +198,18 @@ def run_suite(
     fails the command with its name and the worker's output; finished ones stay committed.
     With `git_commit`, each finished stage (and the repro after) is also a git commit. Every
     `progress_every_s`, each running stage's frames so far are shown (rlpipe.suite_progress).
+    With `time_limit_s`, a stage that would end after it is left for a later run, with the
+    later parts of its chain (rlpipe.suite_deadline); the repro then leaves what needs them.
     """
     from rlpipe.stages import require_current_dvc_yaml, train_stages
+
+    began = time.monotonic()  # the time limit counts from here, DVC's checks included
+    if use_ray and time_limit_s is not None:
+        raise RlpipeError(
+            "--time-limit times stages run here, one at a time; with --ray the cluster "
+            "queues them, so their end cannot be foreseen: drop --ray, or leave the limit to "
+            "the cluster's job scheduler"
+        )
 
     suite = load_suite(root / DEFAULT_SUITE)
     require_current_dvc_yaml(root, suite, DEFAULT_SUITE)
@@ -207,6 +221,7 @@ def run_suite(
     show(f"{len(stages)} stale train stages: {', '.join(s.name for s in stages) or 'none'}")
     trained: list[str] = []
     failures: list[str] = []
+    deadline = None
     if stages:
         runner = make_runner(use_ray, address)
         try:
@@ -214,10 +229,18 @@ def run_suite(
             gpus = 1.0 if suite.device.startswith("cuda") else 0.0
             at_once = len(stages) if use_ray else 1
             progress = ProgressReporter(root, show, progress_every_s)
+            if time_limit_s is not None:
+                from rlpipe.suite_deadline import Deadline, stage_shapes
+
+                shapes = stage_shapes(suite, trains, root / "pipelines")
+                deadline = Deadline(root, time_limit_s, shapes, int(cpus), began)
             _run_stages(root, stages, runner, Resources(cpus, gpus), at_once,
-                        trained, failures, show, git_commit, progress)  # fmt: skip
+                        trained, failures, show, git_commit, progress, deadline)  # fmt: skip
         finally:
             runner.close()
+    left = deadline.left if deadline else []
+    if left:
+        show(f"left for a later run (--time-limit): {', '.join(left)}")
     if failures:
         kept = f"; committed: {', '.join(trained)}" if trained else ""
         raise RlpipeError("train stages failed:\n" + "\n".join(failures) + kept)
@@ -225,9 +248,9 @@ def run_suite(
         # --allow-missing: on a fresh clone the weights of finished rows are not here; without
         # it `dvc repro` would retrain every row to make them.
         every = _dvc_yaml_stages(root)
-        if only:  # not `dvc repro`: it would also retrain the other runs' stale stages
+        if only or left:  # not `dvc repro`: it would also train the stages not trained here
             untrained = [s.name for s in every_stale if s.name not in trained]
-            _repro_downstream(root, every, tuple(chosen), untrained, show)
+            _repro_downstream(root, every, tuple(chosen or suite.runs), untrained, show)
         else:
             show("dvc repro --allow-missing (eval, plot, report)")
             _dvc(root, "repro", "--allow-missing")
@@ -237,7 +260,7 @@ def run_suite(
             message = "dvc repro --allow-missing after rlpipe suite run: eval, plot, report"
             if commit_stages(root, list(every), message):
                 show("committed the repro's outputs to git")
-    return SuiteRunResult(trained, repro)
+    return SuiteRunResult(trained, repro, left)
 
 
 def _repro_downstream(
@@ -290,6 +313,7 @@ def _run_stages(
     show: Callable[[str], None],
     git_commit: bool = False,
     progress: ProgressReporter | None = None,
+    deadline: Deadline | None = None,
 ) -> None:
     pending = list(stages)
     stale = {stage.name for stage in stages}
@@ -300,10 +324,18 @@ def _run_stages(
             ready = [s for s in pending if s.after not in waiting]  # a chain's parts in order
             for stage in ready[: max(0, at_once - len(running))]:
                 pending.remove(stage)
+                if deadline and stage.after in deadline.left:
+                    deadline.leave(stage.name)  # its chain resumes in a later run
+                    continue
                 if stage.after in stale and stage.after not in trained:
                     failures.append(f"{stage.name}: not run, its earlier part {stage.after} failed")
                     continue
-                show(f"{stage.name}: started")
+                if deadline and (why := deadline.admits(stage.name)):
+                    deadline.leave(stage.name)
+                    show(f"{stage.name}: {why}")
+                    continue
+                timing = deadline.started(stage.name) if deadline else ""
+                show(f"{stage.name}: started{timing}")
                 running[stage.name] = runner.start(stage.cmd, str(root), resources)
                 if progress:
                     progress.started(stage.name, stage.cmd)
@@ -312,6 +344,8 @@ def _run_stages(
                     del running[name]
                     if progress:
                         progress.finished(name)
+                    if deadline and result.returncode == 0:
+                        deadline.finished(name)
                     _finish(root, name, result, trained, failures, show, git_commit)
             if running:
                 if progress:

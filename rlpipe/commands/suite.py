@@ -102,6 +102,16 @@ def suite_run(
             "every stage it finished. Nothing else is added.",
         ),
     ] = False,
+    time_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--time-limit",
+            metavar="DURATION",
+            help="Start no train stage that would end later than this after the command "
+            "starts (2h30m, 90m, 1.5h), at the pace of this run's earlier stages or of its last "
+            "training; those are left for a later run. Leave room for the eval and report.",
+        ),
+    ] = None,
 ) -> None:
     """Train the stale DVC train stages (here or on Ray), commit them, then `dvc repro`.
 
@@ -109,9 +119,11 @@ def suite_run(
     a terminal, as a nohup log), with the time it has left at its pace so far.
     """
     from rlpipe.launch import sigterm_as_interrupt
+    from rlpipe.suite_deadline import parse_duration
     from rlpipe.suite_run import run_suite
 
     address = None if ray in (None, RAY_LOCAL) else ray
+    limit_s = None if time_limit is None else parse_duration(time_limit)
 
     def show(message: str) -> None:  # one line per message, also in a log (no wrapping)
         console.print(escape(message), highlight=False, soft_wrap=True)
@@ -120,12 +132,13 @@ def suite_run(
         with sigterm_as_interrupt():
             every_s = 60.0 if sys.stdout.isatty() else 300.0  # a log file: fewer lines
             result = run_suite(Path.cwd(), ray is not None, address, repro, show,
-                               tuple(only or ()), git_commit, every_s)  # fmt: skip
+                               tuple(only or ()), git_commit, every_s, limit_s)  # fmt: skip
     except KeyboardInterrupt:
         err_console.print("interrupted: stages that finished are committed")
         raise typer.Exit(130) from None
     console.print(
         f"trained {len(result.trained)} stale train stages"
+        + (f", left {len(result.left)} for a later run" if result.left else "")
         + (", dvc repro done" if result.reproduced else "")
     )
 
@@ -142,7 +155,7 @@ def suite_plan(
     from rich.table import Table
 
     from rlpipe.report.benchmarks import compute_text
-    from rlpipe.suite_plan import plan_suite, this_machine
+    from rlpipe.suite_plan import duration_text, plan_suite, this_machine
 
     with err_console.status("comparing the train stages with dvc.lock (dvc status) ..."):
         planned = plan_suite(Path.cwd(), suite)
@@ -162,7 +175,7 @@ def suite_plan(
             f"{stage.frames:,}",
             shown("; ".join(stage.changes)),
             "no earlier run" if last is None else compute_text(last.cpu_core_s, last.gpu_s),
-            "-" if wall is None else _duration(wall),
+            "-" if wall is None else duration_text(wall),
             shown(last.measured_on or "-") if last else "-",
         )
     print_table(table)
@@ -174,7 +187,7 @@ def suite_plan(
         total = f"{len(measured)} of {len(planned)} as they last took: {compute_text(cpu_s, gpu_s)}"
         wall_s = sum(stage.cpu_wall_s(cpus) or 0.0 for stage in planned)
         if wall_s:
-            total += f", about {_duration(wall_s)} here on {cpus} cores, one stage at a time"
+            total += f", about {duration_text(wall_s)} here on {cpus} cores, one stage at a time"
         if unknown:
             total += f"; {unknown} without an earlier run (cost unknown)"
     else:
@@ -192,8 +205,3 @@ def suite_plan(
     console.print("next: rlpipe suite run", highlight=False, soft_wrap=True)
     if check:
         raise typer.Exit(1)
-
-
-def _duration(seconds: float) -> str:
-    minutes = seconds / 60
-    return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"

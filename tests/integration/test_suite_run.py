@@ -233,3 +233,29 @@ def test_the_suite_run_shows_each_running_stages_frames(tmp_path, monkeypatch):
         "train-a: 33% (100 of 300 frames, 1 seed), 0 min so far",
         "train-a: trained on node-1, committed to dvc.lock",
     ]
+
+
+def test_a_time_limit_that_has_passed_trains_nothing_and_the_repro_leaves_what_needs_it(
+    tmp_path,
+):
+    project = make_project(tmp_path / "project")
+    typo = run(project, "rlpipe", "suite", "run", "--time-limit", "90", check=False)
+    assert typo.returncode == 2
+    assert "--time-limit '90': not a duration; write it as 2h30m, 90m, 1.5h or 45s" in typo.stderr
+    assert not (project / "runs").exists()
+
+    # DVC's checks before the first stage take longer than 0.1 s: every stage is left, a
+    # chain's later part with its first, and the repro after trains nothing
+    result = run(project, "rlpipe", "suite", "run", "--time-limit", "0.1s")
+    shown = " ".join(result.stdout.split())
+    passed = "left for a later run: the time limit has passed"
+    for stage in ("train-crossq-cartpole-part-1", "train-sac-pendulum-seeds-0"):
+        assert f"{stage}: {passed}" in shown
+    left = ("train-crossq-cartpole-part-1, train-crossq-cartpole, train-sac-pendulum-seeds-0, "
+            "train-sac-pendulum-seeds-1")  # fmt: skip
+    assert f"left for a later run (--time-limit): {left}" in shown
+    assert "eval-crossq-cartpole: skipped: needs runs/crossq-cartpole" in shown
+    assert "trained 0 stale train stages, left 4 for a later run, dvc repro done" in shown
+    assert not (project / "runs").exists()
+    stale = run(project, "dvc", "status", "train-crossq-cartpole-part-1").stdout
+    assert "Data and pipelines are up to date." not in stale
