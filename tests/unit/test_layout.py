@@ -97,6 +97,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "suite_git.py",
         "suite_progress.py",
         "suite_plan.py",
+        "suite_deadline.py",
         "codedeps.py",
         "fingerprint.py",
         "train_command.py",
