@@ -10,9 +10,11 @@ import hashlib
 import io
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import huggingface_hub.utils._http
 import pytest
 import torch
 import yaml
@@ -191,16 +193,36 @@ def test_pull_refuses_a_file_that_differs_from_the_card(published, hub, tmp_path
     assert not out.exists()
 
 
+class _BackoffClock:
+    """Stands in for the `time` module of huggingface_hub's retry loop: records each wait
+    instead of sleeping it (1 + 2 + 4 + 8 + 8 s per failed download with the real clock)."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(time, name)
+
+
 @pytest.mark.parametrize("name", ["README.md", "summary.json", "seed-1/model.pt"])
 def test_a_download_the_hub_does_not_answer_is_an_unreachable_hub_not_a_missing_file(
-    published, hub, tmp_path, name
+    published, hub, tmp_path, monkeypatch, name
 ):
-    hub.unavailable.add(f"runs/{KEY}/{name}")
+    clock = _BackoffClock()
+    monkeypatch.setattr(huggingface_hub.utils._http, "time", clock)
+    path = f"runs/{KEY}/{name}"
+    hub.unavailable.add(path)
     out = tmp_path / "pulled"
-    with pytest.raises(RlpipeError, match=f"downloading runs/{KEY}/{name} from {REPO_ID}: could "
+    with pytest.raises(RlpipeError, match=f"downloading {path} from {REPO_ID}: could "
                        f"not reach the Hub at {hub.url}"):  # fmt: skip
         pull(hub, out)
     assert not out.exists() and list(tmp_path.glob(".pulled.pull-*")) == []
+    # A 503 is retried, with waits between, before rlpipe reports the Hub unreachable.
+    asked = [p for _, p in hub.requests if p.endswith("/" + path)]
+    assert len(asked) > len(clock.waits) >= 3
 
 
 def test_a_repo_that_is_not_there_is_named_as_such_not_as_a_token_problem(hub, tmp_path):
