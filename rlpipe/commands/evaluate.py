@@ -107,8 +107,10 @@ def compare(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
-    """Is a run better than another, or noise? Per-seed scores, the difference of means and of
-    IQMs with 95% stratified-bootstrap CIs, and the probability of improvement P(X > Y)."""
+    """Is a run better than another, or noise? Scores, differences and P(X > Y), with CIs.
+
+    Per-seed scores, the difference of means and of IQMs with 95% stratified-bootstrap CIs,
+    and the probability of improvement P(X > Y)."""
     from rlpipe.comparison import compare as compare_runs
     from rlpipe.comparison import read_scores, resolve_run
 

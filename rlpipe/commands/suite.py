@@ -60,8 +60,10 @@ def suite_fingerprint(
     files: Annotated[list[Path], typer.Argument(help="Source files, relative to the project.")],
     out: Annotated[Path, typer.Option("--out", help="The fingerprint file to write.")],
 ) -> None:
-    """Write the code fingerprint of source files: what they do, blind to docstrings, comments and
-    type annotations (rlpipe/fingerprint.py). Train and eval stages depend on it."""
+    """Write the code fingerprint of source files, which train and eval stages depend on.
+
+    The fingerprint digests what the files do, blind to docstrings, comments and type
+    annotations (rlpipe/fingerprint.py)."""
     from rlpipe.fingerprint import write_fingerprint
 
     for path in files:
@@ -150,8 +152,10 @@ def suite_plan(
         bool, typer.Option("--check", help="Exit 1 if any train stage is stale (for CI).")
     ] = False,
 ) -> None:
-    """List the train stages `rlpipe suite run` (or `dvc repro`) would train: why each is stale
-    and the compute its seeds took when the run last trained. Trains nothing."""
+    """List the train stages `rlpipe suite run` would train, why, and what they last cost.
+
+    Each stale stage (as `dvc repro` would train it) with why it is stale and the compute its
+    seeds took when the run last trained. Trains nothing."""
     from rich.table import Table
 
     from rlpipe.report.benchmarks import compute_text

@@ -241,8 +241,9 @@ def parse_seed_list(text: str | None) -> tuple[int, ...]:
 def summarize(
     run_dir: Annotated[Path, typer.Argument(help="Run folder whose seed groups have finished.")],
 ) -> None:
-    """Combine a run's seed groups (rlpipe train --only-seeds) into its spec, provenance and
-    summary."""
+    """Combine a run's seed groups into its spec, provenance and summary.
+
+    The groups are those trained by `rlpipe train --only-seeds` into the same run folder."""
     from rlpipe.launch import summarize_groups
     from rlpipe.render import summary_table
     from rlpipe.rundir import RunFolder

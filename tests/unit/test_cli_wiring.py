@@ -85,6 +85,15 @@ def test_commands_keep_their_help_order():
     ]  # fmt: skip
 
 
+def test_each_command_summary_is_one_line_so_help_lists_it_unbroken():
+    # `rlpipe --help` lists a command by the first paragraph of its help and keeps its line
+    # breaks: a summary wrapped in the source showed as a sentence cut in the middle.
+    for command, callback in registered().items():
+        summary = (inspect.getdoc(callback) or "").split("\n\n")[0]
+        assert summary, f"rlpipe {command} has no help"
+        assert "\n" not in summary, f"rlpipe {command}: summary over several lines: {summary!r}"
+
+
 def test_cli_stays_within_its_line_budget():
     lines = len(Path(cli.__file__).read_text(encoding="utf-8").splitlines())
     assert lines <= CLI_LINE_BUDGET, f"rlpipe/cli.py has {lines} lines: move code to commands/"
