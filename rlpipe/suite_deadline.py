@@ -7,7 +7,8 @@ resume), and only a chain's last part writes the run folder. So a stage starts o
 the rest of its chain end before the limit at their expected pace: the pace measured in this
 command when an earlier stage of the same run finished (a chain's part, another seed group),
 else the run's last training as its run folder records it (scaled to the frames, as `rlpipe
-suite plan` shows it). A stage with neither starts: there is nothing to judge it by.
+suite plan` shows it; a seed group never trained takes its run's other seeds' pace). A stage with
+neither starts: there is nothing to judge it by.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from rlpipe.errors import RlpipeError
 from rlpipe.spec import Suite
 from rlpipe.stages import TrainStage, seed_list
-from rlpipe.suite_plan import duration_text, last_cost, stage_frames
+from rlpipe.suite_plan import cost_source, duration_text, last_cost, stage_frames
 
 _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
 
@@ -96,7 +97,7 @@ class Deadline:
             return None
         # on a GPU the seeds train one after another; on CPUs side by side, one per core
         side_by_side = 1 if cost.gpu_s else max(1, min(self.cpus, len(shape.seeds)))
-        return cost.wall_s / side_by_side, "its last training"
+        return cost.wall_s / side_by_side, cost_source(cost)
 
     def admits(self, name: str) -> str | None:
         """None if the stage may start now; else why not, in words."""

@@ -4,8 +4,10 @@ re-train's cost is known before it starts.
 
 The cost is read from the run folder on disk (each seed's result.json: wall time, torch threads,
 device), scaled linearly to the frames the stage trains now. It is a measurement of the last run,
-contention included, on the CPU that run names in its provenance; a stage whose seeds have no
-result (a new row, or one never finished) has no figure.
+contention included, on the CPU that run names in its provenance. A seed group never trained yet
+(a row whose other group trained in an earlier session) takes the pace of as many of the run's
+other seeds as it has: the same spec on the same frames. A stage of a run with no result at all
+(a new row, or one never finished) has no figure.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class LastCost:
     gpu_s: float  # wall seconds, summed over the seeds trained on a GPU
     measured_on: str | None  # the CPU model (or GPU name) the run's provenance names
     wall_s: float = 0.0  # wall seconds, summed over all the seeds
+    # other seeds of the run whose pace stands in for the stage's, none of which has a result
+    from_seeds: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,9 +67,36 @@ def stage_frames(stage: TrainStage, frames: int, step: int) -> int:
 
 
 def last_cost(root: Path, key: str, seeds: tuple[int, ...], frames: int) -> LastCost | None:
-    """The compute the seeds took in the run folder's last training, scaled to `frames` each;
-    None unless every seed has a readable result."""
+    """The compute the seeds took in the run folder's last training, scaled to `frames` each.
+
+    When no seed of the stage has a result (a seed group not trained yet), as many of the run's
+    other seeds stand in, marked in `from_seeds`; None when neither gives a readable result for
+    every seed counted."""
     folder = RunFolder(root / "runs" / key, root / "artifacts" / key)
+    measured_on = _measured_on(folder.provenance_file)
+    own = _seeds_cost(folder, seeds, frames)
+    if own is not None:
+        return LastCost(own[0], own[1], measured_on, own[2])
+    if any(folder.seed(seed).result.exists() for seed in seeds):
+        return None  # a damaged or unfinished result of its own: its pace is not another's
+    others = [
+        found.seed
+        for found in folder.seeds_with_metrics()
+        if found.seed not in seeds and found.result.exists()
+    ][: len(seeds)]
+    if len(others) < len(seeds):
+        return None
+    stand_in = _seeds_cost(folder, tuple(others), frames)
+    if stand_in is None:
+        return None
+    return LastCost(stand_in[0], stand_in[1], measured_on, stand_in[2], tuple(others))
+
+
+def _seeds_cost(
+    folder: RunFolder, seeds: tuple[int, ...], frames: int
+) -> tuple[float, float, float] | None:
+    """CPU core-seconds, GPU seconds and wall seconds of the seeds' last training at `frames`
+    each; None unless every seed has a readable result."""
     cpu_core_s = gpu_s = wall_s = 0.0
     for seed in seeds:
         try:
@@ -80,7 +111,14 @@ def last_cost(root: Path, key: str, seeds: tuple[int, ...], frames: int) -> Last
             gpu_s += seconds
         else:
             cpu_core_s += seconds * (result.torch_threads or 1)
-    return LastCost(cpu_core_s, gpu_s, _measured_on(folder.provenance_file), wall_s)
+    return cpu_core_s, gpu_s, wall_s
+
+
+def cost_source(cost: LastCost) -> str:
+    """Whose training a cost was measured on: "its last training", or the stand-in seeds'."""
+    if not cost.from_seeds:
+        return "its last training"
+    return f"the last training of seeds {', '.join(map(str, cost.from_seeds))}"
 
 
 def _measured_on(path: Path) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -22,6 +22,9 @@ from rlpipe.commands.common import (
 )
 from rlpipe.errors import RlpipeError
 from rlpipe.spec import DEFAULT_SUITE
+
+if TYPE_CHECKING:
+    from rlpipe.suite_plan import LastCost
 
 
 @user_errors
@@ -178,7 +181,7 @@ def suite_plan(
             ", ".join(map(str, stage.seeds)),
             f"{stage.frames:,}",
             shown("; ".join(stage.changes)),
-            "no earlier run" if last is None else compute_text(last.cpu_core_s, last.gpu_s),
+            _last_run_text(last),
             "-" if wall is None else duration_text(wall),
             shown(last.measured_on or "-") if last else "-",
         )
@@ -189,6 +192,8 @@ def suite_plan(
         cpu_s = sum(last.cpu_core_s for last in measured)
         gpu_s = sum(last.gpu_s for last in measured)
         total = f"{len(measured)} of {len(planned)} as they last took: {compute_text(cpu_s, gpu_s)}"
+        if stand_ins := sum(1 for last in measured if last.from_seeds):
+            total += f" ({stand_ins} at the pace of their run's other seeds)"
         wall_s = sum(stage.cpu_wall_s(cpus) or 0.0 for stage in planned)
         if wall_s:
             total += f", about {duration_text(wall_s)} here on {cpus} cores, one stage at a time"
@@ -209,3 +214,15 @@ def suite_plan(
     console.print("next: rlpipe suite run", highlight=False, soft_wrap=True)
     if check:
         raise typer.Exit(1)
+
+
+def _last_run_text(last: LastCost | None) -> str:
+    """The plan's "Last run" cell: the compute, and whose pace it is when other seeds stand in."""
+    from rlpipe.report.benchmarks import compute_text
+
+    if last is None:
+        return "no earlier run"
+    spent = compute_text(last.cpu_core_s, last.gpu_s)
+    if not last.from_seeds:
+        return spent
+    return f"none; at seeds {', '.join(map(str, last.from_seeds))}'s pace: {spent}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -38,6 +39,22 @@ def test_plan_lists_stale_stages_with_the_cost_their_seeds_last_took(tmp_path, m
     assert run(project, "rlpipe", "suite", "plan", "--check", check=False).returncode == 1
     run(project, "rlpipe", "suite", "run", "--no-repro")
     assert "no stale train stages" in run(project, "rlpipe", "suite", "plan", "--check").stdout
+
+    # a seed group whose seeds never trained (here: seed 1's folder moved away) is costed at
+    # the pace of as many of its run's other seeds
+    seed_1 = project / "runs" / "sac-pendulum" / "seed-1"
+    shutil.move(seed_1, tmp_path / "seed-1")
+    (stand_in,) = plan_suite(project)
+    assert stand_in.name == "train-sac-pendulum-seeds-1" and stand_in.last is not None
+    assert stand_in.last.from_seeds == (0,)
+    assert stand_in.last.cpu_core_s == pytest.approx(_core_s(project, "sac-pendulum", 0))
+    shown = run(project, "rlpipe", "suite", "plan").stdout
+    assert "none; at seeds 0's pace:" in shown
+    assert (
+        "1 of 1 as they last took:" in shown
+        and "(1 at the pace of their run's other seeds)" in (shown)
+    )
+    shutil.move(tmp_path / "seed-1", seed_1)
 
     suite = project / "params" / "suite.yaml"
     text = suite.read_text()

@@ -93,6 +93,31 @@ def test_the_last_trainings_wall_time_counts_not_its_threads_and_gpu_seeds_take_
     assert deadline.expected_s("train-g") == (200.0, "its last training")
 
 
+def test_a_seed_group_never_trained_is_judged_by_its_runs_other_seeds(tmp_path):
+    # seeds 0 and 1 trained in an earlier session (1000 frames, 600 s and 900 s); 2 and 3 never
+    for seed, wall_s in ((0, 600.0), (1, 900.0)):
+        _result(tmp_path, "a", seed, 1000, wall_s)
+        (tmp_path / "runs" / "a" / f"seed-{seed}" / "metrics.csv").write_text("frame\n1000\n")
+    shapes = {"train-a-seeds-2-3-part-1": StageShape("a", (2, 3), 250, 1000),
+              "train-a-seeds-2-3-4": StageShape("a", (2, 3, 4), 1000, 1000)}  # fmt: skip
+    deadline, _ = _deadline(tmp_path, 1000.0, shapes, cpus=2)
+    # to the chain's end: 1000 frames at seeds 0 and 1's pace, side by side: (600 + 900) / 2
+    assert deadline.expected_s("train-a-seeds-2-3-part-1") == (
+        750.0,
+        "the last training of seeds 0, 1",
+    )
+    assert deadline.admits("train-a-seeds-2-3-part-1") is None
+    assert deadline.expected_s("train-a-seeds-2-3-4") is None  # three seeds, two stand-ins
+    slower, _ = _deadline(tmp_path, 600.0, shapes, cpus=2)
+    assert slower.admits("train-a-seeds-2-3-part-1") == (
+        "left for a later run: about 12 min with the rest of its chain at the last training of "
+        "seeds 0, 1, 10 min left of the time limit"
+    )
+    # a seed of the group with a result of its own is never judged by another's pace
+    _result(tmp_path, "a", 2, 1000, 60.0)
+    assert deadline.expected_s("train-a-seeds-2-3-part-1") is None
+
+
 def test_the_pace_measured_in_this_command_wins_over_the_last_training(tmp_path):
     _result(tmp_path, "a", 0, 1000, 10.0)  # an old, much faster run
     shapes = {
