@@ -138,6 +138,14 @@ def test_real_pipelines_the_committed_dvc_yaml_is_the_suites(pipelines_dir):
     assert (REPO / "dvc.yaml").read_text() == expected, "run `rlpipe suite stages`"
 
 
+def test_real_pipelines_the_cpu_tier_holds_the_committed_suite_and_the_readmes_count():
+    tier = load_suite(REPO / "params" / "suite-cpu.yaml").runs
+    committed = load_suite(REPO / "params" / "suite.yaml").runs
+    assert {key: tier.get(key) for key in committed} == committed  # each entry copied as planned
+    readme = (REPO / "README.md").read_text()
+    assert f"holds the whole tier ({len(tier)} entries," in readme
+
+
 def test_real_pipelines_every_shipped_yaml_file_reads_within_the_limits(pipelines_dir):
     files = sorted(pipelines_dir.glob("*.yaml")) + sorted((REPO / "params").glob("*.yaml"))
     assert len(files) >= 7
