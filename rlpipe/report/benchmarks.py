@@ -203,6 +203,7 @@ def _run_row(
             "device": None,
             "spec_hash": None,
             "score_window": None,
+            "target_entropy_scale": None,
         }
     summary = run.read_summary()
     provenance = run.read_provenance() if run.provenance_file.exists() else None
@@ -224,8 +225,18 @@ def _run_row(
         "device": _device(provenance),
         "spec_hash": run.read_spec_hash(),
         "score_window": run.read_meta().get("return_window", DEFAULT_SCORE_WINDOW),
+        "target_entropy_scale": _target_entropy_scale(run.read_algorithm()),
         "peer": _peer(provenance) or base["peer"],
     }
+
+
+def _target_entropy_scale(algorithm: Mapping[str, Any]) -> float | None:
+    """The fraction of log|A| a SAC or CrossQ run targets with discrete actions; None for an
+    algorithm without one, or a spec that sets its target entropy outright."""
+    if algorithm.get("target_entropy", "auto") != "auto":
+        return None
+    scale = algorithm.get("target_entropy_scale")
+    return float(scale) if isinstance(scale, (int, float)) else None
 
 
 def _peer(provenance: Mapping[str, Any] | None) -> str | None:

@@ -19,11 +19,12 @@ from rlpipe.report.aggregate import (
     Aggregate,
 )
 from rlpipe.rundir import METRICS_FILE, SPEC_FILE, SUMMARY_FILE
-from rlpipe.spec.schema import MetaSpec
+from rlpipe.spec.schema import MetaSpec, SACSpec
 from rlpipe.spec.suite import CATEGORIES, Suite, SuiteRun
 
 NOTES_HEADING = "## Notes"
 DEFAULT_SCORE_WINDOW: int = MetaSpec.model_fields["return_window"].default
+DEFAULT_ENTROPY_SCALE: float = SACSpec.model_fields["target_entropy_scale"].default
 BUDGETS_BULLET = "- **Frame budgets**"
 
 
@@ -127,6 +128,27 @@ def _window_note(rows: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
+def _entropy_note(rows: Sequence[Mapping[str, Any]]) -> str:
+    """How discrete SAC and CrossQ set their target entropy, and the runs whose spec chose
+    another fraction than the schema's default."""
+    other = [
+        f"{row['run']} ({row['target_entropy_scale']:g})"
+        for row in rows
+        if row.get("target_entropy_scale") not in (None, DEFAULT_ENTROPY_SCALE)
+    ]
+    chosen = (
+        f" Runs whose spec sets another fraction (its comment says why): {', '.join(other)}."
+        if other
+        else ""
+    )
+    return (
+        "- **Discrete SAC and CrossQ** target an entropy of `target_entropy_scale` x log|A|, "
+        f"{DEFAULT_ENTROPY_SCALE:g} by default, and take the minimum of the Q estimates in the "
+        "policy loss, as CleanRL's sac_atari.py; SLM-Lab uses 0.6 log|A| and the mean of the two "
+        f"Q estimates.{chosen}"
+    )
+
+
 def checked_notes_lines(rows: Sequence[Mapping[str, Any]], aggregate: Aggregate) -> list[str]:
     """Return the Notes that follow from the runs (definitions, aggregate, compute total), which
     `rlpipe audit` compares; the frame budgets that close the section restate the suite file."""
@@ -154,9 +176,7 @@ def checked_notes_lines(rows: Sequence[Mapping[str, Any]], aggregate: Aggregate)
         "evaluation. Atari: ALE v5 (sticky actions 0.25), whole games over all lives, FIRE "
         "pressed after a reset and after a lost life in games that need it (SB3's "
         "FireResetEnv, as CleanRL uses it).",
-        "- **Discrete SAC and CrossQ** target an entropy of 0.89 log|A| and take the minimum of "
-        "the Q estimates in the policy loss, as CleanRL's sac_atari.py; SLM-Lab uses 0.6 log|A| "
-        "and the mean of the two Q estimates.",
+        _entropy_note(rows),
         "- **Parity rows** (an Algorithm with a library in brackets) are the same spec trained "
         "by that library's own implementation (`rlpipe train --peer`), with the same frames, "
         "seeds, score and evaluation protocol; the aggregate leaves them out. The Parity section "

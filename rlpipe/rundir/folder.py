@@ -330,6 +330,11 @@ class RunFolder:
         meta = self._spec_json()["spec"].get("meta")
         return meta if isinstance(meta, dict) else {}
 
+    def read_algorithm(self) -> dict[str, Any]:
+        """The `algorithm` section recorded in spec.json (without validating the spec itself)."""
+        algorithm = self._spec_json()["spec"].get("algorithm")
+        return algorithm if isinstance(algorithm, dict) else {}
+
     def read_family(self) -> str | None:
         """The pipeline family recorded in spec.json (without validating the spec itself)."""
         family = self._spec_json()["spec"].get("family")

@@ -384,7 +384,31 @@ def test_notes_state_the_score_windows_and_the_evaluation_protocol(project, suit
     assert "last `meta.return_window` (100 by default) training-episode returns" in notes
     assert "`eval_epsilon` 0.05, as CleanRL's DQN evaluation" in notes
     assert "FIRE pressed after a reset and after a lost life" in notes
-    assert "0.89 log|A|" in notes and "SLM-Lab uses 0.6 log|A|" in notes
+    assert "`target_entropy_scale` x log|A|, 0.89 by default" in notes
+    assert "SLM-Lab uses 0.6 log|A|" in notes
+    assert "sets another fraction" not in notes  # every fixture spec keeps the default
+
+
+def test_notes_name_the_runs_with_another_target_entropy(tmp_path):
+    suite = build_project(tmp_path)
+    runs = tmp_path / "runs"
+    for run, algorithm in (
+        ("crossq-cartpole", {"target_entropy_scale": 0.3}),
+        ("sac-pendulum", {"target_entropy": -2.0, "target_entropy_scale": 0.5}),
+    ):
+        spec_file = runs / run / "spec.json"
+        saved = json.loads(spec_file.read_text())
+        saved["spec"].setdefault("algorithm", {}).update(algorithm)
+        spec_file.write_text(json.dumps(saved))
+    rows = rows_of(tmp_path, suite)
+    assert rows["crossq-cartpole"]["target_entropy_scale"] == 0.3
+    assert rows["sac-pendulum"]["target_entropy_scale"] is None  # set outright: no fraction
+    assert rows["sac-lunar"]["target_entropy_scale"] is None  # no run
+    notes = render_markdown(list(rows.values()), suite, SUITE_PATH).split("## Notes")[1]
+    assert (
+        "Runs whose spec sets another fraction (its comment says why): crossq-cartpole (0.3)."
+        in notes
+    )
 
 
 def test_notes_name_the_runs_scored_over_another_window(tmp_path):
