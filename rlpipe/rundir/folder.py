@@ -325,15 +325,17 @@ class RunFolder:
         spec = self._spec_json()["spec"]
         return spec.get("family"), spec.get("name")
 
+    def _spec_section(self, name: str) -> dict[str, Any]:
+        section = self._spec_json()["spec"].get(name)
+        return section if isinstance(section, dict) else {}
+
     def read_meta(self) -> dict[str, Any]:
         """The `meta` section recorded in spec.json (without validating the spec itself)."""
-        meta = self._spec_json()["spec"].get("meta")
-        return meta if isinstance(meta, dict) else {}
+        return self._spec_section("meta")
 
     def read_algorithm(self) -> dict[str, Any]:
         """The `algorithm` section recorded in spec.json (without validating the spec itself)."""
-        algorithm = self._spec_json()["spec"].get("algorithm")
-        return algorithm if isinstance(algorithm, dict) else {}
+        return self._spec_section("algorithm")
 
     def read_family(self) -> str | None:
         """The pipeline family recorded in spec.json (without validating the spec itself)."""
