@@ -204,10 +204,12 @@ def _run_row(
             "spec_hash": None,
             "score_window": None,
             "target_entropy_scale": None,
+            "eval_epsilon": None,
         }
     summary = run.read_summary()
     provenance = run.read_provenance() if run.provenance_file.exists() else None
     per_seed = frames_to_target(run_dir, summary.seeds, env.target)
+    algorithm = run.read_algorithm()
     return {
         **base,
         "score": summary.score,
@@ -225,7 +227,8 @@ def _run_row(
         "device": _device(provenance),
         "spec_hash": run.read_spec_hash(),
         "score_window": run.read_meta().get("return_window", DEFAULT_SCORE_WINDOW),
-        "target_entropy_scale": _target_entropy_scale(run.read_algorithm()),
+        "target_entropy_scale": _target_entropy_scale(algorithm),
+        "eval_epsilon": _eval_epsilon(algorithm),
         "peer": _peer(provenance) or base["peer"],
     }
 
@@ -237,6 +240,13 @@ def _target_entropy_scale(algorithm: Mapping[str, Any]) -> float | None:
         return None
     scale = algorithm.get("target_entropy_scale")
     return float(scale) if isinstance(scale, (int, float)) else None
+
+
+def _eval_epsilon(algorithm: Mapping[str, Any]) -> float | None:
+    """The chance of a random action in a run's evaluation episodes (DQN); None for an algorithm
+    whose evaluation policy has none."""
+    epsilon = algorithm.get("eval_epsilon")
+    return float(epsilon) if isinstance(epsilon, (int, float)) else None
 
 
 def _peer(provenance: Mapping[str, Any] | None) -> str | None:

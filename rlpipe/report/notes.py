@@ -19,12 +19,13 @@ from rlpipe.report.aggregate import (
     Aggregate,
 )
 from rlpipe.rundir import METRICS_FILE, SPEC_FILE, SUMMARY_FILE
-from rlpipe.spec.schema import MetaSpec, SACSpec
+from rlpipe.spec.schema import DQNSpec, MetaSpec, SACSpec
 from rlpipe.spec.suite import CATEGORIES, Suite, SuiteRun
 
 NOTES_HEADING = "## Notes"
 DEFAULT_SCORE_WINDOW: int = MetaSpec.model_fields["return_window"].default
 DEFAULT_ENTROPY_SCALE: float = SACSpec.model_fields["target_entropy_scale"].default
+DEFAULT_EVAL_EPSILON: float = DQNSpec.model_fields["eval_epsilon"].default
 BUDGETS_BULLET = "- **Frame budgets**"
 
 
@@ -128,6 +129,17 @@ def _window_note(rows: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
+def _eval_epsilon_note(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Name the runs whose evaluation policy acts at random more or less often than the
+    schema's default."""
+    other = [
+        f"{row['run']} ({row['eval_epsilon']:g})"
+        for row in rows
+        if row.get("eval_epsilon") not in (None, DEFAULT_EVAL_EPSILON)
+    ]
+    return f" (runs whose spec sets another: {', '.join(other)})" if other else ""
+
+
 def _entropy_note(rows: Sequence[Mapping[str, Any]]) -> str:
     """How discrete SAC and CrossQ set their target entropy, and the runs whose spec chose
     another fraction than the schema's default."""
@@ -172,8 +184,9 @@ def checked_notes_lines(rows: Sequence[Mapping[str, Any]], aggregate: Aggregate)
         "which training never uses (`rlpipe.evaluation`); then the mean over seeds. It is "
         "not the score. It is the deterministic policy: the tanh of the Gaussian mean (SAC, "
         "CrossQ), the Gaussian mean clipped to the env's bounds or the most probable action "
-        "(PPO, A2C); DQN acts epsilon-greedily with `eval_epsilon` 0.05, as CleanRL's DQN "
-        "evaluation. Atari: ALE v5 (sticky actions 0.25), whole games over all lives, FIRE "
+        "(PPO, A2C); DQN acts epsilon-greedily with `eval_epsilon`, "
+        f"{DEFAULT_EVAL_EPSILON:g} by default, as CleanRL's DQN evaluation"
+        f"{_eval_epsilon_note(rows)}. Atari: ALE v5 (sticky actions 0.25), whole games over all lives, FIRE "
         "pressed after a reset and after a lost life in games that need it (SB3's "
         "FireResetEnv, as CleanRL uses it).",
         _entropy_note(rows),

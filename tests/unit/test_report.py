@@ -382,11 +382,28 @@ def test_notes_state_the_score_windows_and_the_evaluation_protocol(project, suit
     notes = text[text.index("## Notes") :]
     assert "moving average over its last 100 checkpoints" in notes
     assert "last `meta.return_window` (100 by default) training-episode returns" in notes
-    assert "`eval_epsilon` 0.05, as CleanRL's DQN evaluation" in notes
+    assert "`eval_epsilon`, 0.05 by default, as CleanRL's DQN evaluation. Atari" in notes
     assert "FIRE pressed after a reset and after a lost life" in notes
     assert "`target_entropy_scale` x log|A|, 0.89 by default" in notes
     assert "SLM-Lab uses 0.6 log|A|" in notes
     assert "sets another fraction" not in notes  # every fixture spec keeps the default
+
+
+def test_notes_name_the_runs_with_another_eval_epsilon(tmp_path):
+    suite = build_project(tmp_path)
+    spec_file = tmp_path / "runs" / "crossq-cartpole" / "spec.json"
+    saved = json.loads(spec_file.read_text())
+    saved["spec"].setdefault("algorithm", {})["eval_epsilon"] = 0.01
+    spec_file.write_text(json.dumps(saved))
+    rows = rows_of(tmp_path, suite)
+    assert rows["crossq-cartpole"]["eval_epsilon"] == 0.01
+    assert rows["crossq-pendulum"]["eval_epsilon"] is None  # its algorithm has none
+    assert rows["sac-lunar"]["eval_epsilon"] is None  # no run
+    notes = render_markdown(list(rows.values()), suite, SUITE_PATH).split("## Notes")[1]
+    assert (
+        "`eval_epsilon`, 0.05 by default, as CleanRL's DQN evaluation (runs whose spec sets "
+        "another: crossq-cartpole (0.01)). Atari" in notes
+    )
 
 
 def test_notes_name_the_runs_with_another_target_entropy(tmp_path):
