@@ -186,8 +186,8 @@ def checked_notes_lines(rows: Sequence[Mapping[str, Any]], aggregate: Aggregate)
         "CrossQ), the Gaussian mean clipped to the env's bounds or the most probable action "
         "(PPO, A2C); DQN acts epsilon-greedily with `eval_epsilon`, "
         f"{DEFAULT_EVAL_EPSILON:g} by default, as CleanRL's DQN evaluation"
-        f"{_eval_epsilon_note(rows)}. Atari: ALE v5 (sticky actions 0.25), whole games over all lives, FIRE "
-        "pressed after a reset and after a lost life in games that need it (SB3's "
+        f"{_eval_epsilon_note(rows)}. Atari: ALE v5 (sticky actions 0.25), whole games over all "
+        "lives, FIRE pressed after a reset and after a lost life in games that need it (SB3's "
         "FireResetEnv, as CleanRL uses it).",
         _entropy_note(rows),
         "- **Parity rows** (an Algorithm with a library in brackets) are the same spec trained "
