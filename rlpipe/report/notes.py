@@ -114,44 +114,35 @@ def _aggregate_note(aggregate: Aggregate) -> str:
     )
 
 
+def _runs_off_default(rows: Sequence[Mapping[str, Any]], key: str, default: float) -> str:
+    """ "run (value), ..." for the runs whose row gives `key` another value than the default;
+    empty when none does."""
+    return ", ".join(
+        f"{row['run']} ({row[key]:g})" for row in rows if row.get(key) not in (None, default)
+    )
+
+
 def _window_note(rows: Sequence[Mapping[str, Any]]) -> str:
     """Name the runs whose score averages another number of episodes than the default."""
-    other = [
-        f"{row['run']} ({row['score_window']})"
-        for row in rows
-        if row.get("score_window") not in (None, DEFAULT_SCORE_WINDOW)
-    ]
+    other = _runs_off_default(rows, "score_window", DEFAULT_SCORE_WINDOW)
     if not other:
         return ""
-    return (
-        " Runs scored over another number of episodes (their spec's comment says why): "
-        f"{', '.join(other)}."
-    )
+    return f" Runs scored over another number of episodes (their spec's comment says why): {other}."
 
 
 def _eval_epsilon_note(rows: Sequence[Mapping[str, Any]]) -> str:
     """Name the runs whose evaluation policy acts at random more or less often than the
     schema's default."""
-    other = [
-        f"{row['run']} ({row['eval_epsilon']:g})"
-        for row in rows
-        if row.get("eval_epsilon") not in (None, DEFAULT_EVAL_EPSILON)
-    ]
-    return f" (runs whose spec sets another: {', '.join(other)})" if other else ""
+    other = _runs_off_default(rows, "eval_epsilon", DEFAULT_EVAL_EPSILON)
+    return f" (runs whose spec sets another: {other})" if other else ""
 
 
 def _entropy_note(rows: Sequence[Mapping[str, Any]]) -> str:
     """How discrete SAC and CrossQ set their target entropy, and the runs whose spec chose
     another fraction than the schema's default."""
-    other = [
-        f"{row['run']} ({row['target_entropy_scale']:g})"
-        for row in rows
-        if row.get("target_entropy_scale") not in (None, DEFAULT_ENTROPY_SCALE)
-    ]
+    other = _runs_off_default(rows, "target_entropy_scale", DEFAULT_ENTROPY_SCALE)
     chosen = (
-        f" Runs whose spec sets another fraction (its comment says why): {', '.join(other)}."
-        if other
-        else ""
+        f" Runs whose spec sets another fraction (its comment says why): {other}." if other else ""
     )
     return (
         "- **Discrete SAC and CrossQ** target an entropy of `target_entropy_scale` x log|A|, "
