@@ -24,6 +24,7 @@ from rlpipe.errors import RlpipeError
 from rlpipe.scale import CommandResult, Resources, Runner, Running, make_runner
 from rlpipe.spec import DEFAULT_SUITE, Suite, load_suite
 from rlpipe.suite_progress import ProgressReporter
+from rlpipe.suite_sources import SourceSnapshot, overlaps, stage_outs, stage_sources, uncommitted
 
 if TYPE_CHECKING:
     from rlpipe.stages import TrainStage
@@ -160,7 +161,7 @@ def _downstream_of(stages: dict[str, Any], runs: tuple[str, ...]) -> list[str]:
 def refresh_fingerprints(root: Path, show: Callable[[str], None] = lambda _: None) -> None:
     """Re-run the code stages (seconds), so that the train stages whose code changed what it
     does are stale and those whose code changed only in docs or types are not."""
-    names = [name for name in _dvc_yaml_stages(root) if name.startswith("code-")]
+    names = [name for name in _dvc_yaml_stages(root) if _is_code_stage(name)]
     if names:
         show(f"code fingerprints: dvc repro -s {' '.join(names)}")
         _dvc(root, "repro", "--single-item", *names)
@@ -215,6 +216,16 @@ def run_suite(
     require_current_dvc_yaml(root, suite, DEFAULT_SUITE)
     trains = train_stages(suite, root / "pipelines")  # every spec resolves before anything runs
     chosen = parse_only(suite, only, trains)
+    every = _dvc_yaml_stages(root)
+    watched = _recorded_here(every, trains, tuple(chosen) if chosen else ())
+    sources = stage_sources(every, watched, through=_is_code_stage)
+    if git_commit and (dirty := uncommitted(root, sources)):
+        raise RlpipeError(
+            "--git-commit commits what the stages make, so what they are made from must be "
+            f"committed first; these differ from git's HEAD: {_listed(dirty)}. Commit or "
+            "stash them, then run again"
+        )
+    snapshot = SourceSnapshot(root, sources)
     refresh_fingerprints(root, show)
     every_stale = stale_train_stages(root)
     stages = [s for s in every_stale if _chosen(s, chosen)]
@@ -234,8 +245,9 @@ def run_suite(
 
                 shapes = stage_shapes(suite, trains, root / "pipelines")
                 deadline = Deadline(root, time_limit_s, shapes, int(cpus), began)
+            recorder = _Recorder(root, every, snapshot, git_commit)
             _run_stages(root, stages, runner, Resources(cpus, gpus), at_once,
-                        trained, failures, show, git_commit, progress, deadline)  # fmt: skip
+                        trained, failures, show, recorder, progress, deadline)  # fmt: skip
         finally:
             runner.close()
     left = deadline.left if deadline else []
@@ -244,10 +256,16 @@ def run_suite(
     if failures:
         kept = f"; committed: {', '.join(trained)}" if trained else ""
         raise RlpipeError("train stages failed:\n" + "\n".join(failures) + kept)
+    if repro and (moved := snapshot.changed(sources)):
+        raise RlpipeError(
+            f"not running the repro after: {_listed(moved)} changed while the stages trained, "
+            "and the eval, plot and report would be recorded as made from the new "
+            "version. The trained stages are recorded. Commit or revert the change, then "
+            "run `rlpipe suite run` again: it trains nothing already recorded"
+        )
     if repro:
         # --allow-missing: on a fresh clone the weights of finished rows are not here; without
         # it `dvc repro` would retrain every row to make them.
-        every = _dvc_yaml_stages(root)
         if only or left:  # not `dvc repro`: it would also train the stages not trained here
             untrained = [s.name for s in every_stale if s.name not in trained]
             _repro_downstream(root, every, tuple(chosen or suite.runs), untrained, show)
@@ -273,33 +291,42 @@ def _repro_downstream(
     """`dvc repro` the runs' summarize, eval and replay stages, then plot and report, each on
     its own; a stage is skipped while an input is not there yet, or comes from a train stage
     still stale (another seed group, another row) or from a stage skipped here."""
-    waiting = {out: name for name in untrained for out in _outs(every.get(name))}
+    waiting = {out: name for name in untrained for out in stage_outs(every.get(name))}
     targets = [*_downstream_of(every, runs), *(s for s in ("plot", "report") if s in every)]
     for name in targets:
         deps = [d for d in every[name].get("deps") or [] if isinstance(d, str)]
         if missing := [d for d in deps if not (root / d).exists()]:
             show(f"{name}: skipped: needs {', '.join(missing)}, not there yet")
             # its outputs that are there (in git, from the session that made them) still serve
-            waiting.update({o: name for o in _outs(every[name]) if not (root / o).exists()})
+            waiting.update({o: name for o in stage_outs(every[name]) if not (root / o).exists()})
             continue
-        if upstream := sorted({waiting[o] for d in deps for o in waiting if _overlap(d, o)}):
+        if upstream := sorted({waiting[o] for d in deps for o in waiting if overlaps(d, o)}):
             show(f"{name}: skipped: waits for {', '.join(upstream)}")
-            waiting.update({out: name for out in _outs(every[name])})
+            waiting.update({out: name for out in stage_outs(every[name])})
             continue
         show(f"dvc repro --allow-missing --single-item {name}")
         _dvc(root, "repro", "--allow-missing", "--single-item", name)
 
 
-def _outs(stage: Any) -> list[str]:
-    if not isinstance(stage, dict):
-        return []
-    outs = stage.get("outs") or []
-    return [next(iter(o)) if isinstance(o, dict) else str(o) for o in outs]
+def _recorded_here(
+    every: dict[str, Any], trains: list[TrainStage], runs: tuple[str, ...]
+) -> list[str]:
+    """The stages a suite run of `runs` (every run when empty) may record: the code stages,
+    the runs' train stages, and the repro's stages after (all of dvc.yaml for every run)."""
+    if not runs:
+        return list(every)
+    chosen = [stage.name for stage in trains if stage.run in runs]
+    after = [*_downstream_of(every, runs), *(s for s in ("plot", "report") if s in every)]
+    return [*(name for name in every if _is_code_stage(name)), *chosen, *after]
 
 
-def _overlap(dep: str, out: str) -> bool:
-    """Whether a dependency is the output, lies inside it, or holds it (a run folder)."""
-    return dep == out or dep.startswith(out + "/") or out.startswith(dep + "/")
+def _is_code_stage(name: str) -> bool:
+    return name.startswith("code-")
+
+
+def _listed(items: list[str], most: int = 8) -> str:
+    more = f" and {len(items) - most} more" if len(items) > most else ""
+    return ", ".join(items[:most]) + more
 
 
 def _run_stages(
@@ -311,7 +338,7 @@ def _run_stages(
     trained: list[str],
     failures: list[str],
     show: Callable[[str], None],
-    git_commit: bool = False,
+    recorder: _Recorder,
     progress: ProgressReporter | None = None,
     deadline: Deadline | None = None,
 ) -> None:
@@ -346,7 +373,7 @@ def _run_stages(
                         progress.finished(name)
                     if deadline and result.returncode == 0:
                         deadline.finished(name)
-                    _finish(root, name, result, trained, failures, show, git_commit)
+                    _finish(name, result, trained, failures, show, recorder)
             if running:
                 if progress:
                     progress.tick()
@@ -358,19 +385,39 @@ def _run_stages(
             time.sleep(POLL_S)
 
 
+@dataclass(frozen=True)
+class _Recorder:
+    """How a finished train stage is recorded: `dvc commit`, and a git commit with
+    `git_commit`, each only while the stage's spec is as it was when the suite started."""
+
+    root: Path
+    every: dict[str, Any]  # dvc.yaml's stages
+    snapshot: SourceSnapshot
+    git_commit: bool
+
+
 def _finish(
-    root: Path,
     name: str,
     result: CommandResult,
     trained: list[str],
     failures: list[str],
     show: Callable[[str], None],
-    git_commit: bool = False,
+    recorder: _Recorder,
 ) -> None:
     where = f" on {result.host}" if result.host else ""
     if result.returncode != 0:
         failures.append(f"{name}{where}: exit code {result.returncode}: {result.output_tail}")
         show(f"{name}: failed{where}")
+        return
+    root = recorder.root
+    if moved := recorder.snapshot.changed(stage_sources(recorder.every, [name])):
+        failures.append(
+            f"{name}{where}: trained, but not recorded: {_listed(moved)} changed while it "
+            f"trained, and dvc.lock would say the run came from the new version. Its outputs "
+            f"are in place: revert the change and run `dvc commit --force {name}`, or train "
+            "it again"
+        )
+        show(f"{name}: trained{where}, not recorded (its inputs changed)")
         return
     try:
         _dvc(root, "commit", "--force", name)
@@ -383,7 +430,7 @@ def _finish(
         return
     trained.append(name)
     show(f"{name}: trained{where}, committed to dvc.lock")
-    if git_commit:
+    if recorder.git_commit:
         from rlpipe.suite_git import commit_stages
 
         try:

@@ -104,7 +104,8 @@ def suite_run(
             "--git-commit",
             help="Also git-commit each finished stage (dvc.lock, its run files, the .gitignore "
             "of its cached outputs), and the repro after: a session that ends abruptly keeps "
-            "every stage it finished. Nothing else is added.",
+            "every stage it finished. Nothing else is added. Refuses to start while what the "
+            "stages come from (spec keys, code, report code) differs from git's HEAD.",
         ),
     ] = False,
     time_limit: Annotated[

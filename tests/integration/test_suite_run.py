@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rlpipe.suite_sources import SourceSnapshot
 from tests.suite_project import BROKEN_SAC_PENDULUM, INVALID_SAC_PENDULUM, make_project, run
 
 
@@ -70,8 +71,9 @@ def test_a_stage_that_trained_but_could_not_be_committed_is_named_and_the_run_go
     trained: list[str] = []
     failures: list[str] = []
     shown: list[str] = []
-    rlpipe.suite_run._finish(tmp_path, "train-a", CommandResult(0, "", "node-1"), trained,
-                             failures, shown.append)  # fmt: skip
+    recorder = rlpipe.suite_run._Recorder(tmp_path, {}, SourceSnapshot(tmp_path, ()), False)
+    rlpipe.suite_run._finish("train-a", CommandResult(0, "", "node-1"), trained, failures,
+                             shown.append, recorder)  # fmt: skip
     assert trained == [] and shown == ["train-a: trained on node-1, not committed"]
     assert failures == [
         "train-a on node-1: trained, but not committed to dvc.lock (dvc commit --force train-a "
@@ -114,6 +116,21 @@ def test_only_one_runs_stages_each_in_a_git_commit_of_its_own(tmp_path):
     assert not (project / "runs" / "sac-pendulum").exists()  # not asked for
     status = run(project, "dvc", "status", "train-crossq-cartpole").stdout
     assert "Data and pipelines are up to date." in status
+
+
+def test_git_commit_refuses_to_start_while_what_the_stages_come_from_is_not_committed(tmp_path):
+    project = make_project(tmp_path / "project")
+    notes = project / "rlpipe" / "report" / "notes.py"
+    notes.write_text(notes.read_text() + "# an edit in progress\n")
+    sac = project / "pipelines" / "sac.yaml"
+    sac.write_text(sac.read_text().replace(*BROKEN_SAC_PENDULUM))  # not crossq-cartpole's spec
+    refused = run(project, "rlpipe", "suite", "run", "--only", "crossq-cartpole", "--git-commit",
+                  check=False)  # fmt: skip
+    message = " ".join(refused.stderr.split())
+    assert refused.returncode == 2
+    assert "these differ from git's HEAD: rlpipe/report/notes.py. Commit or stash them" in message
+    assert not (project / "runs").exists()
+    assert run(project, "git", "log", "--format=%s").stdout.splitlines() == ["smoke suite"]
 
 
 def test_only_one_seed_group_trains_it_and_leaves_what_needs_the_other_group(tmp_path):
@@ -226,8 +243,9 @@ def test_the_suite_run_shows_each_running_stages_frames(tmp_path, monkeypatch):
     )
     shown: list[str] = []
     progress = ProgressReporter(tmp_path, shown.append, 0.0)
+    recorder = rlpipe.suite_run._Recorder(tmp_path, {}, SourceSnapshot(tmp_path, ()), False)
     rlpipe.suite_run._run_stages(tmp_path, [stage], Runner(), Resources(), 1, [], [],
-                                 shown.append, False, progress)  # fmt: skip
+                                 shown.append, recorder, progress)  # fmt: skip
     assert shown == [
         "train-a: started",
         "train-a: 33% (100 of 300 frames, 1 seed), 0 min so far",

@@ -95,6 +95,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "stages.py",
         "suite_run.py",
         "suite_git.py",
+        "suite_sources.py",
         "suite_progress.py",
         "suite_plan.py",
         "suite_deadline.py",

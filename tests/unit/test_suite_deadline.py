@@ -10,6 +10,7 @@ from rlpipe.errors import RlpipeError
 from rlpipe.scale import CommandResult, Resources
 from rlpipe.suite_deadline import Deadline, StageShape, parse_duration
 from rlpipe.suite_run import StaleStage
+from rlpipe.suite_sources import SourceSnapshot
 
 
 @pytest.mark.parametrize(
@@ -167,8 +168,9 @@ def _run(tmp_path, monkeypatch, stages, deadline, runner):
     trained: list[str] = []
     failures: list[str] = []
     shown: list[str] = []
+    recorder = rlpipe.suite_run._Recorder(tmp_path, {}, SourceSnapshot(tmp_path, ()), False)
     rlpipe.suite_run._run_stages(tmp_path, stages, runner, Resources(), 1, trained, failures,
-                                 shown.append, deadline=deadline)  # fmt: skip
+                                 shown.append, recorder, deadline=deadline)  # fmt: skip
     return trained, failures, shown
 
 
