@@ -172,9 +172,13 @@ def _dirty(path: str, dirty: set[str]) -> bool:
 
 
 def _head_bytes(root: Path, path: str) -> bytes | None:
-    completed = subprocess.run(
-        ["git", "show", f"HEAD:{path}"], cwd=root, capture_output=True, check=False
-    )
+    """The file as git's HEAD has it; None when HEAD has no such file."""
+    try:
+        completed = subprocess.run(
+            ["git", "show", f"HEAD:{path}"], cwd=root, capture_output=True, check=False
+        )
+    except OSError as exc:
+        raise RlpipeError(f"git show: {exc.strerror or exc}") from None
     return completed.stdout if completed.returncode == 0 else None
 
 
