@@ -24,7 +24,15 @@ from rlpipe.errors import RlpipeError
 from rlpipe.scale import CommandResult, Resources, Runner, Running, make_runner
 from rlpipe.spec import DEFAULT_SUITE, Suite, load_suite
 from rlpipe.suite_progress import ProgressReporter
-from rlpipe.suite_sources import SourceSnapshot, overlaps, stage_outs, stage_sources, uncommitted
+from rlpipe.suite_sources import (
+    Source,
+    SourceSnapshot,
+    listed,
+    overlaps,
+    stage_outs,
+    stage_sources,
+    uncommitted,
+)
 
 if TYPE_CHECKING:
     from rlpipe.stages import TrainStage
@@ -217,12 +225,11 @@ def run_suite(
     trains = train_stages(suite, root / "pipelines")  # every spec resolves before anything runs
     chosen = parse_only(suite, only, trains)
     every = _dvc_yaml_stages(root)
-    watched = _recorded_here(every, trains, tuple(chosen) if chosen else ())
-    sources = stage_sources(every, watched, through=_is_code_stage)
+    sources = recorded_sources(every, trains, tuple(chosen) if chosen else ())
     if git_commit and (dirty := uncommitted(root, sources)):
         raise RlpipeError(
             "--git-commit commits what the stages make, so what they are made from must be "
-            f"committed first; these differ from git's HEAD: {_listed(dirty)}. Commit or "
+            f"committed first; these differ from git's HEAD: {listed(dirty)}. Commit or "
             "stash them, then run again"
         )
     snapshot = SourceSnapshot(root, sources)
@@ -258,7 +265,7 @@ def run_suite(
         raise RlpipeError("train stages failed:\n" + "\n".join(failures) + kept)
     if repro and (moved := snapshot.changed(sources)):
         raise RlpipeError(
-            f"not running the repro after: {_listed(moved)} changed while the stages trained, "
+            f"not running the repro after: {listed(moved)} changed while the stages trained, "
             "and the eval, plot and report would be recorded as made from the new "
             "version. The trained stages are recorded. Commit or revert the change, then "
             "run `rlpipe suite run` again: it trains nothing already recorded"
@@ -308,25 +315,33 @@ def _repro_downstream(
         _dvc(root, "repro", "--allow-missing", "--single-item", name)
 
 
-def _recorded_here(
-    every: dict[str, Any], trains: list[TrainStage], runs: tuple[str, ...]
-) -> list[str]:
-    """The stages a suite run of `runs` (every run when empty) may record: the code stages,
-    the runs' train stages, and the repro's stages after (all of dvc.yaml for every run)."""
+def recorded_sources(
+    every: dict[str, Any], trains: list[TrainStage], runs: tuple[str, ...] = ()
+) -> set[Source]:
+    """What the stages a suite run of `runs` (every run when empty) may record come from:
+    those stages are the code stages, the runs' train stages and the repro's stages after
+    (all of dvc.yaml for every run)."""
     if not runs:
-        return list(every)
+        return stage_sources(every, every, through=_is_code_stage)
     chosen = [stage.name for stage in trains if stage.run in runs]
     after = [*_downstream_of(every, runs), *(s for s in ("plot", "report") if s in every)]
-    return [*(name for name in every if _is_code_stage(name)), *chosen, *after]
+    code = [name for name in every if _is_code_stage(name)]
+    return stage_sources(every, [*code, *chosen, *after], through=_is_code_stage)
+
+
+def uncommitted_sources(root: Path, suite_file: Path = DEFAULT_SUITE) -> list[str]:
+    """What a whole suite run comes from that differs from git's HEAD (`rlpipe suite run
+    --git-commit` refuses to start while there is any)."""
+    from rlpipe.stages import train_stages
+
+    suite = load_suite(root / suite_file)
+
+    trains = train_stages(suite, root / "pipelines")
+    return uncommitted(root, recorded_sources(_dvc_yaml_stages(root), trains))
 
 
 def _is_code_stage(name: str) -> bool:
     return name.startswith("code-")
-
-
-def _listed(items: list[str], most: int = 8) -> str:
-    more = f" and {len(items) - most} more" if len(items) > most else ""
-    return ", ".join(items[:most]) + more
 
 
 def _run_stages(
@@ -412,7 +427,7 @@ def _finish(
     root = recorder.root
     if moved := recorder.snapshot.changed(stage_sources(recorder.every, [name])):
         failures.append(
-            f"{name}{where}: trained, but not recorded: {_listed(moved)} changed while it "
+            f"{name}{where}: trained, but not recorded: {listed(moved)} changed while it "
             f"trained, and dvc.lock would say the run came from the new version. Its outputs "
             f"are in place: revert the change and run `dvc commit --force {name}`, or train "
             "it again"

@@ -192,3 +192,9 @@ def _git(root: Path, *args: str) -> str:
     if completed.returncode != 0:
         raise RlpipeError(f"git {args[0]} failed: {completed.stderr.strip()[-1000:]}")
     return completed.stdout
+
+
+def listed(items: list[str], most: int = 8) -> str:
+    """Items for a message: the first `most`, then how many more."""
+    more = f" and {len(items) - most} more" if len(items) > most else ""
+    return ", ".join(items[:most]) + more

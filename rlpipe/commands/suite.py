@@ -159,7 +159,8 @@ def suite_plan(
     """List the train stages `rlpipe suite run` would train, why, and what they last cost.
 
     Each stale stage (as `dvc repro` would train it) with why it is stale and the compute its
-    seeds took when the run last trained. Trains nothing."""
+    seeds took when the run last trained, then the stages' inputs that git has not committed
+    yet (`suite run --git-commit` waits for them). Trains nothing."""
     from rich.table import Table
 
     from rlpipe.report.benchmarks import compute_text
@@ -169,6 +170,7 @@ def suite_plan(
         planned = plan_suite(Path.cwd(), suite)
     if not planned:
         console.print("no stale train stages: `dvc repro` trains nothing")
+        _warn_uncommitted(suite)
         return
     cpus, model = this_machine()
     table = Table(title=f"{len(planned)} stale train stages", title_justify="left")
@@ -212,9 +214,31 @@ def suite_plan(
             highlight=False,
             soft_wrap=True,
         )
+    _warn_uncommitted(suite)
     console.print("next: rlpipe suite run", highlight=False, soft_wrap=True)
     if check:
         raise typer.Exit(1)
+
+
+def _warn_uncommitted(suite: Path) -> None:
+    """Say which inputs of the stages are not committed yet: `suite run --git-commit` refuses
+    to start until they are. Says nothing outside a git repository."""
+    from rlpipe.suite_run import uncommitted_sources
+    from rlpipe.suite_sources import listed
+
+    try:
+        dirty = uncommitted_sources(Path.cwd(), suite)
+    except RlpipeError:  # not a git repository, or no git: nothing to commit to
+        return
+    if dirty:
+        console.print(
+            shown(
+                f"not committed yet: {listed(dirty)}; `rlpipe suite run --git-commit` starts "
+                "once they are"
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _last_run_text(last: LastCost | None) -> str:

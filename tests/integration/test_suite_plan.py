@@ -32,13 +32,16 @@ def test_plan_lists_stale_stages_with_the_cost_their_seeds_last_took(tmp_path, m
         assert stage in fresh.stdout
     assert fresh.stdout.count("no earlier run") == 4
     assert "no stage has an earlier run to take its cost from" in fresh.stdout
+    assert "not committed yet" not in fresh.stdout  # the project is committed
     assert not (project / "runs").exists() and not (project / "dvc.lock").exists()
     monkeypatch.chdir(project)
     assert [stage.changes for stage in plan_suite(project)] == [("never ran",)] * 4
 
     assert run(project, "rlpipe", "suite", "plan", "--check", check=False).returncode == 1
     run(project, "rlpipe", "suite", "run", "--no-repro")
-    assert "no stale train stages" in run(project, "rlpipe", "suite", "plan", "--check").stdout
+    after_run = run(project, "rlpipe", "suite", "plan", "--check").stdout
+    assert "no stale train stages" in after_run
+    assert "not committed yet" not in after_run  # runs, dvc.lock: outputs, not inputs
 
     # a seed group whose seeds never trained (here: seed 1's folder moved away) is costed at
     # the pace of as many of its run's other seeds
@@ -83,6 +86,10 @@ def test_plan_lists_stale_stages_with_the_cost_their_seeds_last_took(tmp_path, m
     shown = run(project, "rlpipe", "suite", "plan").stdout
     assert "2 stale train stages" in shown and "2 of 2 as they last took:" in shown
     assert "CPU core-min" in shown and "next: rlpipe suite run" in shown
+    assert (  # the suite file is an input of the report, and git has the 300-frame one
+        "not committed yet: params/suite.yaml; `rlpipe suite run --git-commit` starts once "
+        "they are" in " ".join(shown.split())
+    )
 
 
 def test_plan_refuses_a_suite_typo_with_where_and_what(tmp_path):
