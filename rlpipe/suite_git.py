@@ -63,7 +63,7 @@ def _ignored_untracked(root: Path, paths: list[str]) -> list[str]:
 def commit_stages(root: Path, stages: Iterable[str], message: str) -> bool:
     """Commit dvc.lock and the stages' outputs that git keeps; False if nothing changed."""
     paths = stage_git_paths(root, stages)
-    _git(root, "add", "--", *paths)
+    run_git(root, "add", "--", *paths)
     staged = subprocess.run(
         ["git", "diff", "--cached", "--quiet", "--", *paths],
         cwd=root,
@@ -72,11 +72,12 @@ def commit_stages(root: Path, stages: Iterable[str], message: str) -> bool:
     )
     if staged.returncode == 0:
         return False
-    _git(root, "commit", "-q", "-m", message, "--", *paths)
+    run_git(root, "commit", "-q", "-m", message, "--", *paths)
     return True
 
 
-def _git(root: Path, *args: str) -> None:
+def run_git(root: Path, *args: str) -> str:
+    """Run git in root; its standard output, or a clear error with the end of its output."""
     try:
         completed = subprocess.run(
             ["git", *args], cwd=root, capture_output=True, text=True, check=False
@@ -86,3 +87,4 @@ def _git(root: Path, *args: str) -> None:
     if completed.returncode != 0:
         output = (completed.stdout + completed.stderr).strip()
         raise RlpipeError(f"git {args[0]} failed: {output[-1000:]}")
+    return completed.stdout

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from rlpipe.errors import RlpipeError
+from rlpipe.suite_git import run_git
 
 
 @dataclass(frozen=True, order=True)
@@ -155,7 +156,7 @@ def uncommitted(root: Path, sources: Iterable[Source]) -> list[str]:
     files = sorted({s.path for s in sources if not s.keys})
     dirty = set()
     if files:
-        status = _git(root, "status", "--porcelain", "--untracked-files=all", "--", *files)
+        status = run_git(root, "status", "--porcelain", "--untracked-files=all", "--", *files)
         dirty = {line[3:].split(" -> ")[-1] for line in status.splitlines() if line.strip()}
     found = [str(s) for s in sources if not s.keys and _dirty(s.path, dirty)]
     heads = {s.path: _head_bytes(root, s.path) for s in sources if s.keys}
@@ -180,18 +181,6 @@ def _head_bytes(root: Path, path: str) -> bytes | None:
     except OSError as exc:
         raise RlpipeError(f"git show: {exc.strerror or exc}") from None
     return completed.stdout if completed.returncode == 0 else None
-
-
-def _git(root: Path, *args: str) -> str:
-    try:
-        completed = subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, check=False
-        )
-    except OSError as exc:
-        raise RlpipeError(f"git {args[0]}: {exc.strerror or exc}") from None
-    if completed.returncode != 0:
-        raise RlpipeError(f"git {args[0]} failed: {completed.stderr.strip()[-1000:]}")
-    return completed.stdout
 
 
 def listed(items: list[str], most: int = 8) -> str:
