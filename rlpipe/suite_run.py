@@ -329,15 +329,10 @@ def recorded_sources(
     return stage_sources(every, [*code, *chosen, *after], through=_is_code_stage)
 
 
-def uncommitted_sources(root: Path, suite_file: Path = DEFAULT_SUITE) -> list[str]:
+def uncommitted_sources(root: Path) -> list[str]:
     """What a whole suite run comes from that differs from git's HEAD (`rlpipe suite run
     --git-commit` refuses to start while there is any)."""
-    from rlpipe.stages import train_stages
-
-    suite = load_suite(root / suite_file)
-
-    trains = train_stages(suite, root / "pipelines")
-    return uncommitted(root, recorded_sources(_dvc_yaml_stages(root), trains))
+    return uncommitted(root, recorded_sources(_dvc_yaml_stages(root), []))
 
 
 def _is_code_stage(name: str) -> bool:

@@ -170,7 +170,7 @@ def suite_plan(
         planned = plan_suite(Path.cwd(), suite)
     if not planned:
         console.print("no stale train stages: `dvc repro` trains nothing")
-        _warn_uncommitted(suite)
+        _warn_uncommitted()
         return
     cpus, model = this_machine()
     table = Table(title=f"{len(planned)} stale train stages", title_justify="left")
@@ -214,20 +214,20 @@ def suite_plan(
             highlight=False,
             soft_wrap=True,
         )
-    _warn_uncommitted(suite)
+    _warn_uncommitted()
     console.print("next: rlpipe suite run", highlight=False, soft_wrap=True)
     if check:
         raise typer.Exit(1)
 
 
-def _warn_uncommitted(suite: Path) -> None:
+def _warn_uncommitted() -> None:
     """Say which inputs of the stages are not committed yet: `suite run --git-commit` refuses
     to start until they are. Says nothing outside a git repository."""
     from rlpipe.suite_run import uncommitted_sources
     from rlpipe.suite_sources import listed
 
     try:
-        dirty = uncommitted_sources(Path.cwd(), suite)
+        dirty = uncommitted_sources(Path.cwd())
     except RlpipeError:  # not a git repository, or no git: nothing to commit to
         return
     if dirty:
