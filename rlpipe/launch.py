@@ -24,6 +24,7 @@ from rlpipe.fast import check_compilable, compile_by_default, planned_updates
 from rlpipe.loops import SeedJob, plan_workers, train_seed
 from rlpipe.loops.seedloop import SeedProgress
 from rlpipe.rundir import RunFolder, SeedGroup, Summary, group_name, run_folder_lock
+from rlpipe.rundir.contents import check_own_folders, remove_run
 from rlpipe.rundir.provenance import finish_provenance, provenance
 from rlpipe.rundir.summary import summarize
 from rlpipe.spec import ResolvedSpec, Spec
@@ -155,9 +156,8 @@ def _check_peer_options(spec: Spec, options: TrainOptions) -> None:
 def prepare_run_folder(resolved: ResolvedSpec, run: RunFolder, options: TrainOptions) -> bool:
     """Create (or, on resume, check) the run folder and write spec.json; True if it is new."""
     if run.holds_run() and options.overwrite:
-        shutil.rmtree(run.path)
-        if run.artifacts != run.path:
-            shutil.rmtree(run.artifacts, ignore_errors=True)
+        check_own_folders(run, overwrite=True)
+        remove_run(run)
     elif run.holds_run() and not options.resume:
         raise RlpipeError(
             f"{run.path} already holds a run; continue it with --resume, replace it with "
@@ -173,7 +173,15 @@ def prepare_run_folder(resolved: ResolvedSpec, run: RunFolder, options: TrainOpt
             )
         for seed in options.restart_seeds:
             run.seed(seed).discard()
+        check_checkpoints(run, saved.spec.meta.seed_list, saved.spec.meta.checkpoint_interval)
         return False
+    elif options.resume:
+        raise RlpipeError(
+            f"--resume: nothing to resume in {run.path} (no spec.json there); give the run's "
+            "folder with --out, or drop --resume to start a new run"
+        )
+    else:
+        check_own_folders(run, overwrite=False)
     check_writable_folder(run.path, "run folder")
     check_writable_folder(run.artifacts, "--artifacts")
     run.write_spec(
@@ -191,6 +199,8 @@ def prepare_seed_group(resolved: ResolvedSpec, run: RunFolder, options: TrainOpt
     """
     seeds = sorted(options.only_seeds)
     record = run.group_file(seeds)
+    if not (record.exists() and options.resume):
+        check_own_folders(run, overwrite=options.overwrite)
     if record.exists() and options.overwrite:
         for seed in seeds:
             run.seed(seed).discard()
@@ -209,7 +219,15 @@ def prepare_seed_group(resolved: ResolvedSpec, run: RunFolder, options: TrainOpt
             )
         for seed in options.restart_seeds:
             run.seed(seed).discard()
+        check_checkpoints(run, seeds, resolved.spec.meta.checkpoint_interval)
         return False
+    elif options.resume:
+        raise RlpipeError(
+            f"--resume: nothing to resume in {run.path} for seeds {seeds} (no {record} there); "
+            "give the run's folder with --out, or drop --resume to train the group"
+        )
+    if not options.overwrite:
+        _check_same_spec_as_other_groups(resolved, run, seeds)
     for seed in seeds:
         leftover = run.seed(seed)
         if any(leftover.path.glob("*")) and not options.overwrite:
@@ -224,51 +242,39 @@ def prepare_seed_group(resolved: ResolvedSpec, run: RunFolder, options: TrainOpt
     return True
 
 
-def summarize_groups(run: RunFolder) -> Summary:
-    """Write the run's spec.json, provenance.json and summary.json from its seed groups.
-
-    Every group must come from the same spec (hash), the groups together must train exactly the
-    spec's seeds, and every seed must have finished; otherwise nothing is written.
-    """
-    from rlpipe.spec import Spec, hash_document
-
-    groups = run.read_groups()
-    if not groups:
-        raise RlpipeError(
-            f"{run.path} has no seed groups (groups/seeds-*.json): train them with "
-            "rlpipe train ... --only-seeds"
-        )
-    hashes = {group.spec_hash for group in groups}
-    if len(hashes) > 1:
-        detail = ", ".join(f"seeds {g.seeds}: {g.spec_hash[:12]}" for g in groups)
-        raise RlpipeError(
-            f"the seed groups of {run.path} were trained from different specs ({detail}); "
-            "retrain the stale ones"
-        )
-    first = groups[0]
-    if hash_document(first.spec) != first.spec_hash:
-        raise RlpipeError(f"{run.group_file(first.seeds)}: its spec does not hash to its spec_hash")
-    seed_list = Spec.model_validate(first.spec).meta.seed_list
-    covered = sorted(seed for group in groups for seed in group.seeds)
-    if covered != seed_list:
-        missing = sorted(set(seed_list) - set(covered))
-        what = f"seeds {missing} have no group" if missing else f"groups cover seeds {covered}"
-        raise RlpipeError(
-            f"{run.path}: {what}, but the spec trains seeds {seed_list}; train the missing "
-            "groups with rlpipe train ... --only-seeds"
-        )
-    results = []
-    for seed in seed_list:
-        result = run.seed(seed).read_result()
-        if result is None:
+def _check_same_spec_as_other_groups(
+    resolved: ResolvedSpec, run: RunFolder, seeds: list[int]
+) -> None:
+    """A new seed group must come from the spec of the run's groups already trained, or
+    `summarize_groups` would refuse the run once every group had spent its time training."""
+    for group in run.read_groups():
+        if sorted(group.seeds) != seeds and group.spec_hash != resolved.spec_hash:
             raise RlpipeError(
-                f"seed {seed} of {run.path} has not finished; continue its group with --resume"
+                f"{run.path} holds seeds {group.seeds} trained from spec hash "
+                f"{group.spec_hash[:12]}; this spec hashes to {resolved.spec_hash[:12]}, and a "
+                "run's seed groups must share one spec. Use the same spec and overrides, "
+                "another --out, or --overwrite to train this group anyway (then retrain the others)"
             )
-        results.append(result.model_dump())
-    run.write_spec(first.spec, first.spec_hash, first.overrides)
-    groups_provenance = [{"seeds": g.seeds, **g.provenance} for g in groups]
-    run.write_provenance({**first.provenance, "groups": groups_provenance})
-    return run.write_summary(results)
+
+
+def check_checkpoints(run: RunFolder, seeds: list[int], interval: int) -> None:
+    """Refuse to resume a seed that would silently start over: its metrics.csv shows a
+    checkpoint was written, yet none is where this run looks for it."""
+    for seed in seeds:
+        folder = run.seed(seed)
+        if folder.result.exists() or folder.checkpoint.exists() or not folder.metrics.exists():
+            continue
+        frames = [int(row["frame"] or 0) for row in folder.read_metrics()]
+        first_checkpoint = next((frame for frame in frames if frame >= interval), None)
+        if first_checkpoint is None or frames[-1] <= first_checkpoint:
+            continue  # interrupted before its first checkpoint: it starts over by design
+        raise RlpipeError(
+            f"cannot resume seed {seed} of {run.path}: its metrics.csv reaches frame "
+            f"{frames[-1]:,}, so it wrote a checkpoint (every {interval:,} frames), but there is "
+            f"none at {folder.checkpoint}. If it was trained with --artifacts DIR, resume with "
+            f"the same --artifacts; to train this seed again from scratch, add --restart-seed "
+            f"{seed}"
+        )
 
 
 SeedTrainer = Callable[[Spec, SeedJob], dict[str, Any]]
@@ -384,8 +390,8 @@ def continue_paused_run(paused: RunFolder, run: RunFolder, options: TrainOptions
         for seed in seeds:
             run.seed(seed).discard()
     elif occupied:
-        shutil.rmtree(run.path, ignore_errors=True)
-        shutil.rmtree(run.artifacts, ignore_errors=True)
+        check_own_folders(run, overwrite=True)
+        remove_run(run)
     check_writable_folder(run.path, "run folder")
     check_writable_folder(run.artifacts, "--artifacts")
     copies = [(paused.group_file(seeds), target)] if options.only_seeds else [

@@ -69,7 +69,7 @@ GROUP_EVAL_CODE = "rlpipe/group_eval.py"
 """How a seed group is evaluated alone and the groups' evaluations merged (suite runs with
 `eval_per_group`); the evaluation itself is the eval code set's."""
 REPLAY_ROOTS = ("rlpipe.watch.enjoy", *SPEC_CODE)
-SUMMARIZE_ROOTS = ("rlpipe.launch",)  # summarize_groups
+SUMMARIZE_ROOTS = ("rlpipe.group_summary",)
 PLOT_ROOTS = ("rlpipe.report.plots",)
 REPORT_ROOTS = ("rlpipe.report.benchmarks",)
 BOOKKEEPING = (

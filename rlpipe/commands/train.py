@@ -244,7 +244,7 @@ def summarize(
     """Combine a run's seed groups into its spec, provenance and summary.
 
     The groups are those trained by `rlpipe train --only-seeds` into the same run folder."""
-    from rlpipe.launch import summarize_groups
+    from rlpipe.group_summary import summarize_groups
     from rlpipe.render import summary_table
     from rlpipe.rundir import RunFolder
 

@@ -108,6 +108,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # views/ are the metric sinks launch.py plugs into a run (they import only errors.py)
     (
         "launch.py",
+        "group_summary.py",
         "peers/",
         "evaluation.py",
         "group_eval.py",

@@ -1,0 +1,107 @@
+"""A run's folders are its own: --out and --overwrite never take or delete what a run did not
+write, and --resume never quietly starts a run over."""
+
+from __future__ import annotations
+
+import pytest
+
+from rlpipe.errors import RlpipeError
+from rlpipe.launch import TrainOptions, train_run
+from rlpipe.rundir import read_rows
+from tests.integration.test_train import fast_spec
+
+
+def test_overwrite_refuses_a_run_folder_that_holds_more_than_the_run(pipelines_dir, tmp_path):
+    resolved = fast_spec(pipelines_dir, frames=200)
+    run_dir, _ = train_run(resolved, TrainOptions(device="cpu", out=tmp_path / "run"))
+    (run_dir / "notes.txt").write_text("mine")
+    (run_dir / "crossq-hopper" / "seed-0").mkdir(parents=True)
+    with pytest.raises(RlpipeError) as refused:
+        train_run(resolved, TrainOptions(device="cpu", out=run_dir, overwrite=True))
+    message = str(refused.value)
+    assert "--overwrite deletes a run's files" in message and "Nothing was deleted" in message
+    assert str(run_dir / "crossq-hopper") in message and str(run_dir / "notes.txt") in message
+    assert (run_dir / "notes.txt").read_text() == "mine"
+    assert (run_dir / "crossq-hopper" / "seed-0").is_dir()
+    assert (run_dir / "seed-0" / "model.pt").is_file() and (run_dir / "summary.json").is_file()
+
+
+def test_overwrite_refuses_an_artifacts_folder_shared_with_other_runs(pipelines_dir, tmp_path):
+    resolved = fast_spec(pipelines_dir, frames=200)
+    arts = tmp_path / "arts"
+    options = TrainOptions(device="cpu", out=tmp_path / "run", artifacts=arts)
+    train_run(resolved, options)
+    other_weights = arts / "crossq-hopper" / "seed-0" / "model.pt"
+    other_weights.parent.mkdir(parents=True)
+    other_weights.write_bytes(b"weights of another run")
+    overwrite = TrainOptions(device="cpu", out=tmp_path / "run", artifacts=arts, overwrite=True)
+    with pytest.raises(RlpipeError, match=r"holds more: .*crossq-hopper is not part of a run"):
+        train_run(resolved, overwrite)
+    assert other_weights.read_bytes() == b"weights of another run"
+    assert (arts / "seed-0" / "model.pt").is_file()
+
+
+def test_overwrite_deletes_the_run_and_keeps_hidden_files(pipelines_dir, tmp_path):
+    first = fast_spec(pipelines_dir, frames=200, extra=["seeds=2"])
+    run_dir, _ = train_run(first, TrainOptions(device="cpu", out=tmp_path / "run"))
+    (run_dir / ".gitignore").write_text("/seed-*/model.pt\n")
+    second = fast_spec(pipelines_dir, frames=300)
+    train_run(second, TrainOptions(device="cpu", out=run_dir, overwrite=True))
+    assert not (run_dir / "seed-1").exists()  # the first run's second seed is gone
+    assert [int(row["frame"]) for row in read_rows(run_dir / "seed-0" / "metrics.csv")][-1] == 300
+    assert (run_dir / ".gitignore").read_text() == "/seed-*/model.pt\n"
+
+
+def test_a_new_run_is_refused_in_a_folder_that_holds_other_files(pipelines_dir, tmp_path):
+    runs = tmp_path / "runs"
+    (runs / "crossq-hopper").mkdir(parents=True)
+    for overwrite in (False, True):
+        options = TrainOptions(device="cpu", out=runs, overwrite=overwrite)
+        with pytest.raises(RlpipeError, match=r"--out .*runs already holds files: .*crossq-hopper"):
+            train_run(fast_spec(pipelines_dir, frames=200), options)
+    assert sorted(path.name for path in runs.iterdir()) == ["crossq-hopper"]
+    options = TrainOptions(device="cpu", out=tmp_path / "run", artifacts=runs)
+    with pytest.raises(RlpipeError, match=r"--artifacts .*runs already holds files"):
+        train_run(fast_spec(pipelines_dir, frames=200), options)
+    assert not (tmp_path / "run").exists()
+
+
+def test_resume_of_a_folder_without_a_run_is_refused(pipelines_dir, tmp_path):
+    options = TrainOptions(device="cpu", out=tmp_path / "typo", resume=True)
+    with pytest.raises(RlpipeError, match=r"--resume: nothing to resume in .*typo \(no spec.json"):
+        train_run(fast_spec(pipelines_dir, frames=200), options)
+    assert not (tmp_path / "typo").exists()
+
+
+def test_resume_that_cannot_find_the_checkpoints_refuses_to_start_over(pipelines_dir, tmp_path):
+    resolved = fast_spec(pipelines_dir, frames=1000)  # checkpoints every 300 frames
+    arts = tmp_path / "arts"
+    paused = TrainOptions(device="cpu", out=tmp_path / "run", artifacts=arts, until_frame=700)
+    run_dir, summary = train_run(resolved, paused)
+    assert summary is None
+    metrics = run_dir / "seed-0" / "metrics.csv"
+    logged = metrics.read_bytes()
+    forgotten = TrainOptions(device="cpu", out=run_dir, resume=True)  # --artifacts left out
+    with pytest.raises(RlpipeError) as refused:
+        train_run(resolved, forgotten)
+    message = str(refused.value)
+    assert "cannot resume seed 0" in message and "reaches frame 700" in message
+    assert "resume with the same --artifacts" in message and "--restart-seed 0" in message
+    assert metrics.read_bytes() == logged  # no row lost
+    resumed = TrainOptions(device="cpu", out=run_dir, artifacts=arts, resume=True)
+    _, summary = train_run(resolved, resumed)
+    assert summary is not None and summary.frames == 1000
+    assert [int(row["frame"]) for row in read_rows(metrics)] == list(range(100, 1001, 100))
+
+
+def test_a_seed_group_of_another_spec_is_refused_before_it_trains(pipelines_dir, tmp_path):
+    first = fast_spec(pipelines_dir, frames=200, extra=["seeds=2"])
+    train_run(first, TrainOptions(device="cpu", out=tmp_path / "run", only_seeds=(0,)))
+    other = fast_spec(pipelines_dir, frames=200, extra=["seeds=2", "algorithm.gamma=0.9"])
+    options = TrainOptions(device="cpu", out=tmp_path / "run", only_seeds=(1,))
+    with pytest.raises(RlpipeError, match=r"holds seeds \[0\] trained from spec hash"):
+        train_run(other, options)
+    assert not (tmp_path / "run" / "seed-1").exists()
+    assert not (tmp_path / "run" / "groups" / "seeds-1.json").exists()
+    train_run(first, options)  # the group of the same spec trains
+    assert (tmp_path / "run" / "groups" / "seeds-1.json").is_file()
