@@ -4,11 +4,15 @@ Per-seed scores of each run (the report's score, each seed's final training-retu
 average, or its final evaluation return), then for every run against the first: the difference
 of means and of IQMs with 95% stratified-bootstrap confidence intervals (seeds resampled within
 each run, as rliable does), and the probability of improvement P(X > Y) over seed pairs (ties
-count half), with its own interval. Higher returns are better. Not training code.
+count half), with its own interval. Higher returns are better. Runs of different envs are
+refused unless asked for (their returns are on different scales), and a run of fewer than
+MIN_SEEDS seeds gets its differences without intervals or a verdict: resampling one seed gives
+the same value every time, so its interval would show no uncertainty at all. Not training code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
@@ -16,11 +20,13 @@ from typing import Literal, cast
 import numpy as np
 
 from rlpipe.errors import RlpipeError
-from rlpipe.rundir import RunFolder
+from rlpipe.rundir import DamagedRunFile, RunFolder, read_json
 
 Metric = Literal["score", "eval"]
 RESAMPLES = 10_000
 CONFIDENCE = 0.95
+MIN_SEEDS = 2
+"""Seeds each run needs for a bootstrap interval and a verdict."""
 
 
 @dataclass(frozen=True)
@@ -67,9 +73,20 @@ class Comparison:
     improvement_probability: Interval
 
     @property
+    def has_intervals(self) -> bool:
+        """Whether both runs have MIN_SEEDS seeds or more, so the intervals and the verdict
+        mean something."""
+        return min(len(self.baseline.values), len(self.other.values)) >= MIN_SEEDS
+
+    @property
     def verdict(self) -> str:
-        """Plain words: higher, lower, or not distinguishable with these seeds."""
+        """Plain words: higher, lower, not distinguishable, or too few seeds to say."""
         a, b = self.baseline, self.other
+        if not self.has_intervals:
+            return (
+                f"too few seeds for a CI or a verdict: {len(b.values)} and {len(a.values)} "
+                f"seeds, and a bootstrap CI needs at least {MIN_SEEDS} per run"
+            )
         if self.mean_difference.spans_zero():
             return (
                 f"not distinguishable with {len(b.values)} and {len(a.values)} seeds: the 95% CI "
@@ -88,6 +105,32 @@ def resolve_run(argument: str, runs_dir: Path = Path("runs")) -> Path:
     if "/" not in argument and keyed.is_dir():
         return keyed
     raise RlpipeError(f"no run folder at {argument} (nor a suite key under {runs_dir}/)")
+
+
+def read_env_id(path: Path) -> str:
+    """The env id a run trained on, from its spec.json (the spec itself is not validated)."""
+    spec_file = RunFolder(path).spec_file
+    fix = "compare finished run folders, or pass --any-env to skip the env check"
+    saved = read_json(spec_file, fix)
+    spec = saved.get("spec") if isinstance(saved, dict) else None
+    env = spec.get("env") if isinstance(spec, dict) else None
+    env_id = env.get("id") if isinstance(env, dict) else None
+    if not isinstance(env_id, str):
+        raise DamagedRunFile(f"{spec_file} is damaged (no spec.env.id); {fix}")
+    return env_id
+
+
+def require_one_env(runs: Sequence[RunScores]) -> None:
+    """Raise an RlpipeError, naming the env ids, unless every run trained on the first's env."""
+    baseline = read_env_id(runs[0].path)
+    others = [(run.label, read_env_id(run.path)) for run in runs[1:]]
+    different = [f"{label} on {env_id}" for label, env_id in others if env_id != baseline]
+    if different:
+        raise RlpipeError(
+            f"{runs[0].label} trained on {baseline}, but {'; '.join(different)}: returns of "
+            "different envs are on different scales, so their difference says nothing about "
+            "which is better. Compare runs of one env, or pass --any-env to compare them anyway"
+        )
 
 
 def read_scores(path: Path, metric: Metric, label: str | None = None) -> RunScores:

@@ -26,7 +26,8 @@ def audit(
 ) -> None:
     """Fail (exit 1) if any published number, link, plot or spec no longer matches its run.
 
-    Checks: missing-run, missing-plot, wrong-link, number-mismatch, data-mismatch,
+    Checks: missing-run, damaged-run (a run file missing or unreadable: restore it with git
+    checkout or dvc checkout), missing-plot, wrong-link, number-mismatch, data-mismatch,
     status-mismatch, spec-drift, over-budget, dvc-lock-mismatch, stale-stage, unrun-stage,
     suite-mismatch, report-drift (the whole report against what `rlpipe report` writes,
     once the other checks find nothing in it), missing-replay, and with --online card-mismatch.

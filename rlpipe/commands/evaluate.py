@@ -30,7 +30,11 @@ def eval_run(
         int | None, typer.Option(help="Episodes per seed; default: the spec's.", min=1)
     ] = None,
     output: Annotated[
-        Path | None, typer.Option(help="Where to write eval.json; default: RUN_DIR/eval.json.")
+        Path | None,
+        typer.Option(
+            help="Where to write eval.json; default: RUN_DIR/eval.json. An existing file is "
+            "overwritten only if it is an earlier evaluation; a run's own files never are."
+        ),
     ] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
     only_seeds: Annotated[
@@ -56,24 +60,27 @@ def eval_run(
     groups' files merged (--merge), so that no machine needs every group's weights."""
     from rlpipe.commands.train import parse_seed_list
     from rlpipe.device import resolve_device
+    from rlpipe.eval_output import check_eval_output
     from rlpipe.evaluation import evaluate_run
     from rlpipe.group_eval import evaluate_group, merge_group_evals
     from rlpipe.rundir import RunFolder
 
     run = RunFolder(run_dir, artifacts)
-    if only_seeds is None and not merge:
-        result = evaluate_run(run, episodes, resolve_device(device), output)
-    elif output is None:
+    if (only_seeds is not None or merge) and output is None:
         raise RlpipeError("--only-seeds and --merge write a file of their own: give --output")
-    elif merge:
-        if only_seeds is not None or episodes is not None:
-            raise RlpipeError(
-                "--merge combines finished group evaluations: drop --only-seeds and --episodes"
-            )
-        result = merge_group_evals(run, merge, output)
-    else:
+    if merge and (only_seeds is not None or episodes is not None):
+        raise RlpipeError(
+            "--merge combines finished group evaluations: drop --only-seeds and --episodes"
+        )
+    target = output or run.eval_file
+    check_eval_output(run, target)  # before evaluating: a refused --output costs nothing
+    if merge:
+        result = merge_group_evals(run, merge, target)
+    elif only_seeds is not None:
         seeds = parse_seed_list(only_seeds)
-        result = evaluate_group(run, seeds, output, episodes, resolve_device(device))
+        result = evaluate_group(run, seeds, target, episodes, resolve_device(device))
+    else:
+        result = evaluate_run(run, episodes, resolve_device(device), target)
     per_seed = ", ".join(f"seed {s['seed']}: {s['return_mean']:.1f}" for s in result["per_seed"])
     console.print(f"eval return {result['return_mean']:.1f} ({per_seed})")
 
@@ -103,25 +110,41 @@ def compare(
         ),
     ] = CompareMetric.score,
     plot: Annotated[
-        Path | None, typer.Option(help="Write an overlay of the runs' training curves (PNG).")
+        Path | None,
+        typer.Option(
+            help="Write an overlay of the runs' training curves; .png, .svg or .pdf, as the "
+            "extension says. Every run needs its seeds' metrics.csv."
+        ),
     ] = None,
+    any_env: Annotated[
+        bool,
+        typer.Option(
+            "--any-env",
+            help="Compare runs trained on different envs too (refused by default: their returns "
+            "are on different scales).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Is a run better than another, or noise? Scores, differences and P(X > Y), with CIs.
 
     Per-seed scores, the difference of means and of IQMs with 95% stratified-bootstrap CIs,
-    and the probability of improvement P(X > Y)."""
+    and the probability of improvement P(X > Y). The runs must share an env (--any-env to
+    compare across envs); with fewer than 2 seeds on a side there is no CI and no verdict."""
     from rlpipe.comparison import compare as compare_runs
-    from rlpipe.comparison import read_scores, resolve_run
+    from rlpipe.comparison import read_scores, require_one_env, resolve_run
+    from rlpipe.report.plots import figure_format, overlay_figure, save_figure
 
     if len(runs) < 2:
         raise RlpipeError("rlpipe compare needs at least two runs")
+    if plot is not None:
+        figure_format(plot)  # a wrong extension is refused before anything is read
     scores = [read_scores(resolve_run(run), metric.value, run) for run in runs]
+    if not any_env:
+        require_one_env(scores)
     comparisons = [compare_runs(scores[0], other) for other in scores[1:]]
     if plot is not None:
-        from rlpipe.report.plots import overlay_figure, save_png
-
-        save_png(overlay_figure(" vs ".join(runs), {s.label: s.path for s in scores}), plot)
+        save_figure(overlay_figure(" vs ".join(runs), {s.label: s.path for s in scores}), plot)
     if as_json:
         sys.stdout.write(json.dumps(comparison_document(scores, comparisons), indent=2) + "\n")
         return
@@ -133,30 +156,37 @@ def compare(
         table.add_row(run.label, str(len(run.values)), values, f"{run.mean:.1f}", f"{run.iqm:.1f}")
     print_table(table)
     for result in comparisons:
-        mean, iqm, poi = (
-            result.mean_difference,
-            result.iqm_difference,
-            result.improvement_probability,
-        )
-        console.print(
-            f"[bold]{shown(result.other.label)}[/] vs {shown(result.baseline.label)}:\n"
-            f"  difference of means {mean.value:+.1f} [{mean.low:+.1f}, {mean.high:+.1f}]\n"
-            f"  difference of IQMs  {iqm.value:+.1f} [{iqm.low:+.1f}, {iqm.high:+.1f}]\n"
-            f"  P({shown(result.other.label)} > {shown(result.baseline.label)}) "
-            f"{poi.value:.2f} [{poi.low:.2f}, {poi.high:.2f}]\n"
-            f"  {shown(result.verdict)}",
-            highlight=False,
-            soft_wrap=True,
-        )
+        console.print(comparison_text(result), highlight=False, soft_wrap=True)
     if plot is not None:
         console.print(f"wrote {shown(plot)}")
 
 
-def comparison_document(scores: list[Any], comparisons: list[Any]) -> dict[str, Any]:
-    """`rlpipe compare --json`: the runs' per-seed values and each comparison's intervals."""
+def comparison_text(result: Any) -> str:
+    """One comparison for the terminal (rich markup, labels escaped): the differences with
+    their CIs, or without when a run has too few seeds for one, and the verdict."""
 
-    def interval(value: Any) -> dict[str, float]:
-        return {"value": value.value, "ci95": [value.low, value.high]}
+    def interval(value: Any, form: str) -> str:
+        if not result.has_intervals:
+            return f"{value.value:{form}} (no CI)"
+        return f"{value.value:{form}} [{value.low:{form}}, {value.high:{form}}]"
+
+    other, baseline = shown(result.other.label), shown(result.baseline.label)
+    return (
+        f"[bold]{other}[/] vs {baseline}:\n"
+        f"  difference of means {interval(result.mean_difference, '+.1f')}\n"
+        f"  difference of IQMs  {interval(result.iqm_difference, '+.1f')}\n"
+        f"  P({other} > {baseline}) {interval(result.improvement_probability, '.2f')}\n"
+        f"  {shown(result.verdict)}"
+    )
+
+
+def comparison_document(scores: list[Any], comparisons: list[Any]) -> dict[str, Any]:
+    """`rlpipe compare --json`: the runs' per-seed values and each comparison's intervals; with
+    too few seeds on a side (`too_few_seeds`), each ci95 and the verdict are null."""
+
+    def interval(value: Any, comparison: Any) -> dict[str, Any]:
+        ci95 = [value.low, value.high] if comparison.has_intervals else None
+        return {"value": value.value, "ci95": ci95}
 
     return {
         "runs": [
@@ -174,10 +204,11 @@ def comparison_document(scores: list[Any], comparisons: list[Any]) -> dict[str, 
             {
                 "baseline": c.baseline.label,
                 "run": c.other.label,
-                "mean_difference": interval(c.mean_difference),
-                "iqm_difference": interval(c.iqm_difference),
-                "probability_of_improvement": interval(c.improvement_probability),
-                "verdict": c.verdict,
+                "mean_difference": interval(c.mean_difference, c),
+                "iqm_difference": interval(c.iqm_difference, c),
+                "probability_of_improvement": interval(c.improvement_probability, c),
+                "too_few_seeds": not c.has_intervals,
+                "verdict": c.verdict if c.has_intervals else None,
             }
             for c in comparisons
         ],

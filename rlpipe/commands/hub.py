@@ -15,6 +15,7 @@ from rlpipe.commands.common import (
     shown,
     user_errors,
 )
+from rlpipe.commands.train import shell_word
 from rlpipe.errors import RlpipeError
 from rlpipe.spec import DEFAULT_SUITE
 
@@ -74,17 +75,19 @@ def publish(
                 soft_wrap=True,
             )
     if folder is not None:
-        console.print(f"pull one back with: rlpipe pull {shown(_as_source(folder))} <run>")
+        source = shell_word(_as_source(folder))
+        console.print(f"pull one back with: rlpipe pull {source} <run>", soft_wrap=True)
         return
     write_report(loaded, suite)
     console.print("report links now point at the Hub")
 
 
 def _as_source(folder: Path) -> str:
-    """The folder as `rlpipe pull` reads a local source: a path that starts like one."""
+    """The folder as `rlpipe pull` reads a local source: a path that starts like one (~
+    expanded, as publish wrote there)."""
     from rlpipe.hub.folder_target import is_folder_source
 
-    text = folder.as_posix()
+    text = folder.expanduser().as_posix()
     return text if is_folder_source(text) else f"./{text}"
 
 
@@ -94,11 +97,15 @@ def pull(
         str,
         typer.Argument(
             help="Hub dataset repo id, e.g. rlpipe/benchmarks; or a folder written by `rlpipe "
-            "publish --folder`, as a path that starts with /, ./, ../ or ~."
+            "publish --folder`, as a path that starts with /, ./, ../ or ~ (a repo id that "
+            "names a folder here is refused as ambiguous)."
         ),
     ],
     run_key: Annotated[str, typer.Argument(help="Run name in the repo, e.g. crossq-hopper.")],
-    out: Annotated[Path | None, typer.Option(help="Run folder; default runs/RUN_KEY.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Run folder; default runs/RUN_KEY. A leading ~ is the home folder."),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing folder at --out.")
     ] = False,
@@ -112,10 +119,15 @@ def pull(
 
     pulled = pull_run(repo_id, run_key, out, overwrite)
     facts = pulled.facts
-    where = shown(pulled.path)
+    where = shell_word(pulled.path)
     console.print(
-        f"pulled {shown(run_key)} into [bold]{where}[/]: spec hash [cyan]{facts.spec_hash[:12]}[/], "
-        f"{len(facts.files)} files checked against the card"
+        f"pulled {shown(run_key)} into [bold]{shown(pulled.path)}[/]: spec hash "
+        f"[cyan]{facts.spec_hash[:12]}[/], {len(facts.files)} files checked against the card"
     )
-    console.print(f"next: rlpipe eval {where}   # the card says eval return {facts.eval_return}")
-    console.print(f"      rlpipe enjoy {where} --video {shown(run_key)}.mp4")
+    # soft_wrap: a printed command is never broken by an inserted newline.
+    console.print(
+        f"next: rlpipe eval {where}   # the card says eval return {facts.eval_return}",
+        soft_wrap=True,
+    )
+    video = shell_word(f"{run_key}.mp4")
+    console.print(f"      rlpipe enjoy {where} --video {video}", soft_wrap=True)

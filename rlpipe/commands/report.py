@@ -20,29 +20,46 @@ from rlpipe.spec import DEFAULT_SUITE
 @user_errors
 def plot(
     suite: SuiteOpt = DEFAULT_SUITE,
-    runs: Annotated[Path, typer.Option(help="Folder of run folders.")] = Path("runs"),
+    runs: Annotated[
+        Path,
+        typer.Option(
+            help="Folder of run folders; refused, writing nothing, if it holds none of the "
+            "suite's runs."
+        ),
+    ] = Path("runs"),
     out: Annotated[Path, typer.Option(help="Folder for the PNGs.")] = Path("reports/plots"),
 ) -> None:
     """Plot return vs frames per env, frames/s vs time, and the performance profile."""
     from rlpipe.report.plots import plot_suite
+    from rlpipe.report.runs_found import require_suite_runs
     from rlpipe.spec import load_suite
 
-    written = plot_suite(load_suite(suite), runs, out)
+    loaded = load_suite(suite)
+    require_suite_runs(loaded, runs, suite)
+    written = plot_suite(loaded, runs, out)
     console.print(f"wrote {len(written)} plots to {shown(out)}/")
 
 
 @user_errors
 def report(
     suite: SuiteOpt = DEFAULT_SUITE,
-    runs: Annotated[Path, typer.Option(help="Folder of run folders.")] = Path("runs"),
+    runs: Annotated[
+        Path,
+        typer.Option(
+            help="Folder of run folders; refused, writing nothing, if it holds none of the "
+            "suite's runs."
+        ),
+    ] = Path("runs"),
     out: Annotated[Path, typer.Option(help="Reports folder.")] = Path("reports"),
 ) -> None:
     """Write reports/BENCHMARKS.md and reports/benchmarks.json from the suite and its runs."""
     from rlpipe.report.benchmarks import trained_seeds, write_report
+    from rlpipe.report.runs_found import require_suite_runs
     from rlpipe.rundir import RunFolder
     from rlpipe.spec import load_suite
 
     loaded = load_suite(suite)
+    require_suite_runs(loaded, runs, suite)
     markdown, data = write_report(loaded, suite, out, runs)
     console.print(f"wrote {shown(markdown)} and {shown(data)}")
     unfinished = [

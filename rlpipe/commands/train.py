@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,6 +22,9 @@ from rlpipe.commands.common import (
 )
 from rlpipe.errors import RlpipeError
 from rlpipe.spec import resolve_spec
+
+if TYPE_CHECKING:
+    from rlpipe.spec import Spec
 
 
 class Peer(str, Enum):
@@ -154,6 +158,8 @@ def train(
     """Train a spec: every seed, with progress, into a run folder with a summary."""
     from rlpipe.launch import TrainOptions, sigterm_as_interrupt, train_run
     from rlpipe.render import TrainingProgress, summary_table
+    from rlpipe.rundir import RunFolder
+    from rlpipe.train_command import train_argv
 
     peer_name = peer.value if peer is not None else None
     if wandb_project is not None and wandb is None:
@@ -166,6 +172,12 @@ def train(
                            tuple(peer_version or ()), until_frame, resume_from, tensorboard,
                            wandb, wandb_project or "rlpipe")  # fmt: skip
     twin = f" ({peer_name} twin)" if peer_name else ""
+    for warning in [
+        *settings_given_twice(overrides or [], seeds),
+        no_updates_warning(resolved.spec),
+    ]:
+        if warning is not None:
+            err_console.print(f"[yellow]warning:[/] {shown(warning)}", soft_wrap=True)
     console.print(
         f"[bold]{family}/{spec}[/]{twin} {shown(resolved.spec.env.id)}, spec hash "
         f"[cyan]{resolved.spec_hash[:12]}[/], seeds "
@@ -176,15 +188,23 @@ def train(
         with sigterm_as_interrupt(), TrainingProgress(console, disable=quiet) as progress:
             run_dir, summary = train_run(resolved, options, progress.update)
     except KeyboardInterrupt:
-        err_console.print("interrupted: checkpoints are kept; continue with --resume")
-        raise typer.Exit(130) from None
-    if summary is None:
-        console.print(
-            f"paused at frame {until_frame:,} with every seed checkpointed in {shown(run_dir)}; "
-            f"continue with: rlpipe train {family} {spec} ... --resume-from {shown(run_dir)} "
-            "--out DIR",
+        if peer_name is not None:
+            err_console.print("interrupted: a peer run keeps no checkpoints; train it again")
+            raise typer.Exit(130) from None
+        again = train_argv(
+            family, spec, all_overrides, device=None if device == "auto" else device,
+            out=options.out or RunFolder.for_spec(family, spec).path, artifacts=artifacts,
+            pipelines=None if pipelines == Path("pipelines") else pipelines,
+            until_frame=until_frame, only_seeds=options.only_seeds or None,
+        )  # fmt: skip
+        err_console.print(
+            "interrupted: checkpoints are kept; continue with: "
+            + shown(shlex.join([*again, "--resume"])),
             soft_wrap=True,
         )
+        raise typer.Exit(130) from None
+    if summary is None:
+        console.print(paused_steps(family, spec, run_dir, until_frame or 0), soft_wrap=True)
         return
     print_table(summary_table(run_dir, summary))
     # soft_wrap: a command line or path is never broken by an inserted newline (copy, grep, logs).
@@ -193,16 +213,65 @@ def train(
     console.print(steps, soft_wrap=True)
 
 
-def next_steps(run_dir: Path, artifacts: Path | None) -> str:
-    """Where a run went and the commands to try next, as rich text."""
-    where = shown(run_dir)
-    with_artifacts = f" --artifacts {shown(artifacts)}" if artifacts else ""
+def settings_given_twice(overrides: list[str], seeds: int | None) -> list[str]:
+    """Warnings for settings the command line gives twice, where the last silently wins: one
+    name in two -s, or --seeds beside -s seeds / meta.seeds."""
+    values: dict[str, list[str]] = {}
+    for override in overrides:
+        name, _, value = override.partition("=")
+        values.setdefault(name.strip(), []).append(value.strip())
+    warnings = [
+        f"-s {name} is given {len(given)} times ({', '.join(given)}): the last, {given[-1]}, is used"
+        for name, given in values.items()
+        if len(given) > 1
+    ]
+    for name in ("seeds", "meta.seeds"):
+        if seeds is not None and name in values:
+            warnings.append(f"--seeds {seeds} and -s {name}={values[name][-1]}: --seeds is used")
+    return warnings
+
+
+def no_updates_warning(spec: Spec) -> str | None:
+    """Why an off-policy run would make no gradient update (learning_starts not below
+    max_frame: a smoke test, or a typo), or None."""
+    from rlpipe.algos.registry import algorithm
+    from rlpipe.fast import planned_updates
+
+    if algorithm(spec.algorithm.name).on_policy or planned_updates(spec) > 0:
+        return None
+    starts = getattr(spec.algorithm, "learning_starts", None)
     return (
-        f"run folder: [bold]{where}[/] (spec.json, summary.json, seed-K/metrics.csv, "
+        f"learning_starts ({starts:,}) is not below max_frame ({spec.env.max_frame:,}): this run "
+        "makes no gradient update, and its score is that of its random actions"
+    )
+
+
+def shell_word(path: object) -> str:
+    """A path or name as one shell word, quoted only where it needs it (shlex.quote), as rich
+    text: a printed command pastes back as it was meant."""
+    return shown(shlex.quote(str(path)))
+
+
+def paused_steps(family: str, spec: str, run_dir: Path, frame: int) -> str:
+    """After --until-frame: where the paused run is and how a later stage continues it (the
+    path shell-quoted), as rich text."""
+    return (
+        f"paused at frame {frame:,} with every seed checkpointed in {shown(run_dir)}; "
+        f"continue with: rlpipe train {shell_word(family)} {shell_word(spec)} ... --resume-from "
+        f"{shell_word(run_dir)} --out DIR"
+    )
+
+
+def next_steps(run_dir: Path, artifacts: Path | None) -> str:
+    """Where a run went and the commands to try next (paths shell-quoted), as rich text."""
+    where = shell_word(run_dir)
+    with_artifacts = f" --artifacts {shell_word(artifacts)}" if artifacts else ""
+    return (
+        f"run folder: [bold]{shown(run_dir)}[/] (spec.json, summary.json, seed-K/metrics.csv, "
         "seed-K/model.pt)\n"
         "next:\n"
-        f"  rlpipe enjoy {where}{with_artifacts} --episodes 3 --video {shown(run_dir.name)}.mp4"
-        "   # watch the policy\n"
+        f"  rlpipe enjoy {where}{with_artifacts} --episodes 3 --video "
+        f"{shell_word(f'{run_dir.name}.mp4')}   # watch the policy\n"
         f"  rlpipe eval {where}{with_artifacts}   # evaluate its final weights again\n"
         "  rlpipe report   # BENCHMARKS.md of the suite's runs in runs/ (params/suite.yaml)"
     )
@@ -213,10 +282,11 @@ def group_next_steps(run_dir: Path, seeds: tuple[int, ...]) -> str:
     and `rlpipe summarize` has written its spec.json and summary.json."""
     from rlpipe.rundir.folder import GROUPS_DIR, group_name
 
-    where, group = shown(run_dir), group_name(seeds)
-    output = f"evals/{shown(run_dir.name)}/{group}.json"
+    where, group = shell_word(run_dir), group_name(seeds)
+    output = shell_word(f"evals/{run_dir.name}/{group}.json")
     return (
-        f"seed group {group} of [bold]{where}[/] trained ({GROUPS_DIR}/{group}.json, seed-K/)\n"
+        f"seed group {group} of [bold]{shown(run_dir)}[/] trained ({GROUPS_DIR}/{group}.json, "
+        "seed-K/)\n"
         "next:\n"
         f"  rlpipe eval {where} --only-seeds {','.join(map(str, seeds))} --output {output}"
         "   # this group's eval, before the others exist\n"

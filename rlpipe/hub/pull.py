@@ -10,7 +10,9 @@ temporary folder beside the destination and renamed into place only when every c
 
 from __future__ import annotations
 
+import shlex
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -75,7 +77,9 @@ def pull_run(
     against its model card; return where it went and the card's facts.
 
     A `repo_id` that is a folder path (/..., ./..., ../..., ~...) reads a folder written by
-    `rlpipe publish --folder` instead of the Hub, with the same checks."""
+    `rlpipe publish --folder` instead of the Hub, with the same checks; a repo id that names a
+    folder here without starting like a path is refused as ambiguous. A leading ~ in `out` is
+    expanded as in a folder source. A refused pull leaves no folder it made behind."""
     if is_folder_source(repo_id):
         published = folder_root(repo_id)
 
@@ -84,12 +88,13 @@ def pull_run(
 
         remote = list_folder_run_files(published, run_key)
     else:
+        check_not_a_folder(repo_id)
 
         def fetch(paths: list[str], folder: Path) -> list[Path]:
             return download_run_files(repo_id, run_key, paths, folder, endpoint, token)
 
         remote = list_run_files(repo_id, run_key, endpoint, token)  # checks repo id and run name
-    out = Path(out) if out is not None else Path("runs") / run_key
+    out = Path(out).expanduser() if out is not None else Path("runs") / run_key
     check_destination(out)
     try:
         occupied = any(out.iterdir()) if out.is_dir() else out.exists()
@@ -108,12 +113,32 @@ def pull_run(
             f"{refused}: it has no model card ({CARD_FILE}) to check its files against; "
             "publish it again with rlpipe publish"
         )
+    made = _missing_folders(out.parent)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
+        _remove_empty(made)
         raise RlpipeError(
             f"--out {out}: cannot make its folder ({error.strerror or error})"
         ) from None
+    try:
+        facts = _download_checked(fetch, out, run_key, repo_id, remote, refused)
+    except BaseException:
+        _remove_empty(made)
+        raise
+    return PulledRun(out, facts)
+
+
+Fetch = Callable[[list[str], Path], list[Path]]
+"""(paths under runs/<run>/, folder) -> the copies of those there, written into the folder."""
+
+
+def _download_checked(
+    fetch: Fetch, out: Path, run_key: str, repo_id: str, remote: list[str], refused: str
+) -> CardFacts:
+    """Fetch the card and the files it lists into a staging folder beside `out`, check them all,
+    then put the run at `out`; return the card's facts (RlpipeError, `out` untouched, if any
+    check fails)."""
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.pull-", dir=out.parent) as root:
         staging = Path(root) / "run"
         staging.mkdir()
@@ -165,7 +190,40 @@ def pull_run(
         except RlpipeError as error:
             raise RlpipeError(f"{refused}: {error}") from None
         replace_with(out, staging, Path(root))
-    return PulledRun(out, facts)
+    return facts
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """`folder` and those of its parents that do not exist yet, deepest first: what
+    mkdir(parents=True) would make."""
+    missing = []
+    for path in (folder, *folder.parents):
+        if path.exists() or path.is_symlink():
+            break
+        missing.append(path)
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a refused pull made (deepest first), each only if it is empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except FileNotFoundError:
+            continue  # never made (mkdir failed below it)
+        except OSError:
+            return  # not empty: leave it and the folders above it
+
+
+def check_not_a_folder(repo_id: str) -> None:
+    """Refuse a Hub repo id that also names a folder here: `shared/rlpipe` could mean either,
+    and a folder source starts like a path (./shared/rlpipe)."""
+    if Path(repo_id).is_dir():
+        raise RlpipeError(
+            f"{repo_id} is ambiguous: it is a folder here, and a Hub repo id; to pull from the "
+            f"folder, write it as a path: rlpipe pull {shlex.quote(f'./{repo_id}')} ...; to pull "
+            "from the Hub repo, run rlpipe pull where no folder has that name"
+        )
 
 
 MODEL_SIZE_LIMIT = 2 * 2**30

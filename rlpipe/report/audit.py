@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from rlpipe.report.benchmarks import (
     render_markdown,
     trained_seeds,
 )
+from rlpipe.report.damaged_runs import damaged_runs
 from rlpipe.report.hub_links import read_hub_links, resolve_endpoint, run_url
 from rlpipe.report.notes import BUDGETS_BULLET, checked_notes_lines
 from rlpipe.report.paper_curves import HEADING as CURVES_HEADING
@@ -74,6 +75,8 @@ _IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<path>[^)]+)\)")
 # One code per kind of drift, as listed in `rlpipe audit --help`.
 CHECKS = {
     "missing-run": "a linked run is missing (locally, or on the Hub with --online)",
+    "damaged-run": "a suite run's files cannot be read (a file missing, not UTF-8, not the JSON "
+    "or CSV rlpipe writes): its row is not checked until the file is restored from git or DVC",
     "missing-plot": "a plot is missing or not a PNG",
     "wrong-link": "a run link to another run, a plot link to another env's plot, or a Hub link "
     "outside the suite's repo on the configured endpoint",
@@ -178,8 +181,13 @@ def offline_audit(suite: Suite, paths: AuditPaths = AuditPaths()) -> OfflineAudi
             findings.append(Finding("suite-mismatch", match["key"], message))
         published[match["key"]] = (cells, match["link"])
 
+    damaged = damaged_runs(suite, paths.runs)
+    findings += [Finding("damaged-run", key, message) for key, message in damaged.items()]
+    readable = suite.model_copy(
+        update={"runs": {k: run for k, run in suite.runs.items() if k not in damaged}}
+    )
     rows = build_rows(
-        suite,
+        readable,
         paths.runs,
         plots_dir=paths.reports / "plots",
         hub_links=read_hub_links(paths.reports),
@@ -196,6 +204,8 @@ def offline_audit(suite: Suite, paths: AuditPaths = AuditPaths()) -> OfflineAudi
         if key not in suite.runs:
             findings.append(Finding("suite-mismatch", key, "report row has no entry in the suite"))
             continue
+        if key in damaged:
+            continue  # nothing of the row can be checked against files that cannot be read
         link_findings = _check_link(key, link, suite, derived[key]["link"], paths)
         findings += link_findings
         if not link_findings and _on_hub(link):
@@ -236,10 +246,11 @@ def offline_audit(suite: Suite, paths: AuditPaths = AuditPaths()) -> OfflineAudi
     for row in rows:
         env_plots.setdefault(row["env"], set()).add(row["plot"])
     # The aggregate and the compute total sum over the suite's runs: while the report's rows are
-    # not the suite's runs (a suite-mismatch, named above), they differ for that reason alone.
+    # not the suite's runs (a suite-mismatch, named above), or a run cannot be read (a
+    # damaged-run), they differ for that reason alone.
     whole: dict[str, Any] = {"suite": Path(paths.suite).as_posix()}
     rendered = None
-    if set(published) == set(suite.runs):
+    if set(published) == set(suite.runs) and not damaged:
         aggregate = suite_aggregate(suite, paths.runs, paths.random_scores)
         whole["aggregate"] = aggregate.to_json()
         findings += _check_aggregate(report_text, aggregate.rows)
@@ -253,7 +264,7 @@ def offline_audit(suite: Suite, paths: AuditPaths = AuditPaths()) -> OfflineAudi
         findings += _check_section(report_text, CURVES_HEADING, curve_lines(curves), "paper-curves")
         digest = read_data_digest(report_text)
         rendered = render_markdown(rows, suite, paths.suite, aggregate, digest, curves, below)
-    findings += _check_replays(report_text, suite, rows, paths.reports)
+    findings += _check_replays(report_text, suite, rows, paths.reports, set(damaged))
     for image in _IMAGE.finditer(report_text):
         if is_replay_image(image["path"]):
             continue  # a replay GIF: _check_replays
@@ -262,7 +273,13 @@ def offline_audit(suite: Suite, paths: AuditPaths = AuditPaths()) -> OfflineAudi
             expected = ", ".join(sorted(env_plots[image["alt"]]))
             message = f"the image of {image['alt']} shows {image['path']}, not its plot {expected}"
             findings.append(Finding("wrong-link", "report", message))
-    findings += _check_data(report_text, published, derived, paths.reports, whole)
+    # a parity row's comparison reads its rlpipe twin: not derived while the twin is damaged
+    underived = {
+        key: {"parity"}
+        for key, run in suite.runs.items()
+        if run.peer is not None and f"{run.family}-{run.spec}" in damaged
+    }
+    findings += _check_data(report_text, published, derived, paths.reports, whole, underived)
     if rendered is not None and not any(f.check in REPORT_CHECKS for f in findings):
         findings += _check_rendered(report_text, rendered)
     findings += _check_dvc_lock(suite, paths)
@@ -418,11 +435,16 @@ def _check_link(
 
 
 def _check_replays(
-    report: str, suite: Suite, rows: list[dict[str, Any]], reports: Path
+    report: str,
+    suite: Suite,
+    rows: list[dict[str, Any]],
+    reports: Path,
+    damaged: Collection[str],
 ) -> list[Finding]:
     """The Replays section: with `replays: true`, a row per rlpipe run with the run's own cells
-    and a link to its GIF in reports/replays, which must be a GIF; without, no section."""
-    published = parse_replay_rows(report)
+    and a link to its GIF in reports/replays, which must be a GIF; without, no section. The
+    rows of `damaged` runs are left out (a damaged-run says why)."""
+    published = {k: v for k, v in parse_replay_rows(report).items() if k not in damaged}
     expected = {
         row["run"]: row
         for row in rows
@@ -534,10 +556,12 @@ def _check_data(
     derived: Mapping[str, dict[str, Any]],
     reports: Path,
     whole: Mapping[str, Any],
+    underived: Mapping[str, Collection[str]],
 ) -> list[Finding]:
     """benchmarks.json: written with this BENCHMARKS.md, the same rows, each field of each
     agreeing with its run (and so with the table, which is checked against the same runs), and
-    its other fields (the suite, the aggregate) equal to `whole`'s, what the report writes."""
+    its other fields (the suite, the aggregate) equal to `whole`'s, what the report writes.
+    The fields `underived` names for a row (those the runs cannot give now) are not compared."""
     path = reports / DATA_FILE
     try:
         data = path.read_bytes()
@@ -578,7 +602,7 @@ def _check_data(
     ]
     for key in saved.keys() & derived.keys():
         expected = as_stored(derived[key])
-        fields = saved[key].keys() | expected.keys()
+        fields = (saved[key].keys() | expected.keys()) - set(underived.get(key, ()))
         differing = sorted(f for f in fields if _differs(saved[key], expected, f))
         if differing:
             shown = ", ".join(

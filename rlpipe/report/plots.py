@@ -16,12 +16,14 @@ import io
 from pathlib import Path
 
 import numpy as np
+from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from rlpipe.algos.registry import ALGORITHMS, display_name
+from rlpipe.errors import RlpipeError
 from rlpipe.report.aggregate import (
     RANDOM_SCORES,
     AlgorithmScores,
@@ -38,6 +40,14 @@ FALLBACK_COLORS = ("#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b
 """Colours for names not in the algorithm registry, picked by a hash of the name."""
 OVERLAY_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf")
 """Colours of the runs of `rlpipe compare --plot`, in the order they are named."""
+FIGURE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+"""What `rlpipe compare --plot` writes: matplotlib's format for each file extension."""
+_NO_METADATA = {
+    "svg": {"Creator": None, "Date": None},
+    "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
+}
+"""Per format other than PNG (save_png's), the metadata matplotlib would write that says which
+software, or when."""
 FPS_FILE = "fps.png"
 PROFILE_FILE = "profile.png"
 SEED_LINEWIDTH = 0.7
@@ -156,12 +166,23 @@ def env_figure(spec_name: str, env_id: str, runs: dict[str, Path]) -> Figure:
 
 def overlay_figure(title: str, runs: dict[str, Path]) -> Figure:
     """Return the training curves of several runs of one env (labelled as the dict's keys),
-    each in its own colour: `rlpipe compare --plot`."""
+    each in its own colour: `rlpipe compare --plot`. A run without a curve to draw (no seed's
+    metrics.csv with training returns) is an RlpipeError, not left out of a figure whose title
+    names it."""
     figure, axes = _new_axes()
     axes.xaxis.set_major_formatter(_THOUSANDS)
+    without = []
     for index, (name, run_dir) in enumerate(runs.items()):
         frames, values = aligned(run_dir, "return_ma")
-        _draw_run(axes, values, frames, OVERLAY_COLORS[index % len(OVERLAY_COLORS)], name)
+        color = OVERLAY_COLORS[index % len(OVERLAY_COLORS)]
+        if not _draw_run(axes, values, frames, color, name):
+            without.append(name if str(run_dir) == name else f"{name} ({run_dir})")
+    if without:
+        raise RlpipeError(
+            f"--plot: no training curve to draw for {', '.join(without)}: no seed-K/metrics.csv "
+            "with training returns (return_ma); nothing was written. Drop --plot to compare "
+            "the scores alone"
+        )
     _finish_axes(axes, title, "no training returns logged")
     return figure
 
@@ -235,6 +256,33 @@ def save_png(figure: Figure, out_path: Path) -> Path:
     """Write `figure` as a PNG with no software/date metadata, atomically; return the path."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    atomic_write_bytes(out_path, buffer.getvalue())
+    return Path(out_path)
+
+
+def figure_format(out_path: Path) -> str:
+    """The matplotlib format a figure file's extension names (.png, .svg or .pdf); any other
+    extension is an RlpipeError."""
+    suffix = Path(out_path).suffix
+    if suffix.lower() not in FIGURE_FORMATS:
+        named = f"{suffix} is none of them" if suffix else "it has no extension"
+        raise RlpipeError(
+            f"{out_path}: a plot is written in the format its extension names "
+            f"({', '.join(FIGURE_FORMATS)}), and {named}; nothing was written. Name it "
+            f"{Path(out_path).with_suffix('.png')}, for instance"
+        )
+    return FIGURE_FORMATS[suffix.lower()]
+
+
+def save_figure(figure: Figure, out_path: Path) -> Path:
+    """Write `figure` in the format its extension names (figure_format), without software or
+    date metadata and with stable bytes, atomically; return the path."""
+    file_format = figure_format(out_path)
+    if file_format == "png":
+        return save_png(figure, out_path)
+    buffer = io.BytesIO()
+    with rc_context({"svg.hashsalt": "rlpipe"}):  # SVG element ids from a fixed salt
+        figure.savefig(buffer, format=file_format, dpi=DPI, metadata=_NO_METADATA[file_format])
     atomic_write_bytes(out_path, buffer.getvalue())
     return Path(out_path)
 

@@ -25,10 +25,27 @@ def read_overrides_file(path: Path) -> list[str]:
             f"--overrides {path}: expected a mapping of names to values, e.g. "
             "'algorithm.critic_lr: 3.0e-4' or 'max_frame: 2e5'"
         )
-    for key in raw:
+    for key, value in raw.items():
         if not isinstance(key, str) or "=" in key or key != key.strip() or not key:
             raise RlpipeError(f"--overrides {path}: key {key!r} is not a var or dotted field name")
+        if isinstance(value, dict) and value and "." not in key:
+            lines = "; ".join(f"'{line}'" for line in _dotted(key, value)[:3])
+            raise RlpipeError(
+                f"--overrides {path}: '{key}' holds a nested mapping; an overrides file names "
+                f"each setting by its dotted path, one per line: {lines}"
+            )
     return as_overrides(raw)
+
+
+def _dotted(prefix: str, mapping: Mapping[str, Any]) -> list[str]:
+    """`a.b: value` lines of a nested mapping, depth first."""
+    lines = []
+    for key, value in mapping.items():
+        if isinstance(value, dict) and value:
+            lines += _dotted(f"{prefix}.{key}", value)
+        else:
+            lines.append(f"{prefix}.{key}: {format_value(value)}")
+    return lines
 
 
 def write_overrides_file(path: Path, values: Mapping[str, Any], header: str) -> None:

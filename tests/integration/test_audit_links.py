@@ -319,6 +319,85 @@ def test_metrics_without_a_return_column_are_a_finding_not_a_crash(project):
     assert findings() == [("number-mismatch", "below-target", findings()[0][2])]
 
 
+# --------------------------------------------------------------------------- damaged runs
+
+DAMAGES = {
+    "spec-missing": ("spec.json", None),
+    "provenance-not-utf8": ("provenance.json", b"\xff\xfe{"),
+    "summary-truncated": ("summary.json", b'{"score": '),
+    "metrics-not-utf8": ("seed-1/metrics.csv", b"frame,return_ma\n\xff\xfe\n"),
+    "metrics-missing": ("seed-0/metrics.csv", None),
+    "result-not-json": ("seed-1/result.json", b"{"),
+}
+
+
+def damage(key: str, name: str, content: bytes | None) -> Path:
+    """Delete (content None) or overwrite one file of runs/<key>; return its path."""
+    path = Path("runs") / key / name
+    if content is None:
+        path.unlink()
+    else:
+        path.write_bytes(content)
+    return path
+
+
+@pytest.mark.parametrize(("name", "content"), DAMAGES.values(), ids=list(DAMAGES))
+def test_an_unreadable_run_file_is_a_damaged_run_that_says_to_restore_it_first(
+    project, name, content
+):
+    path = damage(ROW, name, content)
+    ((check, row, message),) = findings()
+    assert (check, row) == ("damaged-run", ROW)
+    assert message.startswith(f"{path} ")  # the file first, then what is wrong with it
+    assert f"restore it from git (git checkout -- {path}) or DVC (dvc checkout)" in message
+    assert message.index("git checkout") < message.index(f"--out runs/{ROW} --overwrite")
+
+
+def test_the_audit_goes_on_past_damaged_runs_and_names_every_problem(project):
+    damage(ROW, "spec.json", None)
+    damage("ppo-acrobot", "provenance.json", b"\xff\xfe{")
+    edit_row("(../runs/ppo-cartpole)", "(../runs/dqn-cartpole)", row="ppo-cartpole")
+    found = [(check, row) for check, row, _ in findings()]
+    assert found == [
+        ("damaged-run", ROW),
+        ("damaged-run", "ppo-acrobot"),
+        ("wrong-link", "ppo-cartpole"),
+    ]
+
+
+def test_audit_json_lists_damaged_runs_and_exits_1(project):
+    damage(ROW, "spec.json", None)
+    damage("ppo-acrobot", "provenance.json", b"\xff\xfe{")
+    result = CliRunner().invoke(app, ["audit", "--json"])
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.stdout)
+    assert document["ok"] is False
+    assert [(f["check"], f["row"]) for f in document["findings"]] == [
+        ("damaged-run", ROW),
+        ("damaged-run", "ppo-acrobot"),
+    ]
+    assert "runs/ppo-acrobot/provenance.json cannot be read" in document["findings"][1]["message"]
+
+
+def test_a_damaged_parity_twin_is_one_finding_not_also_a_mismatch_of_the_peer_row(
+    tmp_path, monkeypatch
+):
+    shutil.copytree(REPO / "pipelines", tmp_path / "pipelines")
+    shutil.copytree(REPO / "references", tmp_path / "references")
+    make_suite_file(tmp_path / SUITE, ENVS, [("ppo", "cartpole", 2000)], hub_repo=OWN_REPO)
+    twin = "  ppo-cartpole-sb3: {family: ppo, spec: cartpole, frames: 2000, peer: sb3}\n"
+    (tmp_path / SUITE).write_text((tmp_path / SUITE).read_text() + twin)
+    for key, offset in (("ppo-cartpole", 0.0), ("ppo-cartpole-sb3", -20.0)):
+        make_run(tmp_path / "runs", key, "ppo", "cartpole", "CartPole-v1", frames=2000,
+                 score_offset=offset, pipelines=tmp_path / "pipelines")  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    plot_suite(load_suite(SUITE))
+    report()
+    assert findings() == []
+    damage("ppo-cartpole", "summary.json", b"\xff")
+    assert [(check, row) for check, row, _ in findings()] == [("damaged-run", "ppo-cartpole")]
+
+
 # --------------------------------------------------------------------------- benchmarks.json
 
 

@@ -160,16 +160,14 @@ def fixture_project(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize(
-    "damage",
-    [
-        pytest.param(lambda text: text[: len(text) // 2], id="truncated"),
-        pytest.param(lambda text: text.replace('"frames": 1000', '"frames": "many"'), id="types"),
-    ],
-)
-@pytest.mark.parametrize(
-    "command", ["plot", "report", "audit"]
-)  # publish: tests/integration/test_hub.py
+SUMMARY_DAMAGES = [
+    pytest.param(lambda text: text[: len(text) // 2], id="truncated"),
+    pytest.param(lambda text: text.replace('"frames": 1000', '"frames": "many"'), id="types"),
+]
+
+
+@pytest.mark.parametrize("damage", SUMMARY_DAMAGES)
+@pytest.mark.parametrize("command", ["plot", "report"])  # publish: tests/integration/test_hub.py
 def test_a_damaged_summary_is_the_same_clear_error_from_every_command(
     fixture_project, damage, command
 ):
@@ -179,6 +177,20 @@ def test_a_damaged_summary_is_the_same_clear_error_from_every_command(
     assert code == 2, output
     assert "runs/sac-pendulum/summary.json is damaged" in output
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("damage", SUMMARY_DAMAGES)
+def test_a_damaged_summary_is_a_damaged_run_finding_of_the_audit_not_its_end(
+    fixture_project, damage
+):
+    summary = fixture_project / "runs" / "sac-pendulum" / "summary.json"
+    summary.write_text(damage(summary.read_text()))
+    code, output = cli("audit", "--json")
+    assert code == 1, output
+    (finding,) = json.loads(output)["findings"]
+    assert (finding["check"], finding["row"]) == ("damaged-run", "sac-pendulum")
+    assert finding["message"].startswith("runs/sac-pendulum/summary.json is damaged")
+    assert "git checkout -- runs/sac-pendulum/summary.json" in finding["message"]
 
 
 # ---------------------------------------------------------------- one writer, bad folders

@@ -3,12 +3,21 @@ write, and --resume never quietly starts a run over."""
 
 from __future__ import annotations
 
-import pytest
+import json
+import shlex
+import signal
+import subprocess
+import sys
+import time
 
+import pytest
+from typer.testing import CliRunner
+
+from rlpipe.cli import app
 from rlpipe.errors import RlpipeError
 from rlpipe.launch import TrainOptions, train_run
 from rlpipe.rundir import read_rows
-from tests.integration.test_train import fast_spec
+from tests.integration.test_train import FAST, fast_spec
 
 
 def test_overwrite_refuses_a_run_folder_that_holds_more_than_the_run(pipelines_dir, tmp_path):
@@ -105,3 +114,58 @@ def test_a_seed_group_of_another_spec_is_refused_before_it_trains(pipelines_dir,
     assert not (tmp_path / "run" / "groups" / "seeds-1.json").exists()
     train_run(first, options)  # the group of the same spec trains
     assert (tmp_path / "run" / "groups" / "seeds-1.json").is_file()
+
+
+def test_an_interrupted_train_prints_the_command_that_resumes_it(pipelines_dir, tmp_path):
+    run_dir, arts = tmp_path / "my run", tmp_path / "arts"
+    # SAC: no torch.compile on CPU, so the interrupt never waits for a compile to end
+    settings = [x for o in [*FAST, "max_frame=1e5"] for x in ("-s", o)]  # far from done
+    command = ["train", "sac", "pendulum", *settings, "--out", str(run_dir), "--artifacts",
+               str(arts), "--device", "cpu", "--pipelines", str(pipelines_dir)]  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rlpipe", *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    metrics = run_dir / "seed-0" / "metrics.csv"
+    deadline = time.monotonic() + 240
+    while not (metrics.exists() and read_rows(metrics)):
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=120) == 130
+    printed = process.stderr.read().decode()
+    assert "interrupted: checkpoints are kept; continue with: rlpipe train sac pendulum" in printed
+    again = shlex.split(printed.split("continue with: ", 1)[1].splitlines()[0])
+    resume = ["train", "sac", "pendulum", *settings, "--device", "cpu", "--out", str(run_dir),
+              "--artifacts", str(arts), "--pipelines", str(pipelines_dir), "--resume"]  # fmt: skip
+    assert again == ["rlpipe", *resume]  # the folder with a space is one word
+
+
+def test_a_run_that_makes_no_update_is_warned_before_it_trains(pipelines_dir, tmp_path):
+    def train(frames, out):
+        args = ["train", "sac", "pendulum", *[x for o in FAST for x in ("-s", o)], "-s",
+                f"max_frame={frames}", "--out", str(tmp_path / out), "--device", "cpu",
+                "--pipelines", str(pipelines_dir)]  # fmt: skip
+        result = CliRunner().invoke(app, args, terminal_width=200)
+        assert result.exit_code == 0, result.output
+        return " ".join(result.output.split())
+
+    assert (  # learning_starts is 200 in FAST
+        "warning: learning_starts (200) is not below max_frame (150): this run makes no gradient "
+        "update, and its score is that of its random actions" in train(150, "random")
+    )
+    assert "warning" not in train(300, "learns")
+
+
+def test_settings_given_twice_are_warned_naming_the_value_used(pipelines_dir, tmp_path):
+    args = ["train", "sac", "pendulum", *[x for o in FAST for x in ("-s", o)], "-s",
+            "max_frame=300", "-s", "max_frame=400", "-s", "meta.seeds=3", "--seeds", "1",
+            "--out", str(tmp_path / "run"), "--device", "cpu",
+            "--pipelines", str(pipelines_dir)]  # fmt: skip
+    result = CliRunner().invoke(app, args, terminal_width=200)
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "warning: -s max_frame is given 2 times (300, 400): the last, 400, is used" in output
+    assert "warning: --seeds 1 and -s meta.seeds=3: --seeds is used" in output
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["seeds"] == [0]

@@ -264,6 +264,24 @@ def test_train_overrides_file_errors_name_the_file_before_training(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_nested_overrides_file_is_refused_showing_its_dotted_lines(tmp_path):
+    overrides = tmp_path / "best.yaml"
+    overrides.write_text("algorithm:\n  gamma: 0.9\n  critic: {hidden: [64, 64]}\n")
+    result = CliRunner().invoke(
+        app,
+        ["train", "sac", "pendulum", "--overrides", str(overrides),
+         "--out", str(tmp_path / "run"), "--pipelines", str(REPO / "pipelines")],
+        terminal_width=300,
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert (
+        f"--overrides {overrides}: 'algorithm' holds a nested mapping; an overrides file names "
+        "each setting by its dotted path, one per line: 'algorithm.gamma: 0.9'; "
+        "'algorithm.critic.hidden: [64, 64]'" in " ".join(result.output.split())
+    )
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_search_counts_trials_other_processes_are_running(tmp_path, space, monkeypatch):
     # One trial finished; then another process (here: a trial asked for and left running)
     # works on the same study: `--resume --trials 3` runs one more, not two.

@@ -1,8 +1,10 @@
 """`rlpipe compare`'s statistics: stratified-bootstrap intervals and the probability of
-improvement, on hand-checkable seed values."""
+improvement, on hand-checkable seed values; no interval or verdict from a single seed, and no
+comparison across envs."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,12 @@ from rlpipe.comparison import (
     compare,
     improvement_probabilities,
     interquartile_means,
+    read_env_id,
+    read_scores,
+    require_one_env,
 )
+from rlpipe.errors import RlpipeError
+from tests.fixtures import make_run
 
 
 def scores(label, *values):
@@ -52,3 +59,53 @@ def test_intervals_are_fixed_by_the_seed():
     a, b = scores("a", 1, 5, 3), scores("b", 2, 6, 4, 8)
     assert compare(a, b) == compare(a, b)
     assert compare(a, b, seed=1) != compare(a, b)
+
+
+@pytest.mark.parametrize(("a_seeds", "b_seeds"), [(1, 4), (4, 1), (1, 1)])
+def test_a_run_of_one_seed_gets_no_intervals_and_no_verdict(a_seeds, b_seeds):
+    a = scores("a", *[10.0 + i for i in range(a_seeds)])
+    b = scores("b", *[50.0 + i for i in range(b_seeds)])
+    result = compare(a, b)
+    assert not result.has_intervals
+    assert result.mean_difference.value == pytest.approx(b.mean - a.mean)
+    assert result.verdict == (
+        f"too few seeds for a CI or a verdict: {b_seeds} and {a_seeds} seeds, and a bootstrap "
+        "CI needs at least 2 per run"
+    )
+
+
+def test_two_seeds_a_side_are_enough_for_intervals_and_a_verdict():
+    result = compare(scores("a", 10, 11), scores("b", 20, 21))
+    assert result.has_intervals
+    assert result.verdict.startswith("b is higher than a")
+
+
+def test_env_ids_are_read_from_each_runs_spec(tmp_path):
+    pendulum = make_run(tmp_path, "sac-pendulum", "sac", "pendulum", "Pendulum-v1")
+    assert read_env_id(pendulum) == "Pendulum-v1"
+
+
+def test_runs_of_different_envs_are_refused_naming_both_env_ids(tmp_path):
+    runs = [
+        read_scores(make_run(tmp_path, key, "sac", spec, env_id), "score", key)
+        for key, spec, env_id in [
+            ("sac-pendulum", "pendulum", "Pendulum-v1"),
+            ("crossq-pendulum", "pendulum", "Pendulum-v1"),
+            ("sac-hopper", "hopper", "Hopper-v5"),
+        ]
+    ]
+    require_one_env(runs[:2])
+    with pytest.raises(RlpipeError) as error:
+        require_one_env(runs)
+    message = str(error.value)
+    assert message.startswith("sac-pendulum trained on Pendulum-v1, but sac-hopper on Hopper-v5")
+    assert "crossq-pendulum" not in message and "--any-env" in message
+
+
+def test_a_spec_without_an_env_id_is_a_damaged_run_file(tmp_path):
+    run = make_run(tmp_path, "sac-pendulum", "sac", "pendulum", "Pendulum-v1")
+    saved = json.loads((run / "spec.json").read_text())
+    del saved["spec"]["env"]
+    (run / "spec.json").write_text(json.dumps(saved))
+    with pytest.raises(RlpipeError, match=r"spec.json is damaged \(no spec.env.id\)"):
+        read_env_id(run)

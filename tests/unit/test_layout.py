@@ -111,6 +111,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "group_summary.py",
         "peers/",
         "evaluation.py",
+        "eval_output.py",
         "group_eval.py",
         "policy.py",
         "comparison.py",

@@ -1,4 +1,5 @@
-"""Plots: one line per family with a fixed colour, seeds aligned on frames, stable PNG bytes."""
+"""Plots: one line per family with a fixed colour, seeds aligned on frames, stable PNG bytes;
+`rlpipe compare --plot`'s overlay and the formats its file extension may name."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_hex
 
 from rlpipe.algos.registry import ALGORITHMS
+from rlpipe.errors import RlpipeError
 from rlpipe.report.plots import (
     FALLBACK_COLORS,
     SEED_ALPHA,
@@ -18,10 +20,13 @@ from rlpipe.report.plots import (
     algo_color,
     aligned,
     env_figure,
+    figure_format,
     fps_figure,
     mean_ci,
+    overlay_figure,
     plot_env,
     plot_suite,
+    save_figure,
 )
 from rlpipe.rundir import MetricsLog
 from rlpipe.spec.suite import load_suite
@@ -206,3 +211,43 @@ def test_fps_axis_is_logarithmic_so_a_pre_learning_burst_does_not_flatten_the_li
     assert list(line.get_ydata()) == [10_000.0, 30.0, 30.0]
     low, high = axes.get_ylim()
     assert low < 30.0 and high > 10_000.0
+
+
+def test_overlay_figure_draws_every_run_it_names(runs):
+    figure = overlay_figure("a vs b", {"a": runs / "sac-pendulum", "b": runs / "crossq-pendulum"})
+    assert [line.get_label() for line in labelled_lines(figure)] == ["a (2 seeds)", "b (3 seeds)"]
+
+
+def test_overlay_figure_refuses_a_run_without_training_curves_naming_it(runs, tmp_path):
+    bare = tmp_path / "bare-run"
+    make_run(tmp_path, "bare-run", "sac", "pendulum", "Pendulum-v1")
+    for seed in (0, 1):
+        (bare / f"seed-{seed}" / "metrics.csv").unlink()
+    with pytest.raises(RlpipeError, match=r"no training curve to draw for b \(.*bare-run\)"):
+        overlay_figure("a vs b", {"a": runs / "sac-pendulum", "b": bare})
+
+
+@pytest.mark.parametrize(
+    ("name", "file_format"), [("x.png", "png"), ("x.svg", "svg"), ("x.PDF", "pdf")]
+)
+def test_figure_format_follows_the_extension(name, file_format):
+    assert figure_format(Path(name)) == file_format
+
+
+@pytest.mark.parametrize("name", ["x.txt", "x", "summary.json", "x.jpg"])
+def test_figure_format_refuses_an_extension_it_does_not_write(name):
+    with pytest.raises(RlpipeError, match=r"\(\.png, \.svg, \.pdf\)") as error:
+        figure_format(Path(name))
+    assert str(error.value).endswith(f"{Path(name).with_suffix('.png')}, for instance")
+
+
+@pytest.mark.parametrize(("suffix", "magic"), [(".svg", b"<?xml"), (".pdf", b"%PDF")])
+def test_save_figure_writes_the_extensions_format_with_stable_bytes(runs, tmp_path, suffix, magic):
+    family_runs = {"sac": runs / "sac-pendulum"}
+    first = save_figure(env_figure("pendulum", "Pendulum-v1", family_runs), tmp_path / f"a{suffix}")
+    second = save_figure(
+        env_figure("pendulum", "Pendulum-v1", family_runs), tmp_path / f"b{suffix}"
+    )
+    assert first.read_bytes().startswith(magic)
+    assert first.read_bytes() == second.read_bytes()
+    assert b"matplotlib.org" not in first.read_bytes()
