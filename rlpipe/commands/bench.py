@@ -18,6 +18,7 @@ from rlpipe.commands.common import (
     SpecArg,
     console,
     err_console,
+    positive_frames,
     print_table,
     shown,
     user_errors,
@@ -41,8 +42,9 @@ def bench(
         int,
         typer.Option(
             help="Env frames timed, after learning starts and warm-up (on-policy: rounded up "
-            "to whole rollouts).",
-            min=1,
+            "to whole rollouts); 2000 or 2e3.",
+            parser=positive_frames,
+            metavar="FRAMES",
         ),
     ] = 1000,
     warmup: Annotated[
@@ -50,7 +52,8 @@ def bench(
         typer.Option(
             help="Frames with updates before timing, for compilation (on-policy: rounded up "
             "to whole rollouts).",
-            min=1,
+            parser=positive_frames,
+            metavar="FRAMES",
         ),
     ] = 100,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",

@@ -44,6 +44,31 @@ FamilyArg = Annotated[str, typer.Argument(help="Pipeline family (file), e.g. cro
 SpecArg = Annotated[str, typer.Argument(help="Spec name in the family, e.g. hopper.")]
 
 
+def frame_count(text: str | int) -> int:
+    """A frame-count option's value: a whole number from 0, written as in specs (2e5, 1_000)."""
+    if isinstance(text, int):
+        frames = text
+    else:
+        try:
+            number = float(text.strip().replace("_", ""))
+        except ValueError:
+            raise typer.BadParameter(f"{text!r} is not a number of frames") from None
+        if not number.is_integer() or abs(number) >= 2**53:
+            raise typer.BadParameter(f"{text!r} is not a whole number of frames")
+        frames = int(number)
+    if frames < 0:
+        raise typer.BadParameter(f"{text!r}: a number of frames is not negative")
+    return frames
+
+
+def positive_frames(text: str | int) -> int:
+    """`frame_count`, at least 1."""
+    frames = frame_count(text)
+    if frames < 1:
+        raise typer.BadParameter(f"{text!r}: must be at least 1")
+    return frames
+
+
 def shown(text: object) -> str:
     """Text safe to print: rich markup escaped, control characters other than line breaks
     written as escapes (a value from a file or an argument never drives the terminal)."""

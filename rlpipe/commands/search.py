@@ -17,6 +17,7 @@ from rlpipe.commands.common import (
     SpecArg,
     console,
     err_console,
+    frame_count,
     print_table,
     user_errors,
 )
@@ -68,7 +69,12 @@ def search(
         ),
     ] = 5,
     warmup_frames: Annotated[
-        int, typer.Option(help="Frames before a trial may be pruned.", min=0)
+        int,
+        typer.Option(
+            help="Frames before a trial may be pruned (2e4 or 20000).",
+            parser=frame_count,
+            metavar="FRAMES",
+        ),
     ] = 0,
     seed: Annotated[int, typer.Option(help="Sampler seed.")] = 0,
     storage: Annotated[

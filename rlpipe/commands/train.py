@@ -16,6 +16,7 @@ from rlpipe.commands.common import (
     SpecArg,
     console,
     err_console,
+    positive_frames,
     print_table,
     shown,
     user_errors,
@@ -120,8 +121,10 @@ def train(
         typer.Option(
             "--until-frame",
             help="Checkpoint every seed at this frame and stop, so that the next stage of a "
-            "chain continues it with --resume-from (`stage_frames` in a suite).",
-            min=1,
+            "chain continues it with --resume-from (`stage_frames` in a suite). A whole "
+            "number, as in specs: 3e5.",
+            parser=positive_frames,
+            metavar="FRAMES",
         ),
     ] = None,
     resume_from: Annotated[
