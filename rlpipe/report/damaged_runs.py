@@ -52,6 +52,8 @@ def _unreadable_file(run_dir: Path) -> tuple[Path, str] | None:
         folder = run.seed(seed)
         if (problem := _read_problem(folder.metrics, folder.read_metrics)) is not None:
             return folder.metrics, problem
+        if _torn(folder.metrics):  # its reader drops a torn last row without a word
+            return folder.metrics, f"{folder.metrics} ends in a torn line"
         # a missing result.json is a number-mismatch: the score is not re-derived without it
         if folder.result.exists() and (problem := _read_problem(folder.result, folder.read_result)):
             return folder.result, problem
@@ -72,3 +74,12 @@ def _read_problem(path: Path, read: Callable[[], object]) -> str | None:
     except UnicodeDecodeError as error:  # metrics.csv's reader lets a non-UTF-8 file through
         return f"{path} cannot be read ({error})"
     return None
+
+
+def _torn(path: Path) -> bool:
+    """Whether a file rlpipe writes whole lines to ends inside a line."""
+    with path.open("rb") as file:
+        if file.seek(0, 2) == 0:
+            return False
+        file.seek(-1, 2)
+        return file.read(1) != b"\n"

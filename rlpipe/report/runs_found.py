@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rlpipe.errors import RlpipeError
+from rlpipe.report.damaged_runs import damaged_runs
 from rlpipe.rundir import RunFolder
 from rlpipe.spec.suite import Suite
 
@@ -22,7 +23,8 @@ def holds_run_files(run_dir: Path) -> bool:
 
 def require_suite_runs(suite: Suite, runs_root: Path, suite_path: Path) -> None:
     """Raise an RlpipeError unless `runs_root` is a folder holding at least one of the suite's
-    runs (runs_root/<key> with a run's files)."""
+    runs (runs_root/<key> with a run's files), none of them damaged (a finished run's file that
+    the report reads missing, unreadable or torn: the audit's damaged-run)."""
     runs_root = Path(runs_root)
     keys = list(suite.runs)
     if not runs_root.is_dir():
@@ -38,4 +40,12 @@ def require_suite_runs(suite: Suite, runs_root: Path, suite_path: Path) -> None:
             f"{runs_root} holds none of the {len(keys)} runs of {suite_path} (looked for "
             f"{runs_root}/<key> with a spec.json or a seed's metrics, for {named}); nothing was "
             "written. Check --runs and --suite, or train a run first"
+        )
+    damaged = damaged_runs(suite, runs_root)
+    if damaged:
+        named = "; ".join(f"{key}: {message}" for key, message in list(damaged.items())[:2])
+        more = f" (and {len(damaged) - 2} more runs)" if len(damaged) > 2 else ""
+        raise RlpipeError(
+            f"{len(damaged)} of the suite's runs cannot be read whole, so nothing was written: "
+            f"{named}{more}"
         )

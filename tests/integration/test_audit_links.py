@@ -328,6 +328,7 @@ DAMAGES = {
     "metrics-not-utf8": ("seed-1/metrics.csv", b"frame,return_ma\n\xff\xfe\n"),
     "metrics-missing": ("seed-0/metrics.csv", None),
     "result-not-json": ("seed-1/result.json", b"{"),
+    "metrics-torn": ("seed-1/metrics.csv", b"frame,return_ma\n1000,-150.0\n2000,-14"),
 }
 
 

@@ -73,3 +73,18 @@ def test_a_suite_with_some_runs_not_trained_yet_still_writes(project, command, t
         assert (tmp_path / "fresh" / name).is_file()
     if command == "report":
         assert "warning:" in output and "sac-lunar (0/2 seeds trained)" in output
+
+
+@pytest.mark.parametrize("command", ["report", "plot"])
+def test_a_run_with_a_torn_metrics_file_is_refused_and_nothing_is_written(project, command):
+    metrics = project / "runs" / "sac-pendulum" / "seed-1" / "metrics.csv"
+    metrics.write_bytes(metrics.read_bytes()[:-7])  # a crash in mid-row
+    before = committed(project)
+    code, output = cli(command, *out_args(command))
+    assert code == 2, output
+    assert "1 of the suite's runs cannot be read whole, so nothing was written" in output
+    assert f"sac-pendulum: {Path('runs/sac-pendulum/seed-1/metrics.csv')} ends in a torn line" in (
+        output
+    )
+    assert "git checkout -- runs/sac-pendulum/seed-1/metrics.csv" in output
+    assert committed(project) == before
