@@ -102,11 +102,17 @@ def bench(
     from rlpipe.render import bench_table
 
     resolved = resolve_spec(family, spec, overrides or [], pipelines)
+    cores = os.cpu_count() or 1
+    if threads is not None and threads > cores:
+        err_console.print(
+            f"[yellow]warning:[/] --threads {threads} is more than this machine's {cores} cores: "
+            "the threads share them, and the timing measures the contention"
+        )
     if report:
         check_writable(reports_dir)  # not after minutes of benchmarking
     torch_device = resolve_device(device)
     use_compile = compile_by_default(resolved.spec, torch_device) if compile_ is None else compile_
-    window = Window(frames, warmup, str(torch_device), use_compile, threads or os.cpu_count() or 1)
+    window = Window(frames, warmup, str(torch_device), use_compile, threads or cores)
     if (
         vs is Library.sb3
         and (why := sb3_unsupported(timed_spec(resolved.spec, window))) is not None

@@ -167,6 +167,8 @@ def train(
     peer_name = peer.value if peer is not None else None
     if wandb_project is not None and wandb is None:
         raise RlpipeError("--wandb-project names the W&B project of --wandb: give --wandb DIR too")
+    # a `~` the shell left alone (quoted, or from a script) is the home folder, as for pull
+    out, artifacts = (path.expanduser() if path else None for path in (out, artifacts))
     from_file = _overrides_from_file(family, spec, overrides_file, pipelines)
     all_overrides = [*from_file, *(overrides or []), *([f"meta.seeds={seeds}"] if seeds else [])]
     resolved = resolve_spec(family, spec, all_overrides, pipelines)

@@ -4,6 +4,7 @@ JSON, and the best values as an override file for `rlpipe train --overrides`."""
 from __future__ import annotations
 
 import io
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,7 +128,8 @@ def _markdown(
             f"Trial {best.number}: {_cell(best.value)}, values in `{BEST_FILE}`:",
             "",
             "```bash",
-            f"rlpipe train {settings.family} {settings.spec} --overrides {folder / BEST_FILE}",
+            f"rlpipe train {settings.family} {settings.spec} --overrides "
+            + shlex.quote(str(folder / BEST_FILE)),
             "```",
             "",
             *(f"- `{key}` = {_cell(value)}" for key, value in best.params.items()),
@@ -206,7 +208,7 @@ def write_search_report(
         header = (
             f"Best values of search {name} (trial {best.number}, {settings.objective} "
             f"{best.value:.4g}).\nrlpipe train {settings.family} {settings.spec} "
-            f"--overrides {folder / BEST_FILE}"
+            f"--overrides {shlex.quote(str(folder / BEST_FILE))}"
         )
         write_overrides_file(folder / BEST_FILE, best.params, header)
         files.append(folder / BEST_FILE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from typer.testing import CliRunner
@@ -191,3 +192,16 @@ def test_bench_refuses_zero_rounds_and_a_report_it_could_not_write_before_benchm
     assert damaged.exit_code == 2
     assert "speed.json is damaged (a record without its 'key')" in damaged.output
     assert "benchmarking" not in damaged.output and "frames/s" not in damaged.output
+
+
+def test_more_threads_than_cores_is_warned_before_benchmarking(pipelines_dir, tmp_path):
+    (tmp_path / "speed.json").write_text("{")  # stops the bench right after its checks
+    threads, cores = 4 * (os.cpu_count() or 1), os.cpu_count() or 1
+    args = ["bench", "crossq", "pendulum", "--pipelines", str(pipelines_dir), "--frames", "1e3",
+            "--threads", str(threads), "--report", "--reports-dir", str(tmp_path)]  # fmt: skip
+    result = CliRunner().invoke(app, args, terminal_width=300)
+    assert result.exit_code == 2
+    assert (
+        f"warning: --threads {threads} is more than this machine's {cores} cores: the threads "
+        "share them" in " ".join(result.output.split())
+    )

@@ -169,3 +169,15 @@ def test_settings_given_twice_are_warned_naming_the_value_used(pipelines_dir, tm
     assert "warning: -s max_frame is given 2 times (300, 400): the last, 400, is used" in output
     assert "warning: --seeds 1 and -s meta.seeds=3: --seeds is used" in output
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["seeds"] == [0]
+
+
+def test_a_tilde_the_shell_left_in_out_is_the_home_folder(pipelines_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "sac", "pendulum", *[x for o in FAST for x in ("-s", o)], "-s",
+            "max_frame=300", "--out", "~/run", "--device", "cpu",
+            "--pipelines", str(pipelines_dir)]  # fmt: skip
+    result = CliRunner().invoke(app, args, terminal_width=300)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "home" / "run" / "summary.json").is_file()
+    assert not (tmp_path / "~").exists()
