@@ -16,17 +16,19 @@ from rlpipe.commands.common import (
 )
 from rlpipe.spec import DEFAULT_SUITE
 
+RunsOpt = Annotated[
+    Path,
+    typer.Option(
+        help="Folder of run folders; refused, writing nothing, if it holds none of the suite's "
+        "runs or a damaged one (`rlpipe audit` names it)."
+    ),
+]
+
 
 @user_errors
 def plot(
     suite: SuiteOpt = DEFAULT_SUITE,
-    runs: Annotated[
-        Path,
-        typer.Option(
-            help="Folder of run folders; refused, writing nothing, if it holds none of the "
-            "suite's runs."
-        ),
-    ] = Path("runs"),
+    runs: RunsOpt = Path("runs"),
     out: Annotated[Path, typer.Option(help="Folder for the PNGs.")] = Path("reports/plots"),
 ) -> None:
     """Plot return vs frames per env, frames/s vs time, and the performance profile."""
@@ -43,13 +45,7 @@ def plot(
 @user_errors
 def report(
     suite: SuiteOpt = DEFAULT_SUITE,
-    runs: Annotated[
-        Path,
-        typer.Option(
-            help="Folder of run folders; refused, writing nothing, if it holds none of the "
-            "suite's runs."
-        ),
-    ] = Path("runs"),
+    runs: RunsOpt = Path("runs"),
     out: Annotated[Path, typer.Option(help="Reports folder.")] = Path("reports"),
 ) -> None:
     """Write reports/BENCHMARKS.md and reports/benchmarks.json from the suite and its runs."""
