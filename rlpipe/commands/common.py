@@ -4,6 +4,7 @@ the option types that several commands take."""
 from __future__ import annotations
 
 import functools
+import shlex
 import sys
 import unicodedata
 from collections.abc import Callable
@@ -77,6 +78,12 @@ def shown(text: object) -> str:
         for char in str(text)
     )
     return escape(visible)
+
+
+def shell_word(path: object) -> str:
+    """A path or name as one shell word, quoted only where it needs it (shlex.quote), as rich
+    text: a printed command pastes back as it was meant."""
+    return shown(shlex.quote(str(path)))
 
 
 def user_errors(command: F) -> F:

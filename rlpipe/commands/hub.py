@@ -12,10 +12,10 @@ from rlpipe.commands.common import (
     SuiteOpt,
     console,
     err_console,
+    shell_word,
     shown,
     user_errors,
 )
-from rlpipe.commands.train import shell_word
 from rlpipe.errors import RlpipeError
 from rlpipe.spec import DEFAULT_SUITE
 

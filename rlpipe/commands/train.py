@@ -18,6 +18,7 @@ from rlpipe.commands.common import (
     err_console,
     positive_frames,
     print_table,
+    shell_word,
     shown,
     user_errors,
 )
@@ -249,12 +250,6 @@ def no_updates_warning(spec: Spec) -> str | None:
         f"learning_starts ({starts:,}) is not below max_frame ({spec.env.max_frame:,}): this run "
         "makes no gradient update, and its score is that of its random actions"
     )
-
-
-def shell_word(path: object) -> str:
-    """A path or name as one shell word, quoted only where it needs it (shlex.quote), as rich
-    text: a printed command pastes back as it was meant."""
-    return shown(shlex.quote(str(path)))
 
 
 def paused_steps(family: str, spec: str, run_dir: Path, frame: int) -> str:
