@@ -41,7 +41,25 @@ OverridesOpt = Annotated[
         help="Override a declared var or a dotted field: -s max_frame=2e5 -s algorithm.lr=1e-3.",
     ),
 ]
-FamilyArg = Annotated[str, typer.Argument(help="Pipeline family (file), e.g. crossq.")]
+
+
+def _family_name(value: str) -> str:
+    """A family argument that is a pipeline file's path is named back as the family it is."""
+    path = Path(value)
+    if path.suffix in (".yaml", ".yml") or len(path.parts) > 1:
+        folder = path.parent.as_posix()
+        where = "" if folder in (".", "pipelines") else f" --pipelines {shlex.quote(folder)}"
+        raise typer.BadParameter(
+            f"{value!r} is a path; a family is named by its file's stem: {shlex.quote(path.stem)}"
+            f"{where} (files are read from --pipelines, default pipelines/)"
+        )
+    return value
+
+
+FamilyArg = Annotated[
+    str,
+    typer.Argument(help="Pipeline family (file), e.g. crossq.", callback=_family_name),
+]
 SpecArg = Annotated[str, typer.Argument(help="Spec name in the family, e.g. hopper.")]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -50,7 +51,8 @@ def suite_stages(
     current = Path(DVC_FILE).read_text(encoding="utf-8") if Path(DVC_FILE).exists() else None
     if check:
         if current != text:
-            err_console.print(f"{DVC_FILE} is out of date: run rlpipe suite stages")
+            again = "" if suite == Path(DEFAULT_SUITE) else f" --suite {shlex.quote(str(suite))}"
+            err_console.print(f"{DVC_FILE} is out of date: run rlpipe suite stages{again}")
             raise typer.Exit(1)
         console.print(f"{DVC_FILE} is up to date with {suite}")
         return

@@ -101,7 +101,10 @@ def _check_metrics(seed: SeedFolder) -> None:
     path = seed.metrics
     if not path.is_file():
         raise _damaged(path, "is missing")
-    if not path.read_bytes().endswith(b"\n"):
+    content = path.read_bytes()
+    if not content:
+        raise _damaged(path, "is empty")
+    if not content.endswith(b"\n"):
         raise _damaged(path, "ends in a torn line")
     rows = seed.read_metrics()
     missing = [column for column in ("frame", "return_ma") if not rows or column not in rows[0]]

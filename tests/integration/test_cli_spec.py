@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rlpipe.cli import app
+from tests.conftest import REPO
 
 runner = CliRunner()
 
@@ -102,3 +103,28 @@ def test_compile_of_an_algorithm_without_a_compiled_update_stops_before_the_run_
     assert result.exit_code != 0
     assert "--compile: only crossq and sac have a compiled update, not ppo" in result.output
     assert "Traceback" not in result.output and not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("family", "hint"),
+    [
+        ("pipelines/sac.yaml", "a family is named by its file's stem: sac (files are read"),
+        ("/srv/specs/sac.yml", "a family is named by its file's stem: sac --pipelines /srv/specs"),
+    ],
+)
+@pytest.mark.parametrize("command", [["spec", "show"], ["train"], ["bench"]])
+def test_a_pipeline_files_path_as_family_is_named_back_as_its_family(family, hint, command):
+    result = CliRunner().invoke(app, [*command, family, "pendulum"], terminal_width=300)
+    assert result.exit_code == 2
+    assert f"'{family}' is a path; {hint}" in " ".join(result.output.replace("│", "").split())
+
+
+def test_suite_stages_check_names_the_suite_it_was_given(tmp_path, monkeypatch):
+    suite = tmp_path / "my suite.yaml"
+    suite.write_text((REPO / "params" / "suite.yaml").read_text())
+    monkeypatch.chdir(REPO)  # its dvc.yaml is written from params/suite.yaml, not this copy
+    result = CliRunner().invoke(app, ["suite", "stages", "--suite", str(suite), "--check"])
+    assert result.exit_code == 1
+    assert f"out of date: run rlpipe suite stages --suite '{suite}'" in (
+        " ".join(result.output.split())
+    )

@@ -392,6 +392,10 @@ def damaged_eval_json(root: Path) -> None:
     run_file(root, "eval.json").write_text('{"eval_return": ')
 
 
+def empty_metrics(root: Path) -> None:
+    run_file(root, "seed-1/metrics.csv").write_bytes(b"")
+
+
 def symlink_to_a_file_outside(root: Path) -> None:
     secret = root / "outside" / "id_rsa"
     secret.parent.mkdir()
@@ -426,6 +430,7 @@ DAMAGES = {
     pickle_payload_weights: "seed-1/model.pt holds objects that cannot be loaded safely",
     weights_not_a_state_dict: "seed-1/model.pt holds a Tensor, not a state dict",
     torn_metrics_line: "seed-1/metrics.csv ends in a torn line",
+    empty_metrics: "seed-1/metrics.csv is empty",
     metrics_with_text_cell: "seed-0/metrics.csv, line 2: 'oops' is not a number",
     metrics_without_return_ma: "seed-0/metrics.csv has no rows with a return_ma column",
     missing_result: "seed-1/result.json is missing",
