@@ -25,6 +25,7 @@ from rlpipe.loops import SeedJob, plan_workers, train_seed
 from rlpipe.loops.seedloop import SeedProgress
 from rlpipe.rundir import RunFolder, SeedGroup, Summary, group_name, run_folder_lock
 from rlpipe.rundir.contents import check_own_folders, remove_run
+from rlpipe.rundir.folder import SeedFolder
 from rlpipe.rundir.provenance import finish_provenance, provenance
 from rlpipe.rundir.summary import summarize
 from rlpipe.spec import ResolvedSpec, Spec
@@ -173,7 +174,9 @@ def prepare_run_folder(resolved: ResolvedSpec, run: RunFolder, options: TrainOpt
             )
         for seed in options.restart_seeds:
             run.seed(seed).discard()
-        check_checkpoints(run, saved.spec.meta.seed_list, saved.spec.meta.checkpoint_interval)
+        paused_at = run.read_provenance().get("paused_at") if run.provenance_file.exists() else None
+        meta = saved.spec.meta
+        check_checkpoints(run, meta.seed_list, meta.checkpoint_interval, paused_at)
         return False
     elif options.resume:
         raise RlpipeError(
@@ -219,7 +222,8 @@ def prepare_seed_group(resolved: ResolvedSpec, run: RunFolder, options: TrainOpt
             )
         for seed in options.restart_seeds:
             run.seed(seed).discard()
-        check_checkpoints(run, seeds, resolved.spec.meta.checkpoint_interval)
+        paused_at = group.provenance.get("paused_at")
+        check_checkpoints(run, seeds, resolved.spec.meta.checkpoint_interval, paused_at)
         return False
     elif options.resume:
         raise RlpipeError(
@@ -257,24 +261,40 @@ def _check_same_spec_as_other_groups(
             )
 
 
-def check_checkpoints(run: RunFolder, seeds: list[int], interval: int) -> None:
+def check_checkpoints(
+    run: RunFolder, seeds: list[int], interval: int, paused_at: int | None = None
+) -> None:
     """Refuse to resume a seed that would silently start over: its metrics.csv shows a
-    checkpoint was written, yet none is where this run looks for it."""
+    checkpoint was written (every `interval` frames, and at `paused_at`, the frame an
+    --until-frame stage stopped at), yet none is where this run looks for it."""
     for seed in seeds:
         folder = run.seed(seed)
         if folder.result.exists() or folder.checkpoint.exists() or not folder.metrics.exists():
             continue
-        frames = [int(row["frame"] or 0) for row in folder.read_metrics()]
+        frames = _logged_frames(folder)
         first_checkpoint = next((frame for frame in frames if frame >= interval), None)
-        if first_checkpoint is None or frames[-1] <= first_checkpoint:
+        wrote_one = (first_checkpoint is not None and frames[-1] > first_checkpoint) or (
+            paused_at is not None and bool(frames) and frames[-1] >= paused_at
+        )
+        if not wrote_one:
             continue  # interrupted before its first checkpoint: it starts over by design
         raise RlpipeError(
             f"cannot resume seed {seed} of {run.path}: its metrics.csv reaches frame "
-            f"{frames[-1]:,}, so it wrote a checkpoint (every {interval:,} frames), but there is "
-            f"none at {folder.checkpoint}. If it was trained with --artifacts DIR, resume with "
-            f"the same --artifacts; to train this seed again from scratch, add --restart-seed "
-            f"{seed}"
+            f"{frames[-1]:,}, so it wrote a checkpoint, but there is none at "
+            f"{folder.checkpoint}. If it was trained with --artifacts DIR, resume with the same "
+            f"--artifacts; to train this seed again from scratch, add --restart-seed {seed}"
         )
+
+
+def _logged_frames(folder: SeedFolder) -> list[int]:
+    """The frames of a seed's metrics rows; a damaged file is an RlpipeError saying so."""
+    try:
+        return [int(cast("float", row["frame"])) for row in folder.read_metrics()]
+    except (KeyError, TypeError, ValueError, OverflowError, UnicodeDecodeError) as error:
+        raise RlpipeError(
+            f"{folder.metrics} is damaged ({type(error).__name__}: {error}); train seed "
+            f"{folder.seed} again with --resume --restart-seed {folder.seed}"
+        ) from None
 
 
 SeedTrainer = Callable[[Spec, SeedJob], dict[str, Any]]
@@ -386,11 +406,11 @@ def continue_paused_run(paused: RunFolder, run: RunFolder, options: TrainOptions
             f"{run.path} already holds this run; replace it with --overwrite, or choose "
             "another folder with --out"
         )
+    check_own_folders(run, overwrite=occupied)
     if options.only_seeds:
         for seed in seeds:
             run.seed(seed).discard()
     elif occupied:
-        check_own_folders(run, overwrite=True)
         remove_run(run)
     check_writable_folder(run.path, "run folder")
     check_writable_folder(run.artifacts, "--artifacts")

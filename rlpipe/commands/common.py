@@ -98,6 +98,15 @@ def shown(text: object) -> str:
     return escape(visible)
 
 
+def home_expanded(path: Path, flag: str) -> Path:
+    """A path with a leading ~ or ~user the shell left alone (quoted, or from a script) made the
+    home folder, as the shell would; an unknown user is an RlpipeError naming the flag."""
+    try:
+        return path.expanduser()
+    except RuntimeError:
+        raise RlpipeError(f"{flag} {path}: no home folder for {path.parts[0]}") from None
+
+
 def shell_word(path: object) -> str:
     """A path or name as one shell word, quoted only where it needs it (shlex.quote), as rich
     text: a printed command pastes back as it was meant."""

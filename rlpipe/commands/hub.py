@@ -12,6 +12,7 @@ from rlpipe.commands.common import (
     SuiteOpt,
     console,
     err_console,
+    home_expanded,
     shell_word,
     shown,
     user_errors,
@@ -56,6 +57,7 @@ def publish(
 
     if folder is not None and repo is not None:
         raise RlpipeError("give --repo (the Hub) or --folder (a local folder), not both")
+    folder = home_expanded(folder, "--folder") if folder is not None else None
     loaded = load_suite(suite)
     with console.status("checking the runs and making their model cards", spinner="dots"):
         urls = publish_runs(
@@ -87,7 +89,7 @@ def _as_source(folder: Path) -> str:
     expanded, as publish wrote there)."""
     from rlpipe.hub.folder_target import is_folder_source
 
-    text = folder.expanduser().as_posix()
+    text = home_expanded(folder, "--folder").as_posix()
     return text if is_folder_source(text) else f"./{text}"
 
 
@@ -117,6 +119,9 @@ def pull(
     HF_ENDPOINT and HF_TOKEN choose the Hub and the token, as for publish."""
     from rlpipe.hub.pull import pull_run
 
+    if repo_id.startswith("~"):
+        repo_id = home_expanded(Path(repo_id), "REPO_ID").as_posix()
+    out = home_expanded(out, "--out") if out is not None else None
     pulled = pull_run(repo_id, run_key, out, overwrite)
     facts = pulled.facts
     where = shell_word(pulled.path)

@@ -16,6 +16,7 @@ from rlpipe.commands.common import (
     SpecArg,
     console,
     err_console,
+    home_expanded,
     positive_frames,
     print_table,
     shell_word,
@@ -26,6 +27,7 @@ from rlpipe.errors import RlpipeError
 from rlpipe.spec import resolve_spec
 
 if TYPE_CHECKING:
+    from rlpipe.launch import TrainOptions
     from rlpipe.spec import Spec
 
 
@@ -162,14 +164,13 @@ def train(
     """Train a spec: every seed, with progress, into a run folder with a summary."""
     from rlpipe.launch import TrainOptions, sigterm_as_interrupt, train_run
     from rlpipe.render import TrainingProgress, summary_table
-    from rlpipe.rundir import RunFolder
-    from rlpipe.train_command import train_argv
 
     peer_name = peer.value if peer is not None else None
     if wandb_project is not None and wandb is None:
         raise RlpipeError("--wandb-project names the W&B project of --wandb: give --wandb DIR too")
     # a `~` the shell left alone (quoted, or from a script) is the home folder, as for pull
-    out, artifacts = (path.expanduser() if path else None for path in (out, artifacts))
+    out = home_expanded(out, "--out") if out else None
+    artifacts = home_expanded(artifacts, "--artifacts") if artifacts else None
     from_file = _overrides_from_file(family, spec, overrides_file, pipelines)
     all_overrides = [*from_file, *(overrides or []), *([f"meta.seeds={seeds}"] if seeds else [])]
     resolved = resolve_spec(family, spec, all_overrides, pipelines)
@@ -197,16 +198,8 @@ def train(
         if peer_name is not None:
             err_console.print("interrupted: a peer run keeps no checkpoints; train it again")
             raise typer.Exit(130) from None
-        again = train_argv(
-            family, spec, all_overrides, device=None if device == "auto" else device,
-            out=options.out or RunFolder.for_spec(family, spec).path, artifacts=artifacts,
-            pipelines=None if pipelines == Path("pipelines") else pipelines,
-            until_frame=until_frame, only_seeds=options.only_seeds or None,
-        )  # fmt: skip
         err_console.print(
-            "interrupted: checkpoints are kept; continue with: "
-            + shown(shlex.join([*again, "--resume"])),
-            soft_wrap=True,
+            interrupted_message(family, spec, all_overrides, options, pipelines), soft_wrap=True
         )
         raise typer.Exit(130) from None
     if summary is None:
@@ -217,6 +210,36 @@ def train(
     seeds = parse_seed_list(only_seeds)
     steps = group_next_steps(run_dir, seeds) if seeds else next_steps(run_dir, options.artifacts)
     console.print(steps, soft_wrap=True)
+
+
+def interrupted_message(
+    family: str, spec: str, overrides: list[str], options: TrainOptions, pipelines: Path
+) -> str:
+    """After Ctrl-C (or SIGTERM): the exact command that resumes the run, every option that
+    shapes it included, as rich text; or that there is nothing to resume yet."""
+    from rlpipe.rundir import RunFolder
+    from rlpipe.train_command import train_argv
+
+    out = options.out or RunFolder.for_spec(family, spec).path
+    run = RunFolder(out)
+    started = run.group_file(options.only_seeds).exists() if options.only_seeds else run.holds_run()
+    if not started:
+        return f"interrupted before the run started in {shown(out)}: nothing to resume"
+    again = train_argv(
+        family, spec, overrides, workers=options.workers,
+        device=None if options.device == "auto" else options.device, out=out,
+        artifacts=options.artifacts, pipelines=None if pipelines == Path("pipelines") else pipelines,
+        until_frame=options.until_frame, only_seeds=options.only_seeds or None,
+    )  # fmt: skip
+    if options.compile is not None:
+        again.append("--compile" if options.compile else "--no-compile")
+    for flag, value in (("--tensorboard", options.tensorboard), ("--wandb", options.wandb)):
+        again += [flag, str(value)] if value is not None else []
+    if options.wandb is not None and options.wandb_project != "rlpipe":
+        again += ["--wandb-project", options.wandb_project]
+    return "interrupted: checkpoints are kept; continue with: " + shown(
+        shlex.join([*again, "--resume"])
+    )
 
 
 def settings_given_twice(overrides: list[str], seeds: int | None) -> list[str]:

@@ -269,7 +269,8 @@ def figure_format(out_path: Path) -> str:
         raise RlpipeError(
             f"{out_path}: a plot is written in the format its extension names "
             f"({', '.join(FIGURE_FORMATS)}), and {named}; nothing was written. Name it "
-            f"{Path(out_path).with_suffix('.png')}, for instance"
+            f"{Path(out_path).with_suffix('.png') if Path(out_path).name else 'plot.png'}, for "
+            "instance"
         )
     return FIGURE_FORMATS[suffix.lower()]
 

@@ -19,10 +19,10 @@ from rlpipe.rundir.folder import (
     RunFolder,
 )
 
-RUN_ENTRIES = frozenset(
-    {SPEC_FILE, PROVENANCE_FILE, SUMMARY_FILE, EVAL_FILE, GROUPS_DIR, *CARD_FILES}
-)
-"""The run folder's own entries besides its seed-K folders (a pulled run's card included)."""
+RUN_ENTRIES = frozenset({SPEC_FILE, PROVENANCE_FILE, SUMMARY_FILE, EVAL_FILE, GROUPS_DIR})
+"""The run folder's own entries besides its seed-K folders and a pulled run's card."""
+CARD_MARK = b"library_name: rlpipe"
+"""In the YAML header of every model card `rlpipe publish` writes (and `rlpipe pull` keeps)."""
 
 _SEED_FOLDER = re.compile(r"seed-\d+")
 
@@ -43,6 +43,17 @@ def _foreign(folder: Path, own: frozenset[str]) -> list[Path]:
     )
 
 
+def _run_entries(run: RunFolder) -> frozenset[str]:
+    """What a run writes in its folder: with rlpipe's model card (a pulled run), the card and
+    its pictures too; a README.md of anyone else's is not the run's."""
+    card = run.path / CARD_FILES[0]
+    try:
+        pulled = card.is_file() and CARD_MARK in card.read_bytes()[:4096]
+    except OSError:
+        pulled = False
+    return RUN_ENTRIES | frozenset(CARD_FILES) if pulled else RUN_ENTRIES
+
+
 def _separate_artifacts(run: RunFolder) -> bool:
     return run.artifacts.resolve() != run.path.resolve()
 
@@ -51,7 +62,7 @@ def foreign_entries(run: RunFolder) -> tuple[list[Path], list[Path]]:
     """What the run folder, and the artifacts folder when it is another, hold that no run
     writes there: (in the run folder, in the artifacts folder)."""
     artifacts = _foreign(run.artifacts, frozenset()) if _separate_artifacts(run) else []
-    return _foreign(run.path, RUN_ENTRIES), artifacts
+    return _foreign(run.path, _run_entries(run)), artifacts
 
 
 def _listed(paths: list[Path]) -> str:
@@ -85,11 +96,12 @@ def remove_run(run: RunFolder) -> None:
     """Delete every entry a run writes in its folder and its artifacts folder, and nothing
     else (`check_own_folders` first, so that nothing else is there)."""
     folders = [run.path, run.artifacts] if _separate_artifacts(run) else [run.path]
+    own = _run_entries(run)
     for folder in folders:
         if not folder.is_dir():
             continue
         for entry in folder.iterdir():
-            if not (_is_seed_folder(entry) or (folder == run.path and entry.name in RUN_ENTRIES)):
+            if not (_is_seed_folder(entry) or (folder == run.path and entry.name in own)):
                 continue
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -181,3 +182,73 @@ def test_a_tilde_the_shell_left_in_out_is_the_home_folder(pipelines_dir, tmp_pat
     assert result.exit_code == 0, result.output
     assert (tmp_path / "home" / "run" / "summary.json").is_file()
     assert not (tmp_path / "~").exists()
+
+
+def test_resume_of_a_run_paused_before_its_first_interval_checkpoint_needs_its_artifacts(
+    pipelines_dir, tmp_path
+):
+    resolved = fast_spec(pipelines_dir, frames=1000)  # checkpoints every 300 frames
+    arts = tmp_path / "arts"
+    paused = TrainOptions(device="cpu", out=tmp_path / "run", artifacts=arts, until_frame=200)
+    run_dir, _ = train_run(resolved, paused)  # its one checkpoint: the pause's, at frame 200
+    forgotten = TrainOptions(device="cpu", out=run_dir, resume=True)
+    with pytest.raises(RlpipeError, match="reaches frame 200, so it wrote a checkpoint"):
+        train_run(resolved, forgotten)
+    assert [int(row["frame"]) for row in read_rows(run_dir / "seed-0" / "metrics.csv")] == [
+        100,
+        200,
+    ]
+
+
+def test_resume_from_into_a_folder_of_other_files_is_refused(pipelines_dir, tmp_path):
+    resolved = fast_spec(pipelines_dir, frames=1000)
+    paused = TrainOptions(device="cpu", out=tmp_path / "part-1", until_frame=200)
+    train_run(resolved, paused)
+    runs = tmp_path / "runs"
+    (runs / "crossq-hopper").mkdir(parents=True)
+    options = TrainOptions(device="cpu", out=runs, resume_from=tmp_path / "part-1")
+    with pytest.raises(RlpipeError, match=r"--out .*runs already holds files: .*crossq-hopper"):
+        train_run(resolved, options)
+    assert sorted(path.name for path in runs.iterdir()) == ["crossq-hopper"]
+
+
+def test_a_readme_of_the_users_is_not_a_runs_card(pipelines_dir, tmp_path):
+    resolved = fast_spec(pipelines_dir, frames=200)
+    run_dir, _ = train_run(resolved, TrainOptions(device="cpu", out=tmp_path / "run"))
+    (run_dir / "README.md").write_text("# my notes on this run\n")
+    with pytest.raises(RlpipeError, match=r"README.md is not part of a run"):
+        train_run(resolved, TrainOptions(device="cpu", out=run_dir, overwrite=True))
+    (run_dir / "README.md").write_text("---\nlibrary_name: rlpipe\n---\n# a pulled run's card\n")
+    train_run(resolved, TrainOptions(device="cpu", out=run_dir, overwrite=True))
+    assert not (run_dir / "README.md").exists()  # the card of the run it replaced
+
+
+def test_an_unknown_users_home_in_out_is_a_clear_error(pipelines_dir, tmp_path):
+    args = ["train", "sac", "pendulum", "--out", "~no_such_user_rlpipe/run",
+            "--pipelines", str(pipelines_dir)]  # fmt: skip
+    result = CliRunner().invoke(app, args, terminal_width=300)
+    assert result.exit_code == 2
+    assert "--out ~no_such_user_rlpipe/run: no home folder for ~no_such_user_rlpipe" in (
+        result.output
+    )
+
+
+def test_the_interrupt_message_names_every_option_that_shapes_the_resumed_run(tmp_path):
+    from rlpipe.commands.train import interrupted_message
+
+    out = tmp_path / "run"
+    options = TrainOptions(device="cpu", out=out, workers=2, compile=False,
+                           tensorboard=tmp_path / "tb", wandb=tmp_path / "wb",
+                           wandb_project="mine")  # fmt: skip
+    not_started = interrupted_message("sac", "pendulum", ["max_frame=300"], options, Path("p"))
+    assert not_started == f"interrupted before the run started in {out}: nothing to resume"
+    out.mkdir()
+    (out / "spec.json").write_text("{}")
+    message = interrupted_message("sac", "pendulum", ["max_frame=300"], options, Path("p"))
+    command = shlex.split(message.split("continue with: ", 1)[1])
+    assert command == [
+        "rlpipe", "train", "sac", "pendulum", "-s", "max_frame=300", "--workers", "2",
+        "--device", "cpu", "--out", str(out), "--pipelines", "p", "--no-compile",
+        "--tensorboard", str(tmp_path / "tb"), "--wandb", str(tmp_path / "wb"),
+        "--wandb-project", "mine", "--resume",
+    ]  # fmt: skip

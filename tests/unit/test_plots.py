@@ -251,3 +251,11 @@ def test_save_figure_writes_the_extensions_format_with_stable_bytes(runs, tmp_pa
     assert first.read_bytes().startswith(magic)
     assert first.read_bytes() == second.read_bytes()
     assert b"matplotlib.org" not in first.read_bytes()
+
+
+@pytest.mark.parametrize("path", [".", "/"])
+def test_a_plot_path_without_a_name_is_refused_suggesting_one(path):
+    with pytest.raises(
+        RlpipeError, match=r"it has no extension; nothing was written\. Name it plot\.png"
+    ):
+        figure_format(Path(path))
