@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -180,7 +181,7 @@ def train(
                            wandb, wandb_project or "rlpipe")  # fmt: skip
     twin = f" ({peer_name} twin)" if peer_name else ""
     for warning in [
-        *settings_given_twice(overrides or [], seeds),
+        *settings_given_twice(overrides or [], seeds, from_file),
         no_updates_warning(resolved.spec),
     ]:
         if warning is not None:
@@ -242,9 +243,11 @@ def interrupted_message(
     )
 
 
-def settings_given_twice(overrides: list[str], seeds: int | None) -> list[str]:
+def settings_given_twice(
+    overrides: list[str], seeds: int | None, from_file: Sequence[str] = ()
+) -> list[str]:
     """Warnings for settings the command line gives twice, where the last silently wins: one
-    name in two -s, or --seeds beside -s seeds / meta.seeds."""
+    name in two -s, or --seeds beside seeds / meta.seeds of -s or the --overrides file."""
     values: dict[str, list[str]] = {}
     for override in overrides:
         name, _, value = override.partition("=")
@@ -254,9 +257,15 @@ def settings_given_twice(overrides: list[str], seeds: int | None) -> list[str]:
         for name, given in values.items()
         if len(given) > 1
     ]
+    in_file = {name: value for name, _, value in (line.partition("=") for line in from_file)}
     for name in ("seeds", "meta.seeds"):
         if seeds is not None and name in values:
             warnings.append(f"--seeds {seeds} and -s {name}={values[name][-1]}: --seeds is used")
+        elif seeds is not None and name in in_file:
+            warnings.append(
+                f"--seeds {seeds} and the --overrides file's {name}: {in_file[name]}: --seeds "
+                "is used"
+            )
     return warnings
 
 

@@ -42,6 +42,7 @@ from rlpipe.rundir import (
     read_json,
 )
 from rlpipe.rundir.folder import load_tensors
+from rlpipe.spec.load import closest
 
 NOTHING_UPLOADED = "nothing was uploaded"
 
@@ -177,9 +178,14 @@ def plan_run_upload(
     check_run_key(run_key)
     run_dir = Path(runs_root) / run_key
     if not run_dir.is_dir():
+        folders = (
+            [p.name for p in Path(runs_root).iterdir() if p.is_dir()]
+            if Path(runs_root).is_dir()
+            else []
+        )
         raise RlpipeError(
-            f"no run folder {run_dir}: train it first (rlpipe train, or dvc repro) or check the "
-            f"run name; {NOTHING_UPLOADED}"
+            f"no run folder {run_dir}{closest(run_key, folders)}: train it first (rlpipe train, "
+            f"or dvc repro) or check the run name; {NOTHING_UPLOADED}"
         )
     _refuse_symlinks(run_key, _symlinks_in(run_dir))
     run = RunFolder(run_dir, Path(artifacts_root) / run_key)

@@ -96,6 +96,13 @@ def test_publish_into_a_folder_prints_the_pull_command_with_the_folder_quoted(pr
     assert (project / SHARED / "runs" / KEY / "README.md").is_file()
 
 
+def test_publish_of_a_misspelled_run_names_the_run_it_likely_meant(project):
+    code, output = cli("publish", "ppo-cartpoel", "--folder", SHARED, "--no-replay")
+    assert code == 2
+    assert "no run folder runs/ppo-cartpoel (did you mean 'ppo-cartpole'?)" in output
+    assert "nothing was uploaded" in output and not (project / SHARED).exists()
+
+
 # --------------------------------------------------------------------------- a quoted ~
 
 

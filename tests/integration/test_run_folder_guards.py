@@ -252,3 +252,18 @@ def test_the_interrupt_message_names_every_option_that_shapes_the_resumed_run(tm
         "--tensorboard", str(tmp_path / "tb"), "--wandb", str(tmp_path / "wb"),
         "--wandb-project", "mine", "--resume",
     ]  # fmt: skip
+
+
+def test_seeds_beside_an_overrides_files_seeds_is_warned(pipelines_dir, tmp_path):
+    best = tmp_path / "best.yaml"
+    best.write_text("meta.seeds: 3\n")
+    args = ["train", "sac", "pendulum", "--overrides", str(best),
+            *[x for o in FAST[:-1] for x in ("-s", o)], "-s", "max_frame=300", "--seeds", "1",
+            "--out", str(tmp_path / "run"), "--device", "cpu",
+            "--pipelines", str(pipelines_dir)]  # fmt: skip
+    result = CliRunner().invoke(app, args, terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "warning: --seeds 1 and the --overrides file's meta.seeds: 3: --seeds is used" in (
+        " ".join(result.output.split())
+    )
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["seeds"] == [0]
